@@ -1,0 +1,65 @@
+"""The `digest` command. Each group lives in its own module; errors become one clear line."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from digest.cli import comparisons, ops
+from digest.cli.common import err_console
+from digest.errors import DigestError
+
+app = typer.Typer(
+    name="digest",
+    help="Weekly AI Tool Verdicts: turn the week's comparisons into one email and deliver it.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+) -> None:
+    """Weekly AI Tool Verdicts: turn the week's comparisons into one email and deliver it."""
+
+
+app.add_typer(ops.db_app, name="db")
+app.add_typer(comparisons.app, name="comparisons")
+app.command("serve")(ops.serve)
+app.command("demo")(ops.demo)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit status."""
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        app(args=args, prog_name="digest", standalone_mode=False)
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.TyperException as exc:  # usage errors: bad option values, unknown commands
+        exc.show()  # type: ignore[attr-defined]
+        return exc.exit_code
+    except (typer.Abort, KeyboardInterrupt):
+        err_console.print("Aborted.")
+        return 130
+    except Exception as exc:
+        if "--debug" in args:
+            raise
+        err_console.print(f"[red]error:[/red] {_explain(exc)}")
+        return 1
+    return 0
+
+
+def _explain(exc: Exception) -> str:
+    if isinstance(exc, DigestError):
+        return exc.message
+    if isinstance(exc, OperationalError | ProgrammingError):
+        first = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        return f"database error: {first}. Is the schema current? Run: digest db upgrade"
+    return f"{type(exc).__name__}: {exc} (run again with --debug for the traceback)"

@@ -1,0 +1,152 @@
+"""Settings: read once from the environment or `.env`, then passed in, never imported as a global.
+
+Names follow DESIGN.md: `DIGEST_*`, except Resend's own `RESEND_*`. `get_settings()` also settles
+the secret key: explicit in production, otherwise generated once and kept in a file so that tokens
+issued before a restart still verify after it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from digest.errors import ConfigError
+
+PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "dev", "development", "placeholder"}
+MIN_SECRET_LENGTH = 32
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class TransportName(StrEnum):
+    OUTBOX = "outbox"
+    RESEND = "resend"
+    SMTP = "smtp"
+
+
+class Settings(BaseSettings):
+    """Every setting of the service; `.env.example` documents each one."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DIGEST_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    env: Environment = Environment.DEVELOPMENT
+    database_url: str = "sqlite:///subscribers.db"
+    secret_key: SecretStr | None = None
+    secret_file: Path = Path(".digest-secret")
+    base_url: str = "http://127.0.0.1:8000"
+    site_url: str = "https://aitoolverdicts.example"
+    newsletter_name: str = "Weekly AI Tool Verdicts"
+    from_email: str = "Weekly AI Tool Verdicts <digest@aitoolverdicts.example>"
+    postal_address: str = "Weekly AI Tool Verdicts, 1 Example Street, Example City"
+    transport: TransportName = TransportName.OUTBOX
+    outbox_dir: Path = Path("outbox")
+    smtp_url: str = "smtp://127.0.0.1:25"
+    resend_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("RESEND_API_KEY")
+    )
+    resend_api_url: str = Field(
+        default="https://api.resend.com", validation_alias=AliasChoices("RESEND_API_URL")
+    )
+    resend_webhook_secret: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("RESEND_WEBHOOK_SECRET")
+    )
+    send_schedule: str = "mon 08:00"
+    timezone: str = "UTC"
+    rate_limit: float = Field(default=2.0, gt=0)
+    batch_size: int = Field(default=100, ge=1, le=100)
+    max_comparisons: int = Field(default=5, ge=1, le=50)
+    editor_password: SecretStr | None = None
+    api_token: SecretStr | None = None
+    api_max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as UTC)") from exc
+        return value
+
+    @field_validator("base_url", "site_url")
+    @classmethod
+    def _absolute_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an absolute http(s) URL")
+        return value.rstrip("/")
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def secret(self) -> str:
+        """The secret key; `get_settings()` guarantees it is set."""
+        if self.secret_key is None:
+            raise ConfigError("DIGEST_SECRET_KEY is not set; build settings with get_settings()")
+        return self.secret_key.get_secret_value()
+
+
+def get_settings(**overrides: Any) -> Settings:
+    """Read the settings and settle the secret key; raise ConfigError with a clear message."""
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+    return settings.model_copy(update={"secret_key": SecretStr(_settle_secret(settings))})
+
+
+def _describe(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    field = ".".join(str(part) for part in first["loc"])
+    name = field.upper() if field.upper().startswith("RESEND_") else f"DIGEST_{field.upper()}"
+    return f"setting {name} is invalid: {first['msg']}"
+
+
+def _settle_secret(settings: Settings) -> str:
+    given = settings.secret_key.get_secret_value() if settings.secret_key else ""
+    if settings.env is Environment.PRODUCTION:
+        if given.lower() in PLACEHOLDER_SECRETS or len(given) < MIN_SECRET_LENGTH:
+            raise ConfigError(
+                "DIGEST_ENV=production needs DIGEST_SECRET_KEY: a random value of at least "
+                f"{MIN_SECRET_LENGTH} characters (python -c 'import secrets; "
+                "print(secrets.token_urlsafe(48))')"
+            )
+        return given
+    return given or _load_or_create_secret(settings.secret_file)
+
+
+def _load_or_create_secret(path: Path) -> str:
+    """Development only: one random secret per checkout, kept so tokens survive restarts."""
+    if path.exists():
+        stored = path.read_text(encoding="utf-8").strip()
+        if stored:
+            return stored
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(value, encoding="utf-8")
+    tmp.chmod(0o600)
+    # link() refuses an existing target: when two processes start at once, the first one's
+    # secret wins for both, and nobody ever reads a half-written file.
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        value = path.read_text(encoding="utf-8").strip()
+    finally:
+        tmp.unlink()
+    return value

@@ -1,0 +1,38 @@
+"""`digest demo`: the main job on the embedded default, end to end, with no configuration."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from digest import catalog, migrate
+from digest.comparison_format import ComparisonIn, parse_document
+from digest.config import Settings
+from digest.db import session_scope
+
+SAMPLE_DIR = Path(__file__).resolve().parents[2] / "data" / "sample"
+FIRST_ISSUE_LOOKBACK = timedelta(days=7)
+
+
+@dataclass
+class DemoResult:
+    imported: catalog.ImportReport
+    next_issue: list[catalog.ComparisonView]
+
+
+def sample_documents(directory: Path = SAMPLE_DIR) -> list[tuple[str, list[ComparisonIn]]]:
+    files = sorted(directory.glob("*.json"))
+    return [(str(path), parse_document(str(path), path.read_bytes())) for path in files]
+
+
+def run_demo(settings: Settings, engine: Engine, *, now: datetime) -> DemoResult:
+    """Create the store, load the sample comparisons, and show what the next issue holds."""
+    migrate.upgrade(settings.database_url)
+    with session_scope(engine) as session:
+        report = catalog.import_comparisons(session, sample_documents(), now=now)
+    with session_scope(engine, read_only=True) as session:
+        upcoming = catalog.list_comparisons(session, since=now - FIRST_ISSUE_LOOKBACK, until=now)
+    return DemoResult(imported=report, next_issue=upcoming)

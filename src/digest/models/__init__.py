@@ -1,0 +1,25 @@
+"""SQLModel tables and status enums, one module per concept, re-exported here.
+
+Importing this package registers every table on `metadata` (Alembic and create_all rely on it).
+"""
+
+from digest.models.base import metadata
+from digest.models.catalog import Comparison, ComparisonTool, Persona, Review, Tool, Verdict
+from digest.models.issues import Issue, IssueComparison, IssueStatus
+from digest.models.subscribers import ConsentRoute, Subscriber, SubscriberStatus
+
+__all__ = [
+    "Comparison",
+    "ComparisonTool",
+    "ConsentRoute",
+    "Issue",
+    "IssueComparison",
+    "IssueStatus",
+    "Persona",
+    "Review",
+    "Subscriber",
+    "SubscriberStatus",
+    "Tool",
+    "Verdict",
+    "metadata",
+]

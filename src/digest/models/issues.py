@@ -1,0 +1,54 @@
+"""Weekly issues: one per period, numbered, frozen when sending begins."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Column, ForeignKey, Integer, String, Text
+from sqlmodel import Field, SQLModel
+
+from digest.models.base import utc_field
+
+
+class IssueStatus(StrEnum):
+    DRAFT = "draft"  # claimed for its period; editor overrides may be set; not frozen
+    SENDING = "sending"  # frozen: subject, preheader, html and text never change again
+    PAUSED = "paused"  # frozen; the provider's quota ran out, resumes later
+    SENT = "sent"  # every delivery reached a final state
+
+
+class Issue(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    number: int = Field(unique=True)
+    period: str = Field(max_length=10, unique=True)  # ISO week in DIGEST_TIMEZONE, "2026-W47"
+    status: IssueStatus = Field(sa_type=String(10), index=True)
+    window_start: datetime | None = utc_field(nullable=True)
+    cutoff: datetime | None = utc_field(nullable=True)
+    subject_override: str | None = Field(default=None, max_length=200)
+    editor_note: str | None = Field(default=None, max_length=2000)
+    subject: str | None = Field(default=None, max_length=200)
+    preheader: str | None = Field(default=None, max_length=300)
+    html: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    pause_reason: str | None = Field(default=None, max_length=500)
+    created_at: datetime = utc_field(default_now=True)
+    frozen_at: datetime | None = utc_field(nullable=True)
+    sent_at: datetime | None = utc_field(nullable=True)
+
+
+class IssueComparison(SQLModel, table=True):
+    """The comparisons an issue carries, in order; `featured` ones get a full card."""
+
+    __tablename__ = "issue_comparison"
+
+    issue_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("issue.id", ondelete="CASCADE"), primary_key=True)
+    )
+    comparison_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("comparison.id", ondelete="RESTRICT"), primary_key=True
+        )
+    )
+    position: int = Field(ge=0)
+    featured: bool = True

@@ -1,0 +1,45 @@
+"""Readers: who subscribed, when and how they consented, and where they stand now."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import String
+from sqlmodel import Field, SQLModel
+
+from digest.models.base import utc_field
+
+
+class SubscriberStatus(StrEnum):
+    PENDING = "pending"  # signed up, not yet confirmed
+    CONFIRMED = "confirmed"  # receives issues
+    UNSUBSCRIBED = "unsubscribed"  # asked to stop; may resubscribe
+    BOUNCED = "bounced"  # permanent bounce: suppressed for good
+    COMPLAINED = "complained"  # marked as spam: suppressed for good
+    ERASED = "erased"  # personal data removed; only the address hash is kept
+
+
+class ConsentRoute(StrEnum):
+    FORM = "form"
+    API = "api"
+    IMPORT = "import"
+    CLI = "cli"
+
+
+class Subscriber(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    # Normalised address; NULL once erased. The hash survives erasure so that a stale import
+    # cannot mail an erased or suppressed address again.
+    email: str | None = Field(default=None, max_length=320, unique=True)
+    email_hash: str = Field(max_length=64, unique=True)
+    name: str | None = Field(default=None, max_length=100)
+    status: SubscriberStatus = Field(sa_type=String(20), index=True)
+    created_at: datetime = utc_field(default_now=True)
+    confirmed_at: datetime | None = utc_field(nullable=True)
+    unsubscribed_at: datetime | None = utc_field(nullable=True)
+    suppressed_at: datetime | None = utc_field(nullable=True)
+    consent_route: ConsentRoute = Field(sa_type=String(10))
+    consent_at: datetime | None = utc_field(nullable=True)
+    consent_ip: str | None = Field(default=None, max_length=64)
+    consent_user_agent: str | None = Field(default=None, max_length=500)

@@ -1,0 +1,53 @@
+"""The transport seam: one small Protocol every way of sending mail implements.
+
+`send_batch` takes up to a batch of messages and one idempotency key fixed before the first
+attempt. A failure of the whole call raises TransportError (with `retryable`); a failure of one
+recipient comes back in that recipient's SendResult, so one bad address never blocks the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class OutgoingEmail:
+    """One fully rendered message. `reference` is ours, stable across retries (e.g. "i3-s42")."""
+
+    reference: str
+    to: str
+    from_email: str
+    subject: str
+    html: str
+    text: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SendResult:
+    reference: str
+    provider_id: str | None = None
+    error: str | None = None
+    permanent: bool = False  # with an error: True if retrying cannot help (e.g. invalid address)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@runtime_checkable
+class Transport(Protocol):
+    name: str
+
+    def send_batch(
+        self, emails: Sequence[OutgoingEmail], *, idempotency_key: str
+    ) -> list[SendResult]:
+        """Send every email; return one result per email, in the same order."""
+        ...
+
+    def close(self) -> None:
+        """Release connections; the transport is not used afterwards."""
+        ...

@@ -1,0 +1,59 @@
+"""The embedded default transport: one `.eml` file per message in a folder.
+
+Files are written atomically (temporary file, fsync, rename) and named after the message's
+reference, so sending the same message twice leaves exactly one file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from digest.errors import TransportError
+from digest.transports.base import OutgoingEmail, SendResult
+from digest.transports.mime import build_mime
+
+
+class OutboxTransport:
+    name = "outbox"
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+
+    def send_batch(
+        self, emails: Sequence[OutgoingEmail], *, idempotency_key: str
+    ) -> list[SendResult]:
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            return [self._write(email) for email in emails]
+        except OSError as exc:
+            raise TransportError(
+                f"cannot write to outbox {self.directory}: {exc.strerror}", retryable=True
+            ) from exc
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def path_for(self, email: OutgoingEmail) -> Path:
+        return self.directory / file_name(email.reference)
+
+    def _write(self, email: OutgoingEmail) -> SendResult:
+        target = self.path_for(email)
+        if not target.exists():
+            data = build_mime(email).as_bytes()
+            temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+            with open(temporary, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, target)
+        return SendResult(reference=email.reference, provider_id=target.name)
+
+
+def file_name(reference: str) -> str:
+    """`<readable part>-<hash>.eml`: readable in a listing, unique per reference."""
+    readable = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in reference)[:60]
+    digest = hashlib.sha256(reference.encode()).hexdigest()[:12]
+    return f"{readable}-{digest}.eml"

@@ -1,0 +1,1 @@
+"""HTTP edge: turns requests into calls of the domain modules and DigestErrors into responses."""

@@ -1,0 +1,60 @@
+"""JSON API for the comparison site: POST /api/comparisons (bearer DIGEST_API_TOKEN)."""
+
+from __future__ import annotations
+
+import hmac
+import json
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from digest import catalog
+from digest.comparison_format import validate_document
+from digest.db import session_scope
+from digest.errors import InvalidInput
+from digest.web.deps import BodyTooLarge, SettingsDep, get_engine, now, read_body
+
+router = APIRouter(prefix="/api", tags=["api"])
+
+
+def _error(status: int, message: str, **extra: object) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"error": message, **extra}, status_code=status, headers=headers)
+
+
+def _authorised(request: Request, expected: str) -> bool:
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode(), expected.encode()
+    )
+
+
+@router.post("/comparisons")
+async def post_comparisons(request: Request, settings: SettingsDep) -> JSONResponse:
+    """Import comparisons (same JSON as the import file); all-or-nothing, upsert by slug."""
+    if settings.api_token is None:
+        return _error(401, "the API is disabled: set DIGEST_API_TOKEN on the server")
+    if not _authorised(request, settings.api_token.get_secret_value()):
+        return _error(401, "missing or wrong bearer token")
+    try:
+        raw = await read_body(request, settings.api_max_body_bytes)
+    except BodyTooLarge:
+        return _error(413, f"body is larger than {settings.api_max_body_bytes} bytes")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return _error(400, f"request body is not valid UTF-8 JSON: {exc}")
+    try:
+        documents = [("request", validate_document("request", data))]
+        with session_scope(get_engine(request)) as session:
+            report = catalog.import_comparisons(session, documents, now=now())
+    except InvalidInput as exc:
+        problems = [{"loc": where, "msg": what} for where, what in exc.problems]
+        return _error(422, exc.message, problems=problems)
+    return JSONResponse(
+        {
+            "created": report.comparisons_created,
+            "updated": report.comparisons_updated,
+            "slugs": report.slugs,
+        }
+    )

@@ -1,0 +1,63 @@
+"""Request-scoped helpers shared by the routers: settings, sessions, bounded bodies, time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from digest.config import Settings
+from digest.db import session_scope
+
+
+class BodyTooLarge(Exception):
+    """The request body is over the configured limit."""
+
+
+def get_settings_dep(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """A write transaction around the request: committed if the handler returns normally."""
+    with session_scope(get_engine(request)) as session:
+        yield session
+
+
+def get_read_session(request: Request) -> Iterator[Session]:
+    with session_scope(get_engine(request), read_only=True) as session:
+        yield session
+
+
+def now() -> datetime:
+    """The request's "now"; the one place the web edge reads the clock."""
+    return datetime.now(UTC)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw body, refusing anything over `limit` bytes without reading it all into memory."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge()
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge()
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+SessionDep = Annotated[Session, Depends(get_session)]
+ReadSessionDep = Annotated[Session, Depends(get_read_session)]

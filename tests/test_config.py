@@ -1,0 +1,86 @@
+"""Settings: production refuses weak secrets; development keeps one generated secret."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from digest.config import get_settings
+from digest.errors import ConfigError
+
+
+def test_development_secret_is_generated_once_and_kept(tmp_path: Path) -> None:
+    secret_file = tmp_path / "state" / "secret"
+    first = get_settings(_env_file=None, secret_file=secret_file).secret
+    second = get_settings(_env_file=None, secret_file=secret_file).secret
+    assert first == second and len(first) >= 32
+    assert secret_file.stat().st_mode & 0o077 == 0  # not readable by others
+
+
+def test_explicit_secret_wins(tmp_path: Path) -> None:
+    settings = get_settings(_env_file=None, secret_key="x" * 40, secret_file=tmp_path / "s")
+    assert settings.secret == "x" * 40
+    assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize("secret", [None, "change-me", "short"])
+def test_production_refuses_missing_or_placeholder_secret(
+    tmp_path: Path, secret: str | None
+) -> None:
+    with pytest.raises(ConfigError, match="DIGEST_SECRET_KEY"):
+        get_settings(
+            _env_file=None, env="production", secret_key=secret, secret_file=tmp_path / "s"
+        )
+    assert not (tmp_path / "s").exists()
+
+
+def test_production_accepts_a_real_secret(tmp_path: Path) -> None:
+    settings = get_settings(_env_file=None, env="production", secret_key="k" * 48)
+    assert settings.secret == "k" * 48
+
+
+def test_environment_variables_and_resend_names(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DIGEST_BATCH_SIZE", "50")
+    monkeypatch.setenv("RESEND_API_URL", "http://127.0.0.1:9999")
+    monkeypatch.setenv("RESEND_API_KEY", "re_test")
+    settings = get_settings(_env_file=None, secret_file=tmp_path / "s")
+    assert settings.batch_size == 50
+    assert settings.resend_api_url == "http://127.0.0.1:9999"
+    assert (
+        settings.resend_api_key is not None
+        and settings.resend_api_key.get_secret_value() == "re_test"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        (
+            "DIGEST_TIMEZONE",
+            "Mars/Olympus",
+            "DIGEST_TIMEZONE is invalid: Value error, unknown time zone",
+        ),
+        ("DIGEST_BATCH_SIZE", "500", "DIGEST_BATCH_SIZE is invalid"),
+        ("DIGEST_BASE_URL", "example.com", "DIGEST_BASE_URL is invalid"),
+        ("DIGEST_TRANSPORT", "pigeon", "DIGEST_TRANSPORT is invalid"),
+    ],
+)
+def test_bad_settings_name_the_variable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=message):
+        get_settings(_env_file=None, secret_file=tmp_path / "s")
+
+
+def test_env_example_lists_every_setting() -> None:
+    from digest.config import Settings
+
+    example = (Path(__file__).parents[1] / ".env.example").read_text()
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        variable = alias.choices[0] if alias is not None else f"DIGEST_{name.upper()}"  # type: ignore[union-attr]
+        assert f"{variable}=" in example, f"{variable} is missing from .env.example"

@@ -1,0 +1,54 @@
+"""The outbox transport: the shared contract, plus atomic, one-file-per-message writing."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from digest.errors import TransportError
+from digest.transports.outbox import OutboxTransport
+from tests.transports.contract import Harness, TransportContract, make_email
+
+
+def read_outbox(directory: Path) -> list[EmailMessage]:
+    messages = []
+    for path in sorted(directory.glob("*.eml")):
+        parsed = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        assert isinstance(parsed, EmailMessage)
+        messages.append(parsed)
+    return messages
+
+
+class TestOutboxContract(TransportContract):
+    @pytest.fixture
+    def harness(self, tmp_path: Path) -> Harness:
+        directory = tmp_path / "outbox"
+        return Harness(OutboxTransport(directory), lambda: read_outbox(directory))
+
+
+def test_no_temporary_files_are_left(tmp_path: Path) -> None:
+    transport = OutboxTransport(tmp_path / "outbox")
+    transport.send_batch([make_email(n) for n in range(5)], idempotency_key="k")
+    names = [p.name for p in (tmp_path / "outbox").iterdir()]
+    assert len(names) == 5 and all(n.endswith(".eml") and not n.startswith(".") for n in names)
+
+
+def test_message_id_is_stable_per_reference(tmp_path: Path) -> None:
+    first, second = OutboxTransport(tmp_path / "a"), OutboxTransport(tmp_path / "b")
+    first.send_batch([make_email(1)], idempotency_key="k")
+    second.send_batch([make_email(1)], idempotency_key="k")
+    assert (
+        read_outbox(tmp_path / "a")[0]["Message-ID"] == read_outbox(tmp_path / "b")[0]["Message-ID"]
+    )
+
+
+def test_unwritable_outbox_is_a_retryable_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(TransportError) as caught:
+        OutboxTransport(blocker / "outbox").send_batch([make_email(1)], idempotency_key="k")
+    assert caught.value.retryable
