@@ -2,7 +2,9 @@
 
 A token names one subscriber and one purpose; a token made for one purpose never verifies for
 another (each purpose signs with its own salt). Confirm tokens expire; unsubscribe and
-preference tokens do not, because an old issue's footer must keep working for years.
+preference tokens do not, because an old issue's footer must keep working for years. Tokens
+that never expire carry no time stamp, so they are the same every time they are made: a resent
+batch has byte-identical bodies, which the provider's idempotency check requires.
 """
 
 from __future__ import annotations
@@ -24,9 +26,13 @@ class Purpose(StrEnum):
     PREFERENCES = "preferences"
 
 
+EXPIRING = frozenset({Purpose.CONFIRM})
+
+
 def make_token(secret: str, purpose: Purpose, subscriber_id: int, *, now: datetime) -> str:
-    """A URL-safe token for `subscriber_id`, stamped with when it was issued."""
-    return _serializer(secret, purpose).dumps([subscriber_id, int(now.timestamp())])
+    """A URL-safe token for `subscriber_id`; confirm tokens are stamped with `now`."""
+    issued = int(now.timestamp()) if purpose in EXPIRING else 0
+    return _serializer(secret, purpose).dumps([subscriber_id, issued])
 
 
 def read_token(
@@ -35,7 +41,7 @@ def read_token(
     token: str,
     *,
     now: datetime,
-    max_age: timedelta | None = None,
+    max_age: timedelta | None = CONFIRM_MAX_AGE,
 ) -> int:
     """The subscriber id in a valid token; TokenError if forged, expired or for another purpose."""
     if not token or len(token) > MAX_TOKEN_LENGTH:
@@ -45,7 +51,11 @@ def read_token(
     except BadSignature:
         raise TokenError("this link is not valid (it may have been cut short or altered)") from None
     subscriber_id, issued = _unpack(payload)
-    if max_age is not None and now.timestamp() - issued > max_age.total_seconds():
+    if (
+        purpose in EXPIRING
+        and max_age is not None
+        and now.timestamp() - issued > max_age.total_seconds()
+    ):
         raise TokenError("this link has expired")
     return subscriber_id
 

@@ -1,0 +1,35 @@
+"""Server-rendered pages: one Jinja2 environment for templates/web, and headers for every page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+TEMPLATE_DIR = Path(__file__).resolve().parents[3] / "templates" / "web"
+templates = Jinja2Templates(directory=str(TEMPLATE_DIR))
+
+# Pages carry no scripts of ours and load nothing from elsewhere; styles are inline in <style>.
+STRICT_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+PAGE_HEADERS = {
+    "Content-Security-Policy": STRICT_CSP,
+    "Referrer-Policy": "no-referrer",  # pages with tokens in the URL must not leak them
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+
+
+def render_page(
+    request: Request, name: str, context: dict[str, Any] | None = None, *, status_code: int = 200
+) -> HTMLResponse:
+    """Render templates/web/`name` with the settings available as `settings`."""
+    values = {"settings": request.app.state.settings, **(context or {})}
+    response = templates.TemplateResponse(request, name, values, status_code=status_code)
+    response.headers.update(PAGE_HEADERS)
+    return response
