@@ -7,7 +7,7 @@ import sys
 import typer
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from digest.cli import comparisons, ops
+from digest.cli import comparisons, issue, ops
 from digest.cli.common import err_console
 from digest.errors import DigestError
 
@@ -31,6 +31,7 @@ def _root(
 
 app.add_typer(ops.db_app, name="db")
 app.add_typer(comparisons.app, name="comparisons")
+app.add_typer(issue.app, name="issue")
 app.command("serve")(ops.serve)
 app.command("demo")(ops.demo)
 

@@ -1,0 +1,103 @@
+"""Jinja2 -> MJML -> HTML, once per message, plus a plain-text part from its own template.
+
+`render_email("confirm", context)` renders `templates/email/confirm.mjml.j2` (autoescaped: content
+is data, never template) and compiles it with mjml-python, and renders `confirm.txt.j2` for the
+text part. The context must hold `subject`; `preheader` is optional.
+
+Personal values never pass through here: templates write `personal("unsubscribe_url")`, which
+leaves a `personalise.marker` in the output for `CompiledBody.fill` to join per recipient.
+Anything in the data that looks like a marker is defused, so content cannot forge one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+from mjml import mjml2html
+
+from digest.personalise import marker
+
+TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates" / "email"
+MARKER_START = "[[digest:"
+# A zero-width space after "[[" keeps look-alike text from ever matching the marker pattern.
+DEFUSED_START = "[[\u200bdigest:"
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    preheader: str
+    html: str
+    text: str
+
+
+class PersonalField(str):
+    """A marker written on purpose by a template; `_finalize` lets it through untouched."""
+
+    __slots__ = ()
+
+
+def personal(field: str) -> PersonalField:
+    return PersonalField(marker(field))
+
+
+def _finalize(value: Any) -> Any:
+    if isinstance(value, PersonalField) or value is None:
+        return "" if value is None else str(value)
+    if isinstance(value, Markup):
+        # Swapping one plain-text run for another inside escaped markup keeps it escaped.
+        return Markup(str(value).replace(MARKER_START, DEFUSED_START))  # noqa: S704
+    if isinstance(value, str):
+        return value.replace(MARKER_START, DEFUSED_START)
+    return value
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    """One environment: `*.mjml.j2` autoescaped, `*.txt.j2` not (plain text has no markup)."""
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATE_DIR)),
+        autoescape=select_autoescape(
+            enabled_extensions=("mjml.j2", "html.j2"),
+            disabled_extensions=("txt.j2",),
+            default=True,
+        ),
+        undefined=StrictUndefined,
+        finalize=_finalize,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.globals["personal"] = personal
+    return env
+
+
+def render_mjml(template: str, context: dict[str, Any]) -> str:
+    return environment().get_template(f"{template}.mjml.j2").render(context)
+
+
+def render_text(template: str, context: dict[str, Any]) -> str:
+    text = environment().get_template(f"{template}.txt.j2").render(context)
+    return text.strip() + "\n"
+
+
+def compile_mjml(source: str) -> str:
+    """MJML to HTML; `fonts={}` keeps mjml from linking its default remote web fonts."""
+    return str(mjml2html(source, fonts={}))
+
+
+def render_email(template: str, context: dict[str, Any]) -> RenderedEmail:
+    """Render one email from templates/email/{template}.mjml.j2 and .txt.j2."""
+    if "subject" not in context:
+        raise ValueError(f"render_email({template!r}) needs a 'subject' in its context")
+    return RenderedEmail(
+        subject=str(context["subject"]),
+        preheader=str(context.get("preheader", "")),
+        html=compile_mjml(render_mjml(template, context)),
+        text=render_text(template, context),
+    )
