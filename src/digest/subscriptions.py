@@ -1,0 +1,134 @@
+"""Readers in the store: add, confirm, unsubscribe, resubscribe, rename, export, erase, suppress.
+
+Every function takes the session and `now`; none commits (the caller's transaction decides).
+Addresses are compared by their normalised form and by a one-way hash that outlives erasure, so
+an erased or suppressed address is never mailed again by a stale import.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import delete, func
+from sqlmodel import Session, col, select
+
+from digest.errors import Conflict, InvalidInput, NotFound
+from digest.models.subscribers import ConsentRoute, Subscriber, SubscriberStatus
+
+MAX_EMAIL_LENGTH = 254
+MAX_NAME_LENGTH = 100
+MAX_USER_AGENT_LENGTH = 500
+SUPPRESSED = frozenset({SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED})
+GONE = SUPPRESSED | {SubscriberStatus.ERASED}
+
+
+def normalise_email(raw: str) -> str:
+    """The address in the one form we store and compare; InvalidInput says what is wrong."""
+    text = (raw or "").strip()
+    if not text:
+        raise InvalidInput("email", [("email", "enter an email address")])
+    if len(text) > MAX_EMAIL_LENGTH:
+        raise InvalidInput("email", [("email", "that address is too long")])
+    try:
+        result = validate_email(text, check_deliverability=False, allow_smtputf8=True)
+    except EmailNotValidError as exc:
+        raise InvalidInput("email", [("email", str(exc))]) from None
+    # The local part is case-sensitive in theory only; every provider readers use ignores case,
+    # and treating Ann@ and ann@ as two readers would let one person subscribe twice.
+    return result.normalized.lower()
+
+
+def email_hash(email: str) -> str:
+    """One-way sha256 hex of the normalised address; it is all that is left after erasure."""
+    return hashlib.sha256(normalise_email(email).encode("utf-8")).hexdigest()
+
+
+def clean_name(raw: str | None) -> str | None:
+    """A display name without control characters, at most 100 characters; None if empty."""
+    if raw is None:
+        return None
+    text = "".join(ch for ch in raw if ch.isprintable()).strip()
+    if len(text) > MAX_NAME_LENGTH:
+        raise InvalidInput("name", [("name", f"at most {MAX_NAME_LENGTH} characters")])
+    return text or None
+
+
+def clean_user_agent(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    return "".join(ch for ch in raw if ch.isprintable())[:MAX_USER_AGENT_LENGTH] or None
+
+
+def find_by_email(session: Session, email: str) -> Subscriber | None:
+    """The reader with this address (by hash, so erased ones are found too), or None."""
+    digest = email_hash(email)
+    return session.exec(select(Subscriber).where(Subscriber.email_hash == digest)).first()
+
+
+def get_subscriber(session: Session, subscriber_id: int) -> Subscriber:
+    subscriber = session.get(Subscriber, subscriber_id)
+    if subscriber is None:
+        raise NotFound(f"no subscriber with id {subscriber_id}")
+    return subscriber
+
+
+def add_subscriber(
+    session: Session,
+    email: str,
+    *,
+    name: str | None = None,
+    confirmed: bool = False,
+    route: ConsentRoute,
+    now: datetime,
+    ip: str | None = None,
+    user_agent: str | None = None,
+) -> Subscriber:
+    """A new reader, PENDING (or CONFIRMED when the operator vouches for it). Conflict if known."""
+    address = normalise_email(email)
+    existing = find_by_email(session, address)
+    if existing is not None:
+        raise Conflict(_known_message(address, existing.status))
+    subscriber = Subscriber(
+        email=address,
+        email_hash=email_hash(address),
+        name=clean_name(name),
+        status=SubscriberStatus.CONFIRMED if confirmed else SubscriberStatus.PENDING,
+        created_at=now,
+        confirmed_at=now if confirmed else None,
+        consent_route=route,
+        consent_at=now,
+        consent_ip=(ip or None) and ip[:64],
+        consent_user_agent=clean_user_agent(user_agent),
+    )
+    session.add(subscriber)
+    session.flush()
+    return subscriber
+
+
+def _known_message(address: str, stored: str) -> str:
+    status = SubscriberStatus(stored)  # the column gives back plain strings
+    if status is SubscriberStatus.ERASED:
+        return f"{address} asked to be erased; it will not be added again"
+    if status in SUPPRESSED:
+        return f"{address} is suppressed ({status.value}); it will not be added again"
+    return f"{address} is already on the list ({status.value})"
+
+
+def is_mailable(subscriber: Subscriber) -> bool:
+    """Only confirmed readers get issues."""
+    return subscriber.status == SubscriberStatus.CONFIRMED and subscriber.email is not None
+
+
+def purge_unconfirmed(session: Session, *, now: datetime, older_than: timedelta) -> int:
+    """Delete signups that were never confirmed and last asked before `now - older_than`."""
+    cutoff = now - older_than
+    statement = delete(Subscriber).where(
+        col(Subscriber.status) == SubscriberStatus.PENDING,
+        col(Subscriber.confirmed_at).is_(None),
+        func.coalesce(Subscriber.consent_at, Subscriber.created_at) < cutoff,
+    )
+    result: Any = session.execute(statement)
+    return int(result.rowcount or 0)

@@ -1,0 +1,106 @@
+"""subscriptions.py against real SQLite and PostgreSQL: add, normalise, hash, purge, mailable."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from digest import subscriptions
+from digest.db import session_scope
+from digest.errors import Conflict, InvalidInput
+from digest.models import ConsentRoute, Subscriber, SubscriberStatus
+
+NOW = datetime(2026, 11, 16, 8, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Ann@Example.COM", "ann@example.com"),
+        ("  bob@example.org \n", "bob@example.org"),
+        ("zoë@exämple.de", "zoë@exämple.de"),
+    ],
+)
+def test_normalise_email(raw: str, expected: str) -> None:
+    assert subscriptions.normalise_email(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw", ["", "   ", "plain", "a@", "@b.com", "a b@example.com", "a@example..com", "x" * 300]
+)
+def test_normalise_email_refuses_bad_addresses(raw: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        subscriptions.normalise_email(raw)
+    assert caught.value.problems[0][0] == "email"
+    assert caught.value.message
+
+
+def test_email_hash_is_stable_across_spellings() -> None:
+    digest = subscriptions.email_hash("Ann@Example.com")
+    assert digest == subscriptions.email_hash(" ann@example.com")
+    assert len(digest) == 64 and "ann" not in digest
+
+
+def test_add_subscriber_records_consent(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        added = subscriptions.add_subscriber(
+            session,
+            "Ann@Example.com",
+            name=" Ann \x07",
+            route=ConsentRoute.FORM,
+            now=NOW,
+            ip="203.0.113.9",
+            user_agent="Browser/1.0",
+        )
+    with session_scope(engine, read_only=True) as session:
+        stored = session.get(Subscriber, added.id)
+        assert stored is not None
+        assert stored.email == "ann@example.com"
+        assert stored.name == "Ann"
+        assert stored.status == SubscriberStatus.PENDING
+        assert not subscriptions.is_mailable(stored)
+        assert (stored.consent_at, stored.consent_ip, stored.consent_user_agent) == (
+            NOW,
+            "203.0.113.9",
+            "Browser/1.0",
+        )
+        assert stored.consent_route == ConsentRoute.FORM
+        assert stored.confirmed_at is None
+
+
+def test_add_confirmed_subscriber_is_mailable(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        added = subscriptions.add_subscriber(
+            session, "b@example.com", confirmed=True, route=ConsentRoute.CLI, now=NOW
+        )
+        assert added.status == SubscriberStatus.CONFIRMED
+        assert added.confirmed_at == NOW
+        assert subscriptions.is_mailable(added)
+
+
+def test_add_subscriber_twice_is_a_conflict(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        subscriptions.add_subscriber(session, "c@example.com", route=ConsentRoute.CLI, now=NOW)
+    with pytest.raises(Conflict, match="already on the list"), session_scope(engine) as session:
+        subscriptions.add_subscriber(session, "C@example.com", route=ConsentRoute.CLI, now=NOW)
+
+
+def test_purge_unconfirmed_deletes_only_old_pending(engine: Engine) -> None:
+    week = timedelta(days=7)
+    with session_scope(engine) as session:
+        for address, when, confirmed in [
+            ("old-pending@example.com", NOW - week - timedelta(minutes=1), False),
+            ("new-pending@example.com", NOW - week + timedelta(minutes=1), False),
+            ("old-confirmed@example.com", NOW - 2 * week, True),
+        ]:
+            subscriptions.add_subscriber(
+                session, address, confirmed=confirmed, route=ConsentRoute.FORM, now=when
+            )
+    with session_scope(engine) as session:
+        assert subscriptions.purge_unconfirmed(session, now=NOW, older_than=week) == 1
+    with session_scope(engine, read_only=True) as session:
+        assert subscriptions.find_by_email(session, "old-pending@example.com") is None
+        assert subscriptions.find_by_email(session, "new-pending@example.com") is not None
+        assert subscriptions.find_by_email(session, "old-confirmed@example.com") is not None
