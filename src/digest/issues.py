@@ -1,13 +1,47 @@
-"""The weekly issue: claim the period's row, compose its content, freeze it for sending."""
+"""The weekly issue: claim the period's row, compose its content, freeze it for sending.
+
+At most one issue is a DRAFT at any time: "the next issue", which editors may give a subject
+and a note. The draft takes the period it is sent in (claim moves an older unsent draft to the
+current period), so issue numbers stay contiguous even across weeks without anything to send.
+Uniqueness of period and number lives in the database; racing processes lose on the constraint
+and re-read what the winner wrote.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import func, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from digest.models import Issue
+from digest import catalog
+from digest.catalog import ComparisonView
+from digest.config import Settings
+from digest.errors import Conflict, InvalidInput, NotFound, NothingToSend
+from digest.models import Comparison, Issue, IssueComparison, IssueStatus
+
+FIRST_ISSUE_LOOKBACK = timedelta(days=7)
+FROZEN = (IssueStatus.SENDING, IssueStatus.PAUSED, IssueStatus.SENT)
+MAX_SUBJECT = 150
+MAX_NOTE = 2000
+CLAIM_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class Composition:
+    """What the next issue carries: full cards first, then the compact "more" list."""
+
+    window_start: datetime
+    cutoff: datetime
+    featured: tuple[ComparisonView, ...]
+    more: tuple[ComparisonView, ...]
+
+    @property
+    def all(self) -> tuple[ComparisonView, ...]:
+        return self.featured + self.more
 
 
 def period_of(now: datetime, tz: ZoneInfo) -> str:
@@ -19,3 +53,192 @@ def period_of(now: datetime, tz: ZoneInfo) -> str:
 def list_issues(session: Session) -> list[Issue]:
     """Every issue, newest first."""
     return list(session.exec(select(Issue).order_by(col(Issue.number).desc())).all())
+
+
+def list_published(session: Session) -> list[Issue]:
+    """Issues whose sending has begun (their web version is public), newest first."""
+    query = select(Issue).where(col(Issue.status).in_(FROZEN)).order_by(col(Issue.number).desc())
+    return list(session.exec(query).all())
+
+
+def get_published(session: Session, number: int) -> Issue:
+    issue = session.exec(
+        select(Issue).where(Issue.number == number, col(Issue.status).in_(FROZEN))
+    ).first()
+    if issue is None:
+        raise NotFound(f"there is no sent issue #{number}")
+    return issue
+
+
+def find_draft(session: Session) -> Issue | None:
+    """The unsent draft ("the next issue"), if one was claimed."""
+    query = select(Issue).where(Issue.status == IssueStatus.DRAFT, col(Issue.frozen_at).is_(None))
+    return session.exec(query.order_by(col(Issue.number))).first()
+
+
+def next_number(session: Session) -> int:
+    return int(session.exec(select(func.coalesce(func.max(Issue.number), 0))).one()) + 1
+
+
+def claim_issue(session: Session, settings: Settings, *, now: datetime) -> Issue:
+    """The issue row of now's period (any status), creating or moving the draft if needed."""
+    period = period_of(now, settings.tz)
+    for _ in range(CLAIM_ATTEMPTS):
+        issue = _issue_for_period(session, period)
+        if issue is None:
+            issue = _move_stale_draft(session, period) or _create_draft(session, period, now=now)
+        if issue is not None:
+            return issue
+    raise Conflict(f"could not claim the issue for {period}: too much contention, try again")
+
+
+def _issue_for_period(session: Session, period: str) -> Issue | None:
+    return session.exec(select(Issue).where(Issue.period == period)).first()
+
+
+def _move_stale_draft(session: Session, period: str) -> Issue | None:
+    """An older period's unsent draft becomes this period's issue (same number, same overrides)."""
+    draft = find_draft(session)
+    if draft is None or draft.period >= period:
+        return None
+    moved = session.execute(
+        update(Issue)
+        .where(col(Issue.id) == draft.id, col(Issue.period) == draft.period)
+        .where(col(Issue.frozen_at).is_(None))
+        .values(period=period)
+        .execution_options(synchronize_session=False)
+    )
+    session.expire_all()
+    return _issue_for_period(session, period) if moved.rowcount else None  # type: ignore[attr-defined]
+
+
+def _create_draft(session: Session, period: str, *, now: datetime) -> Issue | None:
+    """Insert the draft; None when a racing process won (the caller re-reads)."""
+    issue = Issue(
+        number=next_number(session), period=period, status=IssueStatus.DRAFT, created_at=now
+    )
+    try:
+        with session.begin_nested():
+            session.add(issue)
+    except IntegrityError:
+        session.expire_all()
+        return None
+    return issue
+
+
+def compose_issue(session: Session, settings: Settings, *, now: datetime) -> Composition:
+    """The comparisons published after the last frozen issue's cutoff, up to `now`."""
+    window_start = _window_start(session, now=now)
+    carried = select(IssueComparison.comparison_id).join(
+        Issue, col(Issue.id) == IssueComparison.issue_id
+    )
+    query = (
+        select(Comparison)
+        .where(Comparison.published_at > window_start, Comparison.published_at <= now)
+        .where(col(Comparison.id).not_in(carried.where(col(Issue.status).in_(FROZEN))))
+        .order_by(col(Comparison.published_at).desc(), col(Comparison.id).desc())
+    )
+    views = catalog.load_views(session, session.exec(query).all())
+    if not views:
+        since = window_start.isoformat(timespec="minutes")
+        raise NothingToSend(f"no new comparisons were published since {since}: nothing to send")
+    cut = settings.max_comparisons
+    return Composition(window_start, now, tuple(views[:cut]), tuple(views[cut:]))
+
+
+def _window_start(session: Session, *, now: datetime) -> datetime:
+    last = session.exec(select(func.max(Issue.cutoff)).where(col(Issue.status).in_(FROZEN))).one()
+    return last if last is not None else now - FIRST_ISSUE_LOOKBACK
+
+
+def set_overrides(
+    session: Session, settings: Settings, *, subject: str | None, note: str | None, now: datetime
+) -> Issue:
+    """Set (or with None/"" clear) the next issue's subject and editor's note."""
+    subject, note = _clean_overrides(subject, note)
+    issue = claim_issue(session, settings, now=now)
+    if issue.frozen_at is not None:  # this period's issue went out: edit next period's
+        issue = claim_issue(session, settings, now=now + timedelta(days=7))
+    if issue.frozen_at is not None:
+        raise Conflict(f"issue #{issue.number} is already being sent; it can no longer change")
+    issue.subject_override, issue.editor_note = subject, note
+    session.add(issue)
+    session.flush()
+    return issue
+
+
+def _clean_overrides(subject: str | None, note: str | None) -> tuple[str | None, str | None]:
+    subject = " ".join((subject or "").split()) or None  # one line: it becomes a mail header
+    note = (note or "").strip().replace("\r\n", "\n") or None
+    problems = []
+    if subject is not None and len(subject) > MAX_SUBJECT:
+        problems.append(("subject", f"at most {MAX_SUBJECT} characters (got {len(subject)})"))
+    if note is not None and len(note) > MAX_NOTE:
+        problems.append(("note", f"at most {MAX_NOTE} characters (got {len(note)})"))
+    if problems:
+        raise InvalidInput("editor overrides", problems)
+    return subject, note
+
+
+def freeze_issue(session: Session, settings: Settings, issue: Issue, *, now: datetime) -> Issue:
+    """Compose, render and store the issue for good; an already frozen issue is returned as is.
+
+    The conditional UPDATE is the lock: of two processes freezing at once, one writes and the
+    other finds `frozen_at` set and returns the stored, byte-identical copy.
+    """
+    from digest.render_issue import render_issue  # render_issue needs Composition from here
+
+    session.refresh(issue)
+    if issue.frozen_at is not None:
+        return issue
+    composition = compose_issue(session, settings, now=now)
+    rendered = render_issue(settings, issue, composition, now=now)
+    won = session.execute(
+        update(Issue)
+        .where(col(Issue.id) == issue.id, col(Issue.frozen_at).is_(None))
+        .values(
+            status=IssueStatus.SENDING,
+            frozen_at=now,
+            window_start=composition.window_start,
+            cutoff=composition.cutoff,
+            subject=rendered.subject,
+            preheader=rendered.preheader,
+            html=rendered.html,
+            text=rendered.text,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if won.rowcount:  # type: ignore[attr-defined]
+        _record_comparisons(session, issue, composition)
+    session.refresh(issue)
+    return issue
+
+
+def _record_comparisons(session: Session, issue: Issue, composition: Composition) -> None:
+    assert issue.id is not None
+    for position, view in enumerate(composition.all):
+        assert view.comparison.id is not None
+        session.add(
+            IssueComparison(
+                issue_id=issue.id,
+                comparison_id=view.comparison.id,
+                position=position,
+                featured=position < len(composition.featured),
+            )
+        )
+    session.flush()
+
+
+def next_issue_row(session: Session, settings: Settings, *, now: datetime) -> Issue:
+    """An unsaved copy of the next issue's row, for previews: nothing is written.
+
+    Uses the draft's number and overrides when one exists; otherwise the number it would get.
+    """
+    draft = find_draft(session)
+    return Issue(
+        number=draft.number if draft else next_number(session),
+        period=draft.period if draft else period_of(now, settings.tz),
+        status=IssueStatus.DRAFT,
+        subject_override=draft.subject_override if draft else None,
+        editor_note=draft.editor_note if draft else None,
+    )
