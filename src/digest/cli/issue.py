@@ -1,15 +1,118 @@
-"""`digest issue preview|list` (the delivery engineer adds `send` and `show` from cli/send.py)."""
+"""`digest issue preview|edit|list`; `send` and `show` join this group from cli/send.py."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from digest import issues
-from digest.cli.common import console, load_settings, open_engine
+from digest.cli.common import (
+    NowOption,
+    console,
+    err_console,
+    load_settings,
+    open_engine,
+    parse_time,
+)
 from digest.db import session_scope
+from digest.errors import NothingToSend
+from digest.render_lint import passed
+from digest.render_preview import Preview, preview_next_issue, public_copy
 
 app = typer.Typer(help="Compose, preview, send and list weekly issues.", no_args_is_help=True)
+
+DEFAULT_PREVIEW = Path("preview") / "next-issue.html"
+
+
+@app.command("preview")
+def preview_command(
+    now: NowOption = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help=f"Write the HTML here [default: {DEFAULT_PREVIEW}]."),
+    ] = None,
+    text: Annotated[
+        bool, typer.Option("--text", help="Print the plain-text part instead of writing HTML.")
+    ] = False,
+) -> None:
+    """Render the next issue exactly as it would go out; print its subject, size and lint.
+
+    Exits 1 when a blocking check fails (size, links, placeholders, unsubscribe link).
+    """
+    settings = load_settings()
+    with session_scope(open_engine(settings), read_only=True) as session:
+        try:
+            preview = preview_next_issue(session, settings, now=parse_time(now))
+        except NothingToSend as exc:
+            console.print(f"Nothing to preview: {exc.message}.")
+            return
+    copy = public_copy(settings, preview.email)
+    if text:
+        typer.echo(copy.text, nl=False)
+    else:
+        target = out or DEFAULT_PREVIEW
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(copy.html, encoding="utf-8")
+    print_summary(err_console if text else console, preview)
+    if not text:
+        console.print(f"Wrote {(out or DEFAULT_PREVIEW).resolve()}")
+    if not passed(preview.checks):
+        raise typer.Exit(1)
+
+
+def print_summary(out: Console, preview: Preview) -> None:
+    issue, email = preview.issue, preview.email
+    start, cutoff = preview.composition.window_start, preview.composition.cutoff
+    window = f"{start:%Y-%m-%d %H:%M} .. {cutoff:%Y-%m-%d %H:%M} UTC"
+    out.print(f"Issue #{issue.number} ({issue.period}), comparisons published {window}")
+    out.print(f"Subject:   {email.subject}", markup=False)
+    out.print(f"Preheader: {email.preheader}", markup=False)
+    out.print(
+        f"Cards: {len(preview.composition.featured)} full, "
+        f"{len(preview.composition.more)} in 'More verdicts this week'"
+    )
+    for check in preview.checks:
+        mark = (
+            "[green]ok  [/green]"
+            if check.ok
+            else ("[red]FAIL[/red]" if check.blocking else "[yellow]warn[/yellow]")
+        )
+        out.print(f"{mark} {check.name}: ", end="")
+        out.print(check.detail, markup=False)
+
+
+@app.command("edit")
+def edit_command(
+    subject: Annotated[
+        str | None, typer.Option("--subject", help='Subject of the next issue ("" = generated).')
+    ] = None,
+    note: Annotated[
+        str | None, typer.Option("--note", help='Editor\'s note at the top ("" = none).')
+    ] = None,
+    now: NowOption = None,
+) -> None:
+    """Set the next issue's subject and/or editor's note before it is sent."""
+    if subject is None and note is None:
+        raise typer.BadParameter("give --subject and/or --note", param_hint="--subject/--note")
+    settings = load_settings()
+    with session_scope(open_engine(settings)) as session:
+        draft = issues.find_draft(session)
+        issue = issues.set_overrides(
+            session,
+            settings,
+            subject=subject if subject is not None else (draft.subject_override if draft else None),
+            note=note if note is not None else (draft.editor_note if draft else None),
+            now=parse_time(now),
+        )
+    console.print(f"Issue #{issue.number} ({issue.period}):")
+    console.print(
+        f"  subject: {issue.subject_override or '(generated from the content)'}", markup=False
+    )
+    console.print(f"  note:    {issue.editor_note or '(none)'}", markup=False)
 
 
 @app.command("list")
@@ -24,5 +127,6 @@ def list_command() -> None:
     table = Table("#", "Period", "Status", "Frozen (UTC)", "Subject")
     for issue in rows:
         frozen = issue.frozen_at.strftime("%Y-%m-%d %H:%M") if issue.frozen_at else "-"
-        table.add_row(str(issue.number), issue.period, issue.status, frozen, issue.subject or "-")
+        subject = issue.subject or issue.subject_override or "(not composed yet)"
+        table.add_row(str(issue.number), issue.period, issue.status, frozen, subject)
     console.print(table)
