@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     editor_password: SecretStr | None = None
     api_token: SecretStr | None = None
     api_max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    confirm_max_age_days: int = Field(default=7, ge=1, le=90)
+    confirm_resend_minutes: int = Field(default=10, ge=0)
+    subscribe_min_seconds: float = Field(default=2.0, ge=0)
+    subscribe_ip_limit: int = Field(default=20, ge=1)
+    subscribe_address_limit: int = Field(default=5, ge=1)
+    message_max_attempts: int = Field(default=8, ge=1, le=50)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 

@@ -5,6 +5,13 @@ Importing this package registers every table on `metadata` (Alembic and create_a
 
 from digest.models.base import metadata
 from digest.models.catalog import Comparison, ComparisonTool, Persona, Review, Tool, Verdict
+from digest.models.events import (
+    MessageKind,
+    MessageStatus,
+    RateCounter,
+    TransactionalMessage,
+    WebhookEvent,
+)
 from digest.models.issues import Issue, IssueComparison, IssueStatus
 from digest.models.subscribers import ConsentRoute, Subscriber, SubscriberStatus
 
@@ -15,11 +22,16 @@ __all__ = [
     "Issue",
     "IssueComparison",
     "IssueStatus",
+    "MessageKind",
+    "MessageStatus",
     "Persona",
+    "RateCounter",
     "Review",
     "Subscriber",
     "SubscriberStatus",
     "Tool",
+    "TransactionalMessage",
     "Verdict",
+    "WebhookEvent",
     "metadata",
 ]
