@@ -132,3 +132,80 @@ def purge_unconfirmed(session: Session, *, now: datetime, older_than: timedelta)
     )
     result: Any = session.execute(statement)
     return int(result.rowcount or 0)
+
+
+def confirm_subscriber(session: Session, subscriber_id: int, *, now: datetime) -> Subscriber:
+    """PENDING or UNSUBSCRIBED -> CONFIRMED; confirming again changes nothing."""
+    subscriber = _reachable(session, subscriber_id)
+    if subscriber.status == SubscriberStatus.CONFIRMED:
+        return subscriber
+    subscriber.status = SubscriberStatus.CONFIRMED
+    subscriber.confirmed_at = now
+    subscriber.unsubscribed_at = None
+    session.add(subscriber)
+    return subscriber
+
+
+def unsubscribe_subscriber(session: Session, subscriber_id: int, *, now: datetime) -> Subscriber:
+    """Stop mail at once; a second request, or one for a suppressed reader, changes nothing."""
+    subscriber = get_subscriber(session, subscriber_id)
+    if subscriber.status in (SubscriberStatus.PENDING, SubscriberStatus.CONFIRMED):
+        subscriber.status = SubscriberStatus.UNSUBSCRIBED
+        subscriber.unsubscribed_at = now
+        session.add(subscriber)
+    return subscriber
+
+
+def resubscribe_subscriber(session: Session, subscriber_id: int, *, now: datetime) -> Subscriber:
+    """Undo an unsubscribe. The link came from the reader's own mailbox: no new opt-in needed,
+    unless they never confirmed in the first place."""
+    subscriber = _reachable(session, subscriber_id)
+    if subscriber.status != SubscriberStatus.UNSUBSCRIBED:
+        return subscriber
+    if subscriber.confirmed_at is None:
+        raise Conflict("this address was never confirmed; subscribe again from the front page")
+    subscriber.status = SubscriberStatus.CONFIRMED
+    subscriber.unsubscribed_at = None
+    session.add(subscriber)
+    return subscriber
+
+
+def rename_subscriber(session: Session, subscriber_id: int, *, name: str | None) -> Subscriber:
+    subscriber = _reachable(session, subscriber_id)
+    subscriber.name = clean_name(name)
+    session.add(subscriber)
+    return subscriber
+
+
+def suppress_subscriber(
+    session: Session, subscriber_id: int, *, status: SubscriberStatus, now: datetime
+) -> Subscriber:
+    """A hard bounce or a complaint: never mail this address again, whatever happens later."""
+    if status not in SUPPRESSED:
+        raise ValueError(f"{status} is not a suppression")
+    subscriber = get_subscriber(session, subscriber_id)
+    if subscriber.suppressed_at is None:
+        subscriber.suppressed_at = now
+    if subscriber.status != SubscriberStatus.ERASED:
+        subscriber.status = status
+    session.add(subscriber)
+    return subscriber
+
+
+def _reachable(session: Session, subscriber_id: int) -> Subscriber:
+    """The reader, if we may still act for them: Conflict once erased or suppressed."""
+    subscriber = get_subscriber(session, subscriber_id)
+    if subscriber.status == SubscriberStatus.ERASED:
+        raise Conflict("this subscription was erased; nothing is kept to act on")
+    if subscriber.status in SUPPRESSED:
+        raise Conflict("mail to this address bounced or was marked as spam, so it is switched off")
+    return subscriber
+
+
+def list_subscribers(
+    session: Session, *, status: SubscriberStatus | None = None
+) -> list[Subscriber]:
+    statement = select(Subscriber).order_by(col(Subscriber.id))
+    if status is not None:
+        statement = statement.where(col(Subscriber.status) == status)
+    return list(session.exec(statement).all())

@@ -38,7 +38,10 @@ class Subscriber(SQLModel, table=True):
     created_at: datetime = utc_field(default_now=True)
     confirmed_at: datetime | None = utc_field(nullable=True)
     unsubscribed_at: datetime | None = utc_field(nullable=True)
-    suppressed_at: datetime | None = utc_field(nullable=True)
+    suppressed_at: datetime | None = utc_field(nullable=True)  # bounced/complained: for good
+    erased_at: datetime | None = utc_field(nullable=True)
+    # When the last confirmation email was queued: at most one per DIGEST_CONFIRM_RESEND_MINUTES.
+    confirm_sent_at: datetime | None = utc_field(nullable=True)
     consent_route: ConsentRoute = Field(sa_type=String(10))
     consent_at: datetime | None = utc_field(nullable=True)
     consent_ip: str | None = Field(default=None, max_length=64)

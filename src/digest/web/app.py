@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,7 +12,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from digest.config import Settings
 from digest.db import check_database, make_engine
-from digest.web import api
+from digest.web import api, public, reader
+from digest.web.background import retry_pending_mail
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -19,13 +21,17 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        mail_retry = asyncio.create_task(retry_pending_mail(engine, settings))
         yield
+        mail_retry.cancel()
         engine.dispose()
 
     app = FastAPI(title=settings.newsletter_name, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.engine = engine
     app.include_router(api.router)
+    app.include_router(public.router)
+    app.include_router(reader.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["ops"])
     return app
 

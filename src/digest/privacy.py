@@ -1,0 +1,58 @@
+"""A reader's own data: the consent record, "download my data", and "erase me".
+
+Erasure keeps only what stops us mailing the address again: the one-way hash, the status, and
+whether it was suppressed. Everything a person could be recognised by is removed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from digest import outbound
+from digest.models.subscribers import Subscriber, SubscriberStatus
+from digest.subscriptions import get_subscriber
+
+
+def consent_record(subscriber: Subscriber) -> dict[str, Any]:
+    """When, from where and by which route the reader agreed, and when they confirmed."""
+    return {
+        "route": str(subscriber.consent_route),
+        "at": _iso(subscriber.consent_at),
+        "ip": subscriber.consent_ip,
+        "user_agent": subscriber.consent_user_agent,
+        "confirmed_at": _iso(subscriber.confirmed_at),
+    }
+
+
+def export_data(subscriber: Subscriber) -> dict[str, Any]:
+    """Everything we hold about the reader, as JSON-ready values."""
+    return {
+        "email": subscriber.email,
+        "name": subscriber.name,
+        "status": str(subscriber.status),
+        "subscribed_at": _iso(subscriber.created_at),
+        "unsubscribed_at": _iso(subscriber.unsubscribed_at),
+        "suppressed_at": _iso(subscriber.suppressed_at),
+        "consent": consent_record(subscriber),
+    }
+
+
+def erase_subscriber(session: Session, subscriber_id: int, *, now: datetime) -> Subscriber:
+    """Remove personal data; keep the hash (and any suppression) so nobody re-adds the address."""
+    subscriber = get_subscriber(session, subscriber_id)
+    outbound.cancel_messages(session, subscriber_id)
+    subscriber.email = None
+    subscriber.name = None
+    subscriber.consent_ip = None
+    subscriber.consent_user_agent = None
+    subscriber.status = SubscriberStatus.ERASED
+    subscriber.erased_at = subscriber.erased_at or now
+    session.add(subscriber)
+    return subscriber
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
