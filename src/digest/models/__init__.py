@@ -5,6 +5,7 @@ Importing this package registers every table on `metadata` (Alembic and create_a
 
 from digest.models.base import metadata
 from digest.models.catalog import Comparison, ComparisonTool, Persona, Review, Tool, Verdict
+from digest.models.deliveries import Batch, BatchStatus, Delivery, DeliveryStatus
 from digest.models.events import (
     MessageKind,
     MessageStatus,
@@ -16,9 +17,13 @@ from digest.models.issues import Issue, IssueComparison, IssueStatus
 from digest.models.subscribers import ConsentRoute, Subscriber, SubscriberStatus
 
 __all__ = [
+    "Batch",
+    "BatchStatus",
     "Comparison",
     "ComparisonTool",
     "ConsentRoute",
+    "Delivery",
+    "DeliveryStatus",
     "Issue",
     "IssueComparison",
     "IssueStatus",

@@ -2,18 +2,46 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
 from digest.config import Settings, TransportName
 from digest.errors import ConfigError
 from digest.transports.base import OutgoingEmail, SendResult, Transport
 from digest.transports.outbox import OutboxTransport
 
-__all__ = ["OutboxTransport", "OutgoingEmail", "SendResult", "Transport", "make_transport"]
+HeaderObserver = Callable[[Mapping[str, str]], None]
+
+__all__ = [
+    "HeaderObserver",
+    "OutboxTransport",
+    "OutgoingEmail",
+    "SendResult",
+    "Transport",
+    "make_resend",
+    "make_transport",
+]
 
 
-def make_transport(settings: Settings) -> Transport:
+def make_transport(settings: Settings, *, observer: HeaderObserver | None = None) -> Transport:
     """The transport DIGEST_TRANSPORT names, configured from settings."""
     if settings.transport is TransportName.OUTBOX:
         return OutboxTransport(settings.outbox_dir)
-    raise ConfigError(
-        f"DIGEST_TRANSPORT={settings.transport.value} is not available yet; use outbox"
+    if settings.transport is TransportName.SMTP:
+        from digest.transports.smtp import SmtpTransport
+
+        return SmtpTransport(settings.smtp_url)
+    return make_resend(settings, observer)
+
+
+def make_resend(settings: Settings, observer: HeaderObserver | None = None) -> Transport:
+    """Resend, with `observer` seeing every answer's headers (the pacer adapts to them)."""
+    if settings.resend_api_key is None or not settings.resend_api_key.get_secret_value():
+        raise ConfigError("DIGEST_TRANSPORT=resend needs RESEND_API_KEY")
+    from digest.transports.resend import ResendTransport  # only this path imports the SDK
+
+    return ResendTransport(
+        api_key=settings.resend_api_key.get_secret_value(),
+        api_url=settings.resend_api_url,
+        pool=settings.send_workers + 2,
+        observer=observer,
     )

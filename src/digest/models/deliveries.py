@@ -1,0 +1,76 @@
+"""The send ledger: one delivery per (issue, subscriber), grouped into frozen batches.
+
+A batch's membership and idempotency key are stored before anything is sent, so a crash at any
+instant resumes the same batch with the same key, which the provider deduplicates.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Column, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from digest.models.base import utc_field
+
+
+class BatchStatus(StrEnum):
+    PENDING = "pending"  # waiting for a worker, possibly until next_attempt_at (retry delay)
+    LEASED = "leased"  # a worker holds it until lease_expires_at; then anyone may re-claim it
+    DONE = "done"  # the provider answered; each delivery holds its own result
+    FAILED = "failed"  # given up; every delivery still queued in it failed with last_error
+
+
+class DeliveryStatus(StrEnum):
+    QUEUED = "queued"  # in a batch, not yet answered for
+    SENT = "sent"  # accepted by the provider
+    FAILED = "failed"  # refused or given up; `error` says why
+    SKIPPED = "skipped"  # unsubscribed, bounced or erased after the send began
+
+
+class Batch(SQLModel, table=True):
+    __table_args__ = (
+        UniqueConstraint("issue_id", "number"),
+        Index("ix_batch_issue_status", "issue_id", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    issue_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("issue.id", ondelete="CASCADE"), nullable=False)
+    )
+    number: int = Field(ge=0)
+    idempotency_key: str = Field(max_length=100, unique=True)
+    status: BatchStatus = Field(sa_type=String(10))
+    attempts: int = 0  # failed attempts that count toward DIGEST_SEND_MAX_ATTEMPTS
+    payload_size: int | None = None  # recipients in the first payload sent under the key
+    lease_owner: str | None = Field(default=None, max_length=100)
+    lease_expires_at: datetime | None = utc_field(nullable=True)
+    next_attempt_at: datetime = utc_field()
+    last_error: str | None = Field(default=None, max_length=1000)
+    created_at: datetime = utc_field(default_now=True)
+    finished_at: datetime | None = utc_field(nullable=True)
+
+
+class Delivery(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("issue_id", "subscriber_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    issue_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("issue.id", ondelete="CASCADE"), nullable=False)
+    )
+    subscriber_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("subscriber.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    batch_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("batch.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    status: DeliveryStatus = Field(sa_type=String(10))
+    provider_id: str | None = Field(default=None, max_length=200, index=True)
+    error: str | None = Field(default=None, max_length=1000)
+    created_at: datetime = utc_field(default_now=True)
+    finished_at: datetime | None = utc_field(nullable=True)

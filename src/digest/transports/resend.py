@@ -1,0 +1,155 @@
+"""Resend's batch endpoint through the official SDK, over one reused HTTP connection pool.
+
+The SDK keeps its configuration in module globals (api_key, api_url, default_http_client), so
+this is the only module that imports `resend`, and it sets them on every call: two transports
+in one process (tests) never send with each other's settings.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import requests
+import resend
+from requests.adapters import HTTPAdapter
+from resend.exceptions import ResendError
+
+from digest.errors import QuotaExceeded, TransportError
+from digest.transports.base import OutgoingEmail, SendResult
+from digest.transports.errors import IdempotencyMismatch
+
+MAX_BATCH = 100
+QUOTA_ERRORS = {"daily_quota_exceeded", "monthly_quota_exceeded"}
+HeaderObserver = Callable[[Mapping[str, str]], None]
+_sdk_lock = threading.Lock()
+
+
+class SessionClient(resend.HTTPClient):
+    """The SDK's HTTP seam, backed by one requests.Session: keep-alive instead of a new
+    connection (and TLS handshake) per call. Every answer's headers go to `observer`."""
+
+    def __init__(self, *, timeout: float, pool: int, observer: HeaderObserver | None) -> None:
+        self.session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.timeout = timeout
+        self.observer = observer
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        json: Any = None,
+        files: Any = None,
+        data: Any = None,
+    ) -> tuple[bytes, int, Mapping[str, str]]:
+        try:
+            response = self.session.request(
+                method, url, headers=dict(headers), json=json, timeout=self.timeout
+            )
+        except requests.RequestException as exc:
+            raise ConnectionError(f"cannot reach Resend: {exc}") from exc
+        if self.observer is not None:
+            self.observer(response.headers)
+        return response.content, response.status_code, response.headers
+
+
+class ResendTransport:
+    name = "resend"
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        api_url: str,
+        timeout: float = 30.0,
+        pool: int = 8,
+        observer: HeaderObserver | None = None,
+    ) -> None:
+        self.api_key = api_key
+        self.api_url = api_url.rstrip("/")
+        self.client = SessionClient(timeout=timeout, pool=pool, observer=observer)
+
+    def send_batch(
+        self, emails: Sequence[OutgoingEmail], *, idempotency_key: str
+    ) -> list[SendResult]:
+        if not emails:
+            return []
+        if len(emails) > MAX_BATCH:
+            raise TransportError(f"Resend takes at most {MAX_BATCH} emails", retryable=False)
+        params: Any = [to_params(email) for email in emails]
+        options: Any = {"idempotency_key": idempotency_key, "batch_validation": "permissive"}
+        try:
+            response = self._call(params, options)
+        except ResendError as exc:
+            raise translate(exc) from exc
+        return map_results(emails, response)
+
+    def _call(self, params: Any, options: Any) -> Mapping[str, Any]:
+        with _sdk_lock:  # the SDK reads these module globals at request time
+            resend.api_key = self.api_key
+            resend.api_url = self.api_url
+            resend.default_http_client = self.client
+        # Network errors inside the client come back as ResendError(500, "HttpClientError").
+        return resend.Batch.send(params, options)
+
+    def close(self) -> None:
+        self.client.session.close()
+
+
+def to_params(email: OutgoingEmail) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "from": email.from_email,
+        "to": [email.to],
+        "subject": email.subject,
+        "html": email.html,
+        "text": email.text,
+        "headers": dict(email.headers),
+    }
+    if email.tags:
+        params["tags"] = [{"name": k, "value": v} for k, v in email.tags.items()]
+    return params
+
+
+def map_results(emails: Sequence[OutgoingEmail], response: Mapping[str, Any]) -> list[SendResult]:
+    """Permissive validation answers ids for the valid emails, in order, and errors by index."""
+    errors = {
+        int(e["index"]): str(e.get("message", "rejected")) for e in response.get("errors") or []
+    }
+    ids = iter(item["id"] for item in response.get("data") or [])
+    results = []
+    for index, email in enumerate(emails):
+        if index in errors:
+            results.append(SendResult(email.reference, error=errors[index], permanent=True))
+        else:
+            results.append(SendResult(email.reference, provider_id=next(ids, None)))
+    return results
+
+
+def translate(exc: ResendError) -> TransportError:
+    """The SDK's error as ours: what the ledger needs is whether, and when, to try again."""
+    code, kind = int(exc.code) if str(exc.code).isdigit() else 500, exc.error_type
+    message = f"Resend {code} {kind}: {exc.message}"
+    if kind in QUOTA_ERRORS:
+        return QuotaExceeded(message)
+    if code == 429:
+        return TransportError(message, retryable=True, retry_after=retry_after(exc.headers))
+    if code == 409 and kind == "concurrent_idempotent_requests":
+        return TransportError(message, retryable=True, retry_after=1.0)
+    if code == 409:
+        return IdempotencyMismatch(message)
+    return TransportError(message, retryable=code >= 500)
+
+
+def retry_after(headers: Mapping[str, str]) -> float:
+    lowered = {k.lower(): v for k, v in headers.items()}
+    for name in ("retry-after", "ratelimit-reset"):
+        try:
+            return max(0.0, float(lowered[name]))
+        except (KeyError, ValueError):
+            continue
+    return 1.0

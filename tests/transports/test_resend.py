@@ -1,0 +1,133 @@
+"""The Resend transport through the real SDK against the fake Resend HTTP server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from digest.errors import QuotaExceeded, TransportError
+from digest.transports.errors import IdempotencyMismatch
+from digest.transports.resend import ResendTransport
+from tests.fakes.resend_server import FakeResend
+from tests.transports.contract import Harness, TransportContract, make_email
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeResend]:
+    with FakeResend() as server:
+        yield server
+
+
+def transport_for(fake: FakeResend, **kwargs: object) -> ResendTransport:
+    return ResendTransport(api_key=fake.api_key, api_url=fake.url, timeout=5, **kwargs)  # type: ignore[arg-type]
+
+
+class TestResendContract(TransportContract):
+    @pytest.fixture
+    def harness(self, fake: FakeResend) -> Harness:
+        return Harness(transport_for(fake), fake.messages)
+
+
+def test_the_batch_carries_the_tag_and_one_click_headers(fake: FakeResend) -> None:
+    transport_for(fake).send_batch([make_email(1)], idempotency_key="k1")
+    (sent,) = fake.accepted
+    assert sent["tags"] == [{"name": "issue", "value": "1"}]
+    assert sent["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert sent["to"] == ["reader1@example.com"]
+
+
+def test_one_bad_address_fails_alone_and_results_map_by_index(fake: FakeResend) -> None:
+    emails = [make_email(0), make_email(1, to="not-an-address"), make_email(2)]
+    results = transport_for(fake).send_batch(emails, idempotency_key="k")
+    assert [r.ok for r in results] == [True, False, True]
+    assert results[1].permanent and "not-an-address" in (results[1].error or "")
+    ids = {e["to"][0]: e["id"] for e in fake.accepted}
+    assert results[0].provider_id == ids["reader0@example.com"]
+    assert results[2].provider_id == ids["reader2@example.com"]
+
+
+def test_same_key_other_payload_is_an_idempotency_mismatch(fake: FakeResend) -> None:
+    transport = transport_for(fake)
+    transport.send_batch([make_email(1)], idempotency_key="k")
+    with pytest.raises(IdempotencyMismatch) as caught:
+        transport.send_batch([make_email(2)], idempotency_key="k")
+    assert not caught.value.retryable
+    assert fake.recipients() == {"reader1@example.com": 1}
+
+
+def test_rate_limit_is_retryable_after_the_given_delay() -> None:
+    limited = FakeResend(rate_limit=1)
+    with limited:
+        transport = transport_for(limited)
+        transport.send_batch([make_email(1)], idempotency_key="a")
+        with pytest.raises(TransportError) as caught:
+            transport.send_batch([make_email(2)], idempotency_key="b")
+    assert caught.value.retryable and caught.value.retry_after == 1.0
+    assert not isinstance(caught.value, QuotaExceeded)
+
+
+def test_quota_is_its_own_error(fake: FakeResend) -> None:
+    fake.quota = 1
+    transport = transport_for(fake)
+    transport.send_batch([make_email(1)], idempotency_key="a")
+    with pytest.raises(QuotaExceeded):
+        transport.send_batch([make_email(2)], idempotency_key="b")
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "retryable"),
+    [
+        ("status", 500, True),
+        ("status", 503, True),
+        ("drop_before", 0, True),
+        ("status", 401, False),
+    ],
+)
+def test_whole_call_failures(fake: FakeResend, kind: str, status: int, retryable: bool) -> None:
+    fake.inject(kind, status=status)
+    with pytest.raises(TransportError) as caught:
+        transport_for(fake).send_batch([make_email(1)], idempotency_key="k")
+    assert caught.value.retryable is retryable
+    assert fake.recipients() == {}
+
+
+def test_answer_lost_after_acceptance_then_retry_sends_nothing_new(fake: FakeResend) -> None:
+    fake.inject("drop_after")
+    transport = transport_for(fake)
+    with pytest.raises(TransportError):
+        transport.send_batch([make_email(1)], idempotency_key="k")
+    results = transport.send_batch([make_email(1)], idempotency_key="k")
+    assert results[0].provider_id == fake.accepted[0]["id"]
+    assert fake.recipients() == {"reader1@example.com": 1}
+
+
+def test_slow_answer_beyond_the_timeout_is_retryable(fake: FakeResend) -> None:
+    fake.inject("slow", seconds=1.5)
+    transport = ResendTransport(api_key=fake.api_key, api_url=fake.url, timeout=0.5)
+    with pytest.raises(TransportError) as caught:
+        transport.send_batch([make_email(1)], idempotency_key="k")
+    assert caught.value.retryable
+
+
+def test_wrong_api_key_is_not_retried(fake: FakeResend) -> None:
+    transport = ResendTransport(api_key="re_wrong", api_url=fake.url, timeout=5)
+    with pytest.raises(TransportError) as caught:
+        transport.send_batch([make_email(1)], idempotency_key="k")
+    assert not caught.value.retryable and "403" in caught.value.message
+
+
+def test_one_connection_is_reused_across_calls(fake: FakeResend) -> None:
+    transport = transport_for(fake)
+    for n in range(5):
+        transport.send_batch([make_email(n)], idempotency_key=f"k{n}")
+    assert len(fake.connections) == 1
+
+
+def test_headers_reach_the_observer() -> None:
+    seen: list[dict[str, str]] = []
+    limited = FakeResend(rate_limit=5)
+    with limited:
+        transport = transport_for(limited, observer=lambda h: seen.append(dict(h)))
+        transport.send_batch([make_email(1)], idempotency_key="k")
+    assert seen and seen[0]["ratelimit-policy"] == "5;w=1"
