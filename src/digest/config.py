@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     timezone: str = "UTC"
     rate_limit: float = Field(default=2.0, gt=0)
     batch_size: int = Field(default=100, ge=1, le=100)
+    send_workers: int = Field(default=2, ge=1, le=32)
+    send_lease_seconds: float = Field(default=120.0, gt=0)
+    send_max_attempts: int = Field(default=6, ge=1, le=50)
+    schedule_grace_hours: float = Field(default=6.0, gt=0)
+    purge_unconfirmed_days: int = Field(default=30, ge=1)
     max_comparisons: int = Field(default=5, ge=1, le=50)
     editor_password: SecretStr | None = None
     api_token: SecretStr | None = None
