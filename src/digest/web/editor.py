@@ -1,0 +1,177 @@
+"""Editor pages: GET /editor/preview, POST /editor/issue, POST /editor/test-send, login/logout.
+
+Every route answers 404 while DIGEST_EDITOR_PASSWORD is unset. GET never changes state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from digest import issues
+from digest.config import Settings
+from digest.db import session_scope
+from digest.errors import DigestError, InvalidInput, NothingToSend
+from digest.render_lint import passed
+from digest.render_preview import Preview, preview_next_issue, public_copy, send_test_copy
+from digest.web import editor_auth as auth
+from digest.web.deps import SettingsDep, get_engine, now
+from digest.web.pages import render_page
+
+router = APIRouter(prefix="/editor", tags=["editor"])
+
+FAILED_LOGIN_DELAY = 0.5  # seconds: slows password guessing without locking anyone out
+NOTICES = {
+    "saved": "Saved. The preview below uses the new subject and note.",
+    "sent": "Test copy sent through the configured transport.",
+}
+
+FormText = Annotated[str, Form()]
+
+
+def _not_found(request: Request) -> Response:
+    context = {"title": "Not found", "lines": ["There is no page at this address."]}
+    return render_page(request, "notice.html", context, status_code=404)
+
+
+def _to(path: str) -> RedirectResponse:
+    return RedirectResponse(path, status_code=303)
+
+
+@router.get("")
+@router.get("/")
+def editor_home(request: Request, settings: SettingsDep) -> Response:
+    return _to("/editor/preview") if auth.enabled(settings) else _not_found(request)
+
+
+@router.get("/login")
+def login_form(request: Request, settings: SettingsDep) -> Response:
+    if not auth.enabled(settings):
+        return _not_found(request)
+    return render_page(request, "editor_login.html", {"error": None})
+
+
+@router.post("/login")
+async def login(request: Request, settings: SettingsDep, password: FormText = "") -> Response:
+    if not auth.enabled(settings):
+        return _not_found(request)
+    if not auth.password_matches(settings, password):
+        await asyncio.sleep(FAILED_LOGIN_DELAY)
+        context = {"error": "That password is not right."}
+        return render_page(request, "editor_login.html", context, status_code=401)
+    response = _to("/editor/preview")
+    auth.start_session(settings, response)
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, settings: SettingsDep) -> Response:
+    if not auth.enabled(settings):
+        return _not_found(request)
+    response = _to("/editor/login")
+    auth.end_session(response)
+    return response
+
+
+@router.get("/preview")
+def preview_page(request: Request, settings: SettingsDep, notice: str = "") -> Response:
+    if not auth.enabled(settings):
+        return _not_found(request)
+    session_id = auth.session_id(settings, request)
+    if session_id is None:
+        return _to("/editor/login")
+    return _render_preview(request, settings, session_id, notice=NOTICES.get(notice))
+
+
+@router.post("/issue")
+def save_overrides(
+    request: Request,
+    settings: SettingsDep,
+    csrf: FormText = "",
+    subject: FormText = "",
+    note: FormText = "",
+) -> Response:
+    """Set the next issue's subject (empty = generated) and editor's note (empty = none)."""
+    session_id, refused = _authorise(request, settings, csrf)
+    if refused is not None:
+        return refused
+    assert session_id is not None
+    try:
+        with session_scope(get_engine(request)) as session:
+            issues.set_overrides(session, settings, subject=subject, note=note, now=now())
+    except DigestError as exc:
+        values = {"subject": subject, "note": note}
+        return _render_preview(request, settings, session_id, error=exc.message, form=values)
+    return _to("/editor/preview?notice=saved")
+
+
+@router.post("/test-send")
+def test_send(
+    request: Request, settings: SettingsDep, csrf: FormText = "", to: FormText = ""
+) -> Response:
+    """One copy of the next issue to `to`, subject prefixed [TEST], via the configured transport."""
+    session_id, refused = _authorise(request, settings, csrf)
+    if refused is not None:
+        return refused
+    assert session_id is not None
+    try:
+        with session_scope(get_engine(request), read_only=True) as session:
+            send_test_copy(session, settings, to=to, now=now())
+    except DigestError as exc:
+        status = 422 if isinstance(exc, InvalidInput | NothingToSend) else 502
+        return _render_preview(
+            request, settings, session_id, error=exc.message, test_to=to, status_code=status
+        )
+    return _to("/editor/preview?notice=sent")
+
+
+def _authorise(
+    request: Request, settings: Settings, csrf: str
+) -> tuple[str | None, Response | None]:
+    """(session id, None) for a logged-in editor with a valid form token; else (None, answer)."""
+    if not auth.enabled(settings):
+        return None, _not_found(request)
+    session_id = auth.session_id(settings, request)
+    if session_id is None:
+        return None, _to("/editor/login")
+    if not auth.csrf_ok(settings, session_id, csrf):
+        context = {"title": "Form expired", "lines": ["Reload the preview and try again."]}
+        return None, render_page(request, "notice.html", context, status_code=403)
+    return session_id, None
+
+
+def _render_preview(
+    request: Request,
+    settings: Settings,
+    session_id: str,
+    *,
+    status_code: int = 200,
+    **context: Any,
+) -> Response:
+    """The preview page: both widths, the text part, subject, preheader, size and lint."""
+    with session_scope(get_engine(request), read_only=True) as session:
+        draft = issues.find_draft(session)
+        try:
+            preview: Preview | None = preview_next_issue(session, settings, now=now())
+            empty = None
+        except NothingToSend as exc:
+            preview, empty = None, exc.message
+    values: dict[str, Any] = {
+        "csrf": auth.csrf_token(settings, session_id),
+        "preview": preview,
+        "copy": public_copy(settings, preview.email) if preview else None,
+        "ready": passed(preview.checks) if preview else False,
+        "empty": empty,
+        "form": {
+            "subject": draft.subject_override if draft else "",
+            "note": draft.editor_note if draft else "",
+        },
+        "test_to": "",
+        "notice": None,
+        "error": None,
+    }
+    values.update(context)
+    return render_page(request, "editor_preview.html", values, status_code=status_code)
