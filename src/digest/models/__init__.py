@@ -7,6 +7,7 @@ from digest.models.base import metadata
 from digest.models.catalog import Comparison, ComparisonTool, Persona, Review, Tool, Verdict
 from digest.models.deliveries import Batch, BatchStatus, Delivery, DeliveryStatus
 from digest.models.events import (
+    DeliveryMark,
     MessageKind,
     MessageStatus,
     RateCounter,
@@ -23,6 +24,7 @@ __all__ = [
     "ComparisonTool",
     "ConsentRoute",
     "Delivery",
+    "DeliveryMark",
     "DeliveryStatus",
     "Issue",
     "IssueComparison",

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, ForeignKey, Integer, String
+from sqlalchemy import Column, ForeignKey, Integer, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from digest.models.base import utc_field
@@ -72,3 +72,21 @@ class WebhookEvent(SQLModel, table=True):
     provider_email_id: str | None = Field(default=None, max_length=200, index=True)
     outcome: str = Field(max_length=200)  # what we did, for operators reading the table
     received_at: datetime = utc_field()
+
+
+class DeliveryMark(SQLModel, table=True):
+    """What the provider later told us about one delivery of an issue: delivered, bounced,
+    complained. Kept beside the ledger (which records only the send) so both stay simple."""
+
+    __tablename__ = "delivery_mark"
+    __table_args__ = (UniqueConstraint("delivery_id", "event"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("delivery.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    event: str = Field(max_length=30)  # "delivered" | "bounced" | "complained" | ...
+    detail: str | None = Field(default=None, max_length=200)
+    at: datetime = utc_field()

@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from digest.config import Settings
 from digest.db import check_database, make_engine
-from digest.web import api, archive, editor, public, reader
+from digest.web import api, archive, editor, hooks, public, reader
 from digest.web.background import retry_pending_mail
 
 
@@ -32,6 +32,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(api.router)
     app.include_router(public.router)
     app.include_router(reader.router)
+    app.include_router(hooks.router)
     app.include_router(archive.router)
     app.include_router(editor.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["ops"])

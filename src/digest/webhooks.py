@@ -1,0 +1,172 @@
+"""Resend's webhooks: verify the Svix signature, read the event, apply it once.
+
+Svix signs `{svix-id}.{svix-timestamp}.{raw body}` with HMAC-SHA256 under the base64 secret
+after `whsec_`; the `svix-signature` header carries one or more space-separated `v1,<base64>`
+(several while a secret is being rotated). We check every one in constant time, refuse
+timestamps more than five minutes off, and store each accepted svix-id so a retry is a no-op.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from digest import delivery_marks, subscriptions
+from digest.errors import InvalidInput
+from digest.models.events import TransactionalMessage, WebhookEvent
+from digest.models.subscribers import Subscriber, SubscriberStatus
+
+TOLERANCE = timedelta(minutes=5)
+SUPPRESSING = {
+    "email.bounced": SubscriberStatus.BOUNCED,
+    "email.complained": SubscriberStatus.COMPLAINED,
+}
+MARKING = {"email.delivered", "email.bounced", "email.complained"}
+
+
+@dataclass(frozen=True)
+class ProviderEvent:
+    svix_id: str
+    type: str
+    email_id: str | None
+    recipients: tuple[str, ...]
+    permanent: bool  # for bounces: a hard bounce (retrying cannot help)
+    detail: str
+
+
+def _refuse(problem: str) -> InvalidInput:
+    return InvalidInput("webhook", [("", problem)])
+
+
+def verify_signature(secret: str, headers: Mapping[str, str], body: bytes, *, now: datetime) -> str:
+    """The svix-id of a correctly signed, fresh request; InvalidInput otherwise."""
+    msg_id, stamp, signatures = (
+        headers.get(f"svix-{name}") or headers.get(f"webhook-{name}") or ""
+        for name in ("id", "timestamp", "signature")
+    )
+    if not (msg_id and stamp and signatures) or len(msg_id) > 200:
+        raise _refuse("missing svix-id, svix-timestamp or svix-signature header")
+    if not stamp.isdigit() or abs(now.timestamp() - int(stamp)) > TOLERANCE.total_seconds():
+        raise _refuse("svix-timestamp is missing, malformed or more than five minutes off")
+    expected = _sign(_key(secret), msg_id, stamp, body)
+    for entry in signatures.split():
+        version, _, given = entry.partition(",")
+        if version == "v1" and hmac.compare_digest(given.encode(), expected.encode()):
+            return msg_id
+    raise _refuse("no valid signature")
+
+
+def _key(secret: str) -> bytes:
+    encoded = secret.removeprefix("whsec_")
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise _refuse("RESEND_WEBHOOK_SECRET is not a whsec_ base64 secret") from None
+
+
+def _sign(key: bytes, msg_id: str, stamp: str, body: bytes) -> str:
+    signed = msg_id.encode() + b"." + stamp.encode() + b"." + body
+    return base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+
+
+def parse_event(svix_id: str, body: bytes) -> ProviderEvent:
+    """Our reading of a Resend event; InvalidInput if the body is not one."""
+    try:
+        payload = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise _refuse("body is not UTF-8 JSON") from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
+        raise _refuse("body is not an event object with a type")
+    data = payload.get("data")
+    if not isinstance(data, dict):
+        raise _refuse("event has no data object")
+    email_id = data.get("email_id")
+    raw_bounce = data.get("bounce")
+    bounce: dict[str, Any] = raw_bounce if isinstance(raw_bounce, dict) else {}
+    bounce_type = str(bounce.get("type") or "Permanent")  # Resend: email.bounced is permanent
+    return ProviderEvent(
+        svix_id=svix_id,
+        type=payload["type"][:60],
+        email_id=email_id if isinstance(email_id, str) and email_id else None,
+        recipients=_recipients(data.get("to")),
+        permanent=bounce_type.lower() in {"permanent", "hard"},
+        detail=str(bounce.get("message") or bounce.get("subType") or "")[:200],
+    )
+
+
+def _recipients(value: Any) -> tuple[str, ...]:
+    values = value if isinstance(value, list) else [value]
+    return tuple(item for item in values if isinstance(item, str) and "@" in item)[:50]
+
+
+def apply_event(session: Session, event: ProviderEvent, *, now: datetime) -> str:
+    """Apply the event once (by svix-id); return what was done, for the log and the answer."""
+    record = WebhookEvent(
+        svix_id=event.svix_id,
+        event_type=event.type,
+        provider_email_id=event.email_id,
+        outcome="received",
+        received_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(record)
+            session.flush()
+    except IntegrityError:
+        return "duplicate: already applied"
+    record.outcome = _act(session, event, now=now)
+    session.add(record)
+    return record.outcome
+
+
+def _act(session: Session, event: ProviderEvent, *, now: datetime) -> str:
+    if event.type not in MARKING:
+        return "ignored: not an event we use"
+    marked = delivery_marks.mark_delivery(
+        session, event.email_id, event_type=event.type, detail=event.detail, now=now
+    )
+    status = SUPPRESSING.get(event.type)
+    if status is None or (status is SubscriberStatus.BOUNCED and not event.permanent):
+        return f"recorded ({marked} deliveries marked)"
+    suppressed = 0
+    for subscriber_id in _subscribers_of(session, event):
+        subscriptions.suppress_subscriber(session, subscriber_id, status=status, now=now)
+        suppressed += 1
+    return f"suppressed {suppressed} subscriber(s), {marked} deliveries marked"
+
+
+def _subscribers_of(session: Session, event: ProviderEvent) -> set[int]:
+    """Whom the event is about: by the provider's email id (issue or transactional mail),
+    else by the recipient address."""
+    found = set(delivery_marks.subscribers_for(session, event.email_id))
+    if event.email_id:
+        found.update(
+            session.exec(
+                select(TransactionalMessage.subscriber_id).where(
+                    col(TransactionalMessage.provider_id) == event.email_id
+                )
+            ).all()
+        )
+    if not found:
+        for address in event.recipients:
+            subscriber = _by_address(session, address)
+            if subscriber is not None and subscriber.id is not None:
+                found.add(subscriber.id)
+    return found
+
+
+def _by_address(session: Session, address: str) -> Subscriber | None:
+    try:
+        return subscriptions.find_by_email(session, address)
+    except InvalidInput:
+        return None
