@@ -1,0 +1,153 @@
+"""Editor pages over real HTTP: login, preview, subject/note, test send, 404 when disabled."""
+
+from __future__ import annotations
+
+import email
+import re
+from datetime import UTC, datetime, timedelta
+from email import policy
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy.engine import Engine
+
+from digest import issues
+from digest.config import Settings
+from digest.db import session_scope
+from tests.conftest import make_test_settings
+from tests.helpers.issue_data import import_docs, week_of
+from tests.helpers.live_server import live_server
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def editor_settings(tmp_path: Path, settings: Settings) -> Settings:
+    return make_test_settings(tmp_path, settings.database_url, editor_password=PASSWORD)
+
+
+@pytest.fixture
+def with_content(engine: Engine) -> None:
+    now = datetime.now(UTC)
+    import_docs(engine, week_of(now, 6), now=now)
+
+
+def login(client: httpx.Client, password: str = PASSWORD) -> httpx.Response:
+    return client.post("/editor/login", data={"password": password})
+
+
+def csrf_of(page: str) -> str:
+    found = re.search(r'name="csrf" value="([0-9a-f]+)"', page)
+    assert found, "no CSRF field on the page"
+    return found.group(1)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/editor"),
+        ("GET", "/editor/login"),
+        ("POST", "/editor/login"),
+        ("GET", "/editor/preview"),
+        ("POST", "/editor/issue"),
+        ("POST", "/editor/test-send"),
+    ],
+)
+def test_editor_is_404_without_a_password(
+    engine: Engine, settings: Settings, method: str, path: str
+) -> None:
+    with live_server(settings) as base:
+        response = httpx.request(method, f"{base}{path}", data={"password": ""})
+    assert response.status_code == 404
+
+
+def test_preview_needs_login(engine: Engine, editor_settings: Settings, with_content: None) -> None:
+    with live_server(editor_settings) as base, httpx.Client(base_url=base) as client:
+        assert client.get("/editor/preview").headers["location"] == "/editor/login"
+        wrong = login(client, "guess")
+        assert wrong.status_code == 401 and "not right" in wrong.text
+        assert "digest_editor" not in client.cookies
+        with httpx.Client(base_url=base, cookies={"digest_editor": "x.1.2"}) as forger:
+            assert forger.get("/editor/preview").status_code == 303
+        assert login(client).status_code == 303
+        page = client.get("/editor/preview")
+    assert page.status_code == 200
+    assert 'width="600"' in page.text and 'width="375"' in page.text
+    assert page.text.count("srcdoc=") == 2
+    assert (
+        'id="text-part"' in page.text and "Read the full comparison: https://site.test" in page.text
+    )
+    assert "Claude Files" in page.text  # subject
+    assert "ok</td><td>size" in page.text and "Ready to send." in page.text
+    assert "[[digest:" not in page.text
+
+
+def test_editor_sets_subject_and_note(
+    engine: Engine, editor_settings: Settings, with_content: None
+) -> None:
+    with live_server(editor_settings) as base, httpx.Client(base_url=base) as client:
+        login(client)
+        token = csrf_of(client.get("/editor/preview").text)
+        refused = client.post("/editor/issue", data={"csrf": "0" * 64, "subject": "Nope"})
+        assert refused.status_code == 403
+        saved = client.post(
+            "/editor/issue", data={"csrf": token, "subject": "GPUs & files", "note": "Big <week>"}
+        )
+        assert saved.status_code == 303
+        page = client.get(saved.headers["location"]).text
+        too_long = client.post("/editor/issue", data={"csrf": token, "subject": "x" * 151})
+    assert "Saved." in page
+    assert '<dd id="subject">GPUs &amp; files</dd>' in page
+    assert "Big &amp;lt;week&amp;gt;" in page  # inside srcdoc: escaped twice, shown once
+    assert too_long.status_code == 200 and "at most 150 characters" in too_long.text
+    with session_scope(engine, read_only=True) as session:
+        draft = issues.find_draft(session)
+    assert draft is not None
+    assert (draft.subject_override, draft.editor_note) == ("GPUs & files", "Big <week>")
+
+
+def test_get_never_changes_state(
+    engine: Engine, editor_settings: Settings, with_content: None
+) -> None:
+    with live_server(editor_settings) as base, httpx.Client(base_url=base) as client:
+        login(client)
+        client.get("/editor/preview")
+        client.get("/editor/issue", params={"subject": "via GET"})
+    with session_scope(engine, read_only=True) as session:
+        assert issues.list_issues(session) == []
+
+
+def test_test_send_delivers_one_marked_copy(
+    engine: Engine, editor_settings: Settings, with_content: None
+) -> None:
+    outbox = editor_settings.outbox_dir
+    with live_server(editor_settings) as base, httpx.Client(base_url=base) as client:
+        login(client)
+        token = csrf_of(client.get("/editor/preview").text)
+        bad = client.post("/editor/test-send", data={"csrf": token, "to": "not-an-address"})
+        assert bad.status_code == 422 and "must have an @-sign" in bad.text
+        assert not outbox.exists() or not list(outbox.iterdir())
+        sent = client.post("/editor/test-send", data={"csrf": token, "to": "Editor@Example.COM"})
+        assert sent.status_code == 303
+        assert "Test copy sent" in client.get(sent.headers["location"]).text
+    [path] = list(outbox.glob("*.eml"))
+    message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+    assert message["Subject"].startswith("[TEST] Claude Files")
+    assert message["To"] == "Editor@example.com"
+    html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "[[digest:" not in html + text
+    assert f"{editor_settings.base_url}/unsubscribe" in text
+    with session_scope(engine, read_only=True) as session:
+        assert issues.list_issues(session) == []  # a test copy claims nothing
+
+
+def test_empty_week_says_so(engine: Engine, editor_settings: Settings) -> None:
+    old = datetime.now(UTC) - timedelta(days=30)
+    import_docs(engine, week_of(old, 1), now=old)
+    with live_server(editor_settings) as base, httpx.Client(base_url=base) as client:
+        login(client)
+        page = client.get("/editor/preview")
+    assert page.status_code == 200 and "Nothing to send yet" in page.text
+    assert "srcdoc" not in page.text and 'name="subject"' in page.text
