@@ -8,6 +8,7 @@ import typer
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from digest.cli import comparisons, issue, ops
+from digest.cli import send as _send  # noqa: F401  (registers `issue send` and `issue show`)
 from digest.cli.common import err_console
 from digest.errors import DigestError
 

@@ -1,0 +1,257 @@
+"""`digest issue send` and `digest issue show`: translate argv to delivery calls, show progress."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from digest import delivery, issues, ledger
+from digest.cli.common import (
+    NowOption,
+    console,
+    err_console,
+    load_settings,
+    open_engine,
+    parse_time,
+)
+from digest.cli.issue import app
+from digest.config import Settings
+from digest.db import session_scope
+from digest.errors import NothingToSend
+from digest.models import DeliveryStatus, Issue, IssueStatus
+from digest.pacing import Pacer
+from digest.render_issue import render_issue
+from digest.sending import Tally
+from digest.subscriptions import normalise_email
+from digest.transports import make_transport
+
+EXIT_FAILED = 1  # some deliveries failed for good
+EXIT_UNFINISHED = 3  # paused (quota) or interrupted: run the command again later
+
+
+@app.command("send")
+def send_command(
+    now: NowOption = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Render and count; send and store nothing.")
+    ] = False,
+    test_to: Annotated[
+        str | None, typer.Option("--test-to", help="Send one test copy to this address only.")
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers", min=1, max=32, help="Parallel senders (default: DIGEST_SEND_WORKERS)."
+        ),
+    ] = None,
+) -> None:
+    """Send the week's issue to every confirmed reader; run it again to resume.
+
+    Exit status: 0 all sent, 1 some deliveries failed, 3 paused or unfinished (run again later).
+    """
+    settings = load_settings()
+    engine = open_engine(settings)
+    moment = parse_time(now)
+    if test_to is not None:
+        return send_test(settings, engine, normalise_email(test_to), now=moment)
+    if dry_run:
+        return show_dry_run(settings, engine, now=moment)
+    try:
+        with session_scope(engine) as session:
+            issue = delivery.prepare_issue(session, settings, now=moment)
+    except NothingToSend as exc:
+        console.print(f"Nothing to send: {exc.message}")
+        return
+    if issue.status == IssueStatus.SENT:
+        console.print(f"Issue #{issue.number} ({issue.period}) was already sent.")
+        return show_counts(engine, issue)
+    run_send(settings, engine, issue, workers=workers or settings.send_workers, now=moment)
+
+
+def run_send(
+    settings: Settings, engine: Engine, issue: Issue, *, workers: int, now: datetime
+) -> None:
+    assert issue.id is not None
+    with session_scope(engine, read_only=True) as session:
+        before = delivery.issue_counts(session, issue.id)
+    pacer = Pacer(settings.rate_limit)
+    transport = make_transport(settings, observer=pacer.observe)
+    console.print(f"Sending issue #{issue.number} ({issue.period}): {issue.subject}")
+    try:
+        with SendProgress(before) as progress:
+            report = delivery.send_issue(
+                engine,
+                settings,
+                issue.id,
+                transport=transport,
+                pacer=pacer,
+                workers=workers,
+                now=now,
+                on_progress=progress.update,
+            )
+    finally:
+        transport.close()
+    print_counts(report.counts)
+    if report.tally.paused:
+        err_console.print(
+            f"[yellow]Paused:[/yellow] {report.tally.paused}. Run again later to resume."
+        )
+        raise typer.Exit(EXIT_UNFINISHED)
+    if report.counts[DeliveryStatus.FAILED]:
+        err_console.print(
+            "[red]Some deliveries failed[/red]; see: digest issue show " + str(issue.number)
+        )
+        raise typer.Exit(EXIT_FAILED)
+    if not report.finished:
+        raise typer.Exit(EXIT_UNFINISHED)
+    console.print(f"Issue #{issue.number} is sent.")
+
+
+class SendProgress:
+    """A rich bar over the ledger's total: sent, failed, skipped, emails/s and ETA."""
+
+    def __init__(self, before: dict[str, int]) -> None:
+        self.done = (
+            before[DeliveryStatus.SENT]
+            + before[DeliveryStatus.FAILED]
+            + before[DeliveryStatus.SKIPPED]
+        )
+        self.before = before
+        self.started = time.monotonic()
+        self.bar = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TextColumn(
+                "sent {task.fields[sent]} · failed {task.fields[failed]}"
+                " · skipped {task.fields[skipped]}"
+            ),
+            TextColumn("{task.fields[rate]:.1f}/s"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+        )
+        self.task: TaskID | None = None
+
+    def __enter__(self) -> SendProgress:
+        self.bar.start()
+        self.task = self.bar.add_task(
+            "sending",
+            total=sum(self.before.values()),
+            completed=self.done,
+            sent=self.before[DeliveryStatus.SENT],
+            failed=self.before[DeliveryStatus.FAILED],
+            skipped=self.before[DeliveryStatus.SKIPPED],
+            rate=0.0,
+        )
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.bar.stop()
+
+    def update(self, tally: Tally) -> None:
+        assert self.task is not None
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        self.bar.update(
+            self.task,
+            completed=self.done + tally.sent + tally.failed + tally.skipped,
+            sent=self.before[DeliveryStatus.SENT] + tally.sent,
+            failed=self.before[DeliveryStatus.FAILED] + tally.failed,
+            skipped=self.before[DeliveryStatus.SKIPPED] + tally.skipped,
+            rate=(tally.sent + tally.failed) / elapsed,
+        )
+
+
+def print_counts(counts: dict[str, int]) -> None:
+    console.print(" · ".join(f"{name} {n}" for name, n in counts.items()))
+
+
+def show_counts(engine: Engine, issue: Issue) -> None:
+    assert issue.id is not None
+    with session_scope(engine, read_only=True) as session:
+        print_counts(delivery.issue_counts(session, issue.id))
+
+
+def show_dry_run(settings: Settings, engine: Engine, *, now: datetime) -> None:
+    """What a send would do now; the read-only transaction guarantees nothing is written."""
+    with session_scope(engine, read_only=True) as session:
+        pending = delivery.unfinished_issues(session)
+        if pending:
+            issue = pending[0]
+            assert issue.id is not None
+            counts = delivery.issue_counts(session, issue.id)
+            console.print(f"Would resume issue #{issue.number} ({issue.period}): {issue.subject}")
+            return print_counts(counts)
+        issue = draft_copy(session, settings, now=now)
+        readers = len(ledger.eligible_subscriber_ids(session))
+    batches = -(-readers // settings.batch_size)
+    console.print(f"Would send issue #{issue.number} ({issue.period}): {issue.subject}")
+    console.print(
+        f"{readers} confirmed reader(s) in {batches} batch(es) of up to {settings.batch_size}; "
+        f"HTML {len((issue.html or '').encode()) // 1024} KiB. Dry run: nothing sent or stored."
+    )
+
+
+def draft_copy(session: Session, settings: Settings, *, now: datetime) -> Issue:
+    """The next issue rendered but not stored (NothingToSend when there is nothing new)."""
+    row = issues.next_issue_row(session, settings, now=now)
+    rendered = render_issue(
+        settings, row, issues.compose_issue(session, settings, now=now), now=now
+    )
+    row.subject, row.html, row.text = rendered.subject, rendered.html, rendered.text
+    return row
+
+
+def send_test(settings: Settings, engine: Engine, address: str, *, now: datetime) -> None:
+    with session_scope(engine, read_only=True) as session:
+        pending = delivery.unfinished_issues(session)
+        issue = pending[0] if pending else draft_copy(session, settings, now=now)
+    transport = make_transport(settings)
+    try:
+        result = delivery.send_test_copy(settings, issue, to=address, transport=transport)
+    finally:
+        transport.close()
+    if not result.ok:
+        err_console.print(f"[red]Test copy refused:[/red] {result.error}")
+        raise typer.Exit(EXIT_FAILED)
+    console.print(f"Test copy of issue #{issue.number} sent to {address} ({result.provider_id}).")
+
+
+@app.command("show")
+def show_command(number: Annotated[int, typer.Argument(help="The issue's number.")]) -> None:
+    """One issue: status, subject, and its ledger (deliveries and batches by status)."""
+    settings = load_settings()
+    with session_scope(open_engine(settings), read_only=True) as session:
+        issue = delivery.issue_by_number(session, number)
+        assert issue.id is not None
+        counts = delivery.issue_counts(session, issue.id)
+        batches = delivery.batch_counts(session, issue.id)
+        reasons = delivery.failure_reasons(session, issue.id)
+    table = Table(show_header=False, box=None)
+    for label, value in issue_rows(issue, counts, batches):
+        table.add_row(label, value)
+    console.print(table)
+    for reason, n in reasons:
+        console.print(f"  {n} failed:: {reason}")
+
+
+def issue_rows(
+    issue: Issue, counts: dict[str, int], batches: dict[str, int]
+) -> list[tuple[str, str]]:
+    stamp = "%Y-%m-%d %H:%M UTC"
+    return [
+        ("Issue", f"#{issue.number} ({issue.period})"),
+        ("Status", str(issue.status) + (f" — {issue.pause_reason}" if issue.pause_reason else "")),
+        ("Subject", issue.subject or "-"),
+        ("Frozen", issue.frozen_at.strftime(stamp) if issue.frozen_at else "-"),
+        ("Sent", issue.sent_at.strftime(stamp) if issue.sent_at else "-"),
+        ("Deliveries", " · ".join(f"{k} {v}" for k, v in counts.items())),
+        ("Batches", " · ".join(f"{k} {v}" for k, v in batches.items())),
+    ]

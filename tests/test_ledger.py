@@ -1,0 +1,117 @@
+"""The ledger in the store (SQLite and PostgreSQL): enqueue once, leases, rechecks at claim."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy.engine import Engine
+from sqlmodel import col, select
+
+from digest import delivery, ledger
+from digest.config import Settings
+from digest.db import session_scope
+from digest.models import Batch, Delivery, DeliveryStatus, Subscriber, SubscriberStatus
+from tests.delivery_support import NOW, add_readers, frozen_issue
+
+LEASE = timedelta(seconds=30)
+
+
+def test_enqueue_freezes_membership_and_keys_once(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        add_readers(session, 7)
+        add_readers(session, 2, start=100, status=SubscriberStatus.PENDING)
+        add_readers(session, 1, start=200, status=SubscriberStatus.BOUNCED)
+        issue = frozen_issue(session)
+        assert ledger.enqueue_issue(session, issue, batch_size=3, now=NOW) == 7
+    with session_scope(engine) as session:
+        assert ledger.enqueue_issue(session, issue, batch_size=3, now=NOW) == 0
+        add_readers(session, 1, start=300)  # joins after the send began: next issue
+        assert ledger.enqueue_issue(session, issue, batch_size=3, now=NOW) == 0
+    with session_scope(engine, read_only=True) as session:
+        batches = session.exec(select(Batch).order_by(col(Batch.number))).all()
+        deliveries = session.exec(select(Delivery)).all()
+    assert [b.number for b in batches] == [0, 1, 2]
+    assert len({b.idempotency_key for b in batches}) == 3
+    assert sorted(len([d for d in deliveries if d.batch_id == b.id]) for b in batches) == [1, 3, 3]
+    assert {d.status for d in deliveries} == {DeliveryStatus.QUEUED}
+
+
+def test_a_live_lease_is_not_claimed_twice_and_an_expired_one_is_with_its_key(
+    engine: Engine,
+) -> None:
+    with session_scope(engine) as session:
+        add_readers(session, 4)
+        issue = frozen_issue(session)
+        ledger.enqueue_issue(session, issue, batch_size=2, now=NOW)
+        assert issue.id is not None
+        first = ledger.claim_batch(session, issue_id=issue.id, owner="a", now=NOW, lease=LEASE)
+        second = ledger.claim_batch(session, issue_id=issue.id, owner="b", now=NOW, lease=LEASE)
+        none = ledger.claim_batch(session, issue_id=issue.id, owner="c", now=NOW, lease=LEASE)
+    assert first and second and none is None and first.batch_id != second.batch_id
+    later = NOW + LEASE + timedelta(seconds=1)
+    with session_scope(engine) as session:
+        again = ledger.claim_batch(session, issue_id=issue.id, owner="c", now=later, lease=LEASE)
+    assert again is not None and again.batch_id == first.batch_id
+    assert again.idempotency_key == first.idempotency_key
+    assert [r.email for r in again.recipients] == [r.email for r in first.recipients]
+    assert not again.shrunk
+
+
+def test_who_left_after_the_send_began_is_skipped_with_the_reason(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        readers = add_readers(session, 3)
+        issue = frozen_issue(session)
+        ledger.enqueue_issue(session, issue, batch_size=10, now=NOW)
+    with session_scope(engine) as session:
+        gone = session.get(Subscriber, readers[1].id)
+        assert gone is not None
+        gone.status = SubscriberStatus.UNSUBSCRIBED
+        session.add(gone)
+    with session_scope(engine) as session:
+        assert issue.id is not None
+        claim = ledger.claim_batch(session, issue_id=issue.id, owner="a", now=NOW, lease=LEASE)
+    assert claim is not None and claim.skipped == 1
+    assert [r.subscriber_id for r in claim.recipients] == [readers[0].id, readers[2].id]
+    with session_scope(engine, read_only=True) as session:
+        skipped = session.exec(
+            select(Delivery).where(Delivery.subscriber_id == readers[1].id)
+        ).one()
+        counts = delivery.issue_counts(session, issue.id)
+    assert skipped.status == DeliveryStatus.SKIPPED and "unsubscribed" in (skipped.error or "")
+    assert counts == {"queued": 2, "sent": 0, "failed": 0, "skipped": 1}
+
+
+def test_a_batch_that_lost_recipients_after_its_first_payload_is_marked_shrunk(
+    engine: Engine,
+) -> None:
+    with session_scope(engine) as session:
+        readers = add_readers(session, 3)
+        issue = frozen_issue(session)
+        ledger.enqueue_issue(session, issue, batch_size=10, now=NOW)
+        assert issue.id is not None
+        ledger.claim_batch(session, issue_id=issue.id, owner="a", now=NOW, lease=LEASE)
+    with session_scope(engine) as session:
+        gone = session.get(Subscriber, readers[0].id)
+        assert gone is not None
+        gone.status = SubscriberStatus.BOUNCED
+    later = NOW + LEASE * 2
+    with session_scope(engine) as session:
+        claim = ledger.claim_batch(session, issue_id=issue.id, owner="b", now=later, lease=LEASE)
+    assert claim is not None and claim.shrunk and len(claim.recipients) == 2
+
+
+def test_next_due_and_finish(engine: Engine, settings: Settings) -> None:
+    with session_scope(engine) as session:
+        add_readers(session, 1)
+        issue = frozen_issue(session)
+        ledger.enqueue_issue(session, issue, batch_size=10, now=NOW)
+        assert issue.id is not None
+        assert ledger.next_due(session, issue.id) == NOW
+        claim = ledger.claim_batch(session, issue_id=issue.id, owner="a", now=NOW, lease=LEASE)
+        assert claim is not None
+        assert ledger.next_due(session, issue.id) == NOW + LEASE
+        assert not delivery.finish_if_done(session, issue.id, now=NOW)
+        ledger.fail_batch(session, claim, error="boom", now=NOW)
+        assert ledger.next_due(session, issue.id) is None
+        assert delivery.finish_if_done(session, issue.id, now=NOW)
+        assert delivery.failure_reasons(session, issue.id) == [("boom", 1)]
