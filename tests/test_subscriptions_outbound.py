@@ -1,0 +1,132 @@
+"""Transactional mail survives transport failures: stored, retried with backoff, sent once."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from digest import outbound, privacy, signup, subscriptions
+from digest.config import Settings
+from digest.db import session_scope
+from digest.models import ConsentRoute, MessageKind, MessageStatus, TransactionalMessage
+from tests.conftest import make_test_settings
+from tests.helpers.mailbox import outbox_mail
+
+NOW = datetime(2026, 11, 16, 8, 0, tzinfo=UTC)
+
+
+def queue_confirmation(engine: Engine, settings: Settings, email: str) -> int:
+    request = signup.SignupRequest(email=email, route=ConsentRoute.API, ip="127.0.0.1")
+    with session_scope(engine) as session:
+        result = signup.request_subscription(session, settings, request, now=NOW)
+    assert result.message_id is not None
+    return result.message_id
+
+
+def message(engine: Engine, message_id: int) -> TransactionalMessage:
+    with session_scope(engine, read_only=True) as session:
+        found = session.get(TransactionalMessage, message_id)
+        assert found is not None
+        return found
+
+
+def broken(tmp_path: Path, settings: Settings, **overrides: object) -> Settings:
+    """The outbox "folder" is a file: every send fails with a retryable TransportError."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    return make_test_settings(
+        tmp_path, settings.database_url, outbox_dir=blocker / "outbox", **overrides
+    )
+
+
+def test_failed_send_is_retried_later_and_sent_once(
+    tmp_path: Path, settings: Settings, engine: Engine
+) -> None:
+    message_id = queue_confirmation(engine, settings, "reader@example.com")
+    assert not outbound.deliver_message(engine, broken(tmp_path, settings), message_id, now=NOW)
+    failed = message(engine, message_id)
+    assert failed.status == MessageStatus.PENDING and failed.attempts == 1
+    assert failed.last_error and "outbox" in failed.last_error
+    assert failed.next_attempt_at == NOW + outbound.FIRST_RETRY
+    assert outbound.send_pending_messages(engine, settings, now=NOW) == 0  # not due yet
+    later = NOW + outbound.FIRST_RETRY
+    assert outbound.send_pending_messages(engine, settings, now=later) == 1
+    assert outbound.send_pending_messages(engine, settings, now=later + timedelta(hours=1)) == 0
+    sent = message(engine, message_id)
+    assert sent.status == MessageStatus.SENT and sent.sent_at == later and sent.provider_id
+    mail = outbox_mail(settings.outbox_dir)
+    assert [m.to for m in mail] == ["reader@example.com"]
+    assert "/confirm/" in mail[0].link("confirm")
+
+
+def test_gives_up_after_the_last_attempt(
+    tmp_path: Path, settings: Settings, engine: Engine
+) -> None:
+    failing = broken(tmp_path, settings, message_max_attempts=2)
+    message_id = queue_confirmation(engine, settings, "reader@example.com")
+    moment = NOW
+    for _ in range(2):
+        outbound.send_pending_messages(engine, failing, now=moment)
+        moment += outbound.LONGEST_RETRY
+    assert message(engine, message_id).status == MessageStatus.FAILED
+
+
+def test_only_one_sender_claims_a_message(settings: Settings, engine: Engine) -> None:
+    message_id = queue_confirmation(engine, settings, "reader@example.com")
+    claims: list[object] = []
+
+    def claim() -> None:
+        claims.append(outbound.claim_message(engine, settings, message_id, now=NOW))
+
+    threads = [threading.Thread(target=claim) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(claim is not None for claim in claims) == 1
+    # A sender that died holding it: the message is due again once the lease runs out.
+    assert outbound.send_pending_messages(engine, settings, now=NOW + outbound.LEASE) == 1
+
+
+def test_erased_or_confirmed_readers_get_no_stale_confirmation(
+    settings: Settings, engine: Engine
+) -> None:
+    erased_id = queue_confirmation(engine, settings, "erased@example.com")
+    confirmed_id = queue_confirmation(engine, settings, "quick@example.com")
+    with session_scope(engine) as session:
+        erased = subscriptions.find_by_email(session, "erased@example.com")
+        quick = subscriptions.find_by_email(session, "quick@example.com")
+        assert erased and quick and erased.id and quick.id
+        privacy.erase_subscriber(session, erased.id, now=NOW)
+        subscriptions.confirm_subscriber(session, quick.id, now=NOW)
+    assert outbound.send_pending_messages(engine, settings, now=NOW) == 0
+    assert message(engine, erased_id).status == MessageStatus.CANCELLED
+    assert message(engine, confirmed_id).status == MessageStatus.CANCELLED
+    assert outbox_mail(settings.outbox_dir) == []
+
+
+def test_signup_and_its_mail_commit_together(settings: Settings, engine: Engine) -> None:
+    request = signup.SignupRequest(email="atomic@example.com", route=ConsentRoute.API)
+    try:
+        with session_scope(engine) as session:
+            signup.request_subscription(session, settings, request, now=NOW)
+            raise RuntimeError("crash before commit")
+    except RuntimeError:
+        pass
+    with session_scope(engine, read_only=True) as session:
+        assert subscriptions.find_by_email(session, "atomic@example.com") is None
+        assert session.exec(select(TransactionalMessage)).all() == []
+
+
+def test_manage_link_mail_carries_the_preferences_link(settings: Settings, engine: Engine) -> None:
+    with session_scope(engine) as session:
+        reader = subscriptions.add_subscriber(
+            session, "r@example.com", confirmed=True, route=ConsentRoute.CLI, now=NOW
+        )
+        outbound.queue_message(session, reader, MessageKind.MANAGE, now=NOW)
+    assert outbound.send_pending_messages(engine, settings, now=NOW) == 1
+    assert "/preferences/" in outbox_mail(settings.outbox_dir)[0].link("preferences")
