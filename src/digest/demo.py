@@ -12,15 +12,18 @@ from digest import catalog, migrate
 from digest.comparison_format import ComparisonIn, parse_document
 from digest.config import Settings
 from digest.db import session_scope
+from digest.render_preview import write_preview
 
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "data" / "sample"
 FIRST_ISSUE_LOOKBACK = timedelta(days=7)
+PREVIEW_PATH = Path("preview") / "next-issue.html"
 
 
 @dataclass
 class DemoResult:
     imported: catalog.ImportReport
     next_issue: list[catalog.ComparisonView]
+    preview_path: Path | None = None  # the next issue's HTML, as readers will see it
 
 
 def sample_documents(directory: Path = SAMPLE_DIR) -> list[tuple[str, list[ComparisonIn]]]:
@@ -35,4 +38,6 @@ def run_demo(settings: Settings, engine: Engine, *, now: datetime) -> DemoResult
         report = catalog.import_comparisons(session, sample_documents(), now=now)
     with session_scope(engine, read_only=True) as session:
         upcoming = catalog.list_comparisons(session, since=now - FIRST_ISSUE_LOOKBACK, until=now)
-    return DemoResult(imported=report, next_issue=upcoming)
+        written = write_preview(session, settings, now=now, target=PREVIEW_PATH)
+    preview_path = PREVIEW_PATH.resolve() if written else None
+    return DemoResult(imported=report, next_issue=upcoming, preview_path=preview_path)

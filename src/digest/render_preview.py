@@ -10,13 +10,14 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
+from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
 from sqlmodel import Session
 
 from digest import issues, links
 from digest.config import Settings
-from digest.errors import InvalidInput, TransportError
+from digest.errors import InvalidInput, NothingToSend, TransportError
 from digest.issues import Composition
 from digest.models import Issue
 from digest.personalise import strip_markers
@@ -93,3 +94,16 @@ def send_test_copy(
             f"the transport refused the test copy: {result.error}", retryable=not result.permanent
         )
     return preview, result
+
+
+def write_preview(
+    session: Session, settings: Settings, *, now: datetime, target: Path
+) -> Preview | None:
+    """Write the next issue's web copy to `target`; None (and no file) when there is nothing new."""
+    try:
+        preview = preview_next_issue(session, settings, now=now)
+    except NothingToSend:
+        return None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(public_copy(settings, preview.email).html, encoding="utf-8")
+    return preview

@@ -58,3 +58,5 @@ def demo(now: NowOption = None) -> None:
         console.print(
             "No comparisons were published in the last 7 days: the next issue would be empty."
         )
+    if result.preview_path:
+        console.print(f"Preview of the next issue: {result.preview_path}")
