@@ -79,6 +79,8 @@ class FakeResend:
         self.accepted: list[dict[str, Any]] = []
         self.statuses: Counter[int] = Counter()
         self.connections: set[tuple[str, int]] = set()  # client (host, port) pairs seen
+        self.in_flight = 0  # requests being answered right now
+        self.key_requests: Counter[str] = Counter()  # requests per idempotency key
         self.faults: deque[Fault] = deque()
         self.keys: dict[str, tuple[str, Answer | None]] = {}
         self.lock = threading.Lock()
@@ -128,6 +130,9 @@ class FakeResend:
             return error(400, "validation_error", "body is not JSON")
         mode = headers.get("x-batch-validation", "strict")
         key = headers.get("idempotency-key")
+        if key is not None:
+            with self.lock:
+                self.key_requests[key] += 1
         if key is None:
             return self._process(payload, mode)
         return self._idempotent(key, fingerprint(payload, mode), payload, mode)
@@ -164,7 +169,7 @@ class FakeResend:
             ids = [str(uuid.uuid4()) for _ in valid]
             for email, email_id in zip(valid, ids, strict=True):
                 to = email["to"] if isinstance(email["to"], list) else [email["to"]]
-                self.accepted.append({**email, "to": to, "id": email_id})
+                self.accepted.append({**email, "to": to, "id": email_id, "at": time.time()})
         body: dict[str, Any] = {"data": [{"id": i} for i in ids]}
         if mode == "permissive":
             body["errors"] = [{"index": i, "message": m} for i, m in sorted(problems.items())]
@@ -244,6 +249,15 @@ def _handler_for(fake: FakeResend) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
 
         def do_POST(self) -> None:
+            with fake.lock:
+                fake.in_flight += 1
+            try:
+                self._answer()
+            finally:
+                with fake.lock:
+                    fake.in_flight -= 1
+
+        def _answer(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             with fake.lock:
                 fake.connections.add(self.client_address[:2])
