@@ -7,7 +7,7 @@ import sys
 import typer
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from digest.cli import comparisons, issue, ops
+from digest.cli import comparisons, issue, ops, scheduler, subscribers
 from digest.cli import send as _send  # noqa: F401  (registers `issue send` and `issue show`)
 from digest.cli.common import err_console
 from digest.errors import DigestError
@@ -33,8 +33,10 @@ def _root(
 app.add_typer(ops.db_app, name="db")
 app.add_typer(comparisons.app, name="comparisons")
 app.add_typer(issue.app, name="issue")
+app.add_typer(subscribers.app, name="subscribers")
 app.command("serve")(ops.serve)
 app.command("demo")(ops.demo)
+app.command("scheduler")(scheduler.scheduler_command)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,153 @@
+"""`digest subscribers add|import|export|list|remove`."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from digest import outbound, privacy, subscriber_io, subscriptions
+from digest.cli.common import NowOption, console, load_settings, open_engine, parse_time
+from digest.config import Settings
+from digest.db import session_scope
+from digest.errors import InvalidInput, NotFound
+from digest.models.events import MessageKind
+from digest.models.subscribers import ConsentRoute, SubscriberStatus
+
+app = typer.Typer(help="Add, import, export, list and erase subscribers.", no_args_is_help=True)
+
+StatusOption = Annotated[
+    SubscriberStatus | None, typer.Option("--status", help="Only subscribers in this state.")
+]
+
+
+@app.command("add")
+def add(
+    email: Annotated[str, typer.Argument(help="The address to add.")],
+    name: Annotated[str | None, typer.Option(help="How to greet them.")] = None,
+    confirmed: Annotated[
+        bool,
+        typer.Option(
+            "--confirmed", help="They already confirmed elsewhere: skip the confirmation email."
+        ),
+    ] = False,
+    now: NowOption = None,
+) -> None:
+    """Add one subscriber; without --confirmed they get a confirmation email first."""
+    settings, moment = load_settings(), parse_time(now)
+    engine = open_engine(settings)
+    with session_scope(engine) as session:
+        subscriber = subscriptions.add_subscriber(
+            session, email, name=name, confirmed=confirmed, route=ConsentRoute.CLI, now=moment
+        )
+        if not confirmed:
+            subscriber.confirm_sent_at = moment
+            outbound.queue_message(session, subscriber, MessageKind.CONFIRM, now=moment)
+    console.print(f"Added {subscriber.email} ({subscriber.status}).")
+    if not confirmed:
+        _send_now(settings, moment)
+
+
+@app.command("import")
+def import_file(
+    file: Annotated[Path, typer.Argument(help="CSV with an 'email' column, optionally 'name'.")],
+    confirmed: Annotated[
+        bool,
+        typer.Option(
+            "--confirmed",
+            help="Every address in the file already confirmed (migrating a list): no emails.",
+        ),
+    ] = False,
+    now: NowOption = None,
+) -> None:
+    """Import a CSV: all or nothing (bad rows are listed by line); known addresses are skipped."""
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(str(file), [("", getattr(exc, "strerror", None) or str(exc))]) from None
+    rows = subscriber_io.parse_csv(str(file), text)
+    settings, moment = load_settings(), parse_time(now)
+    with session_scope(open_engine(settings)) as session:
+        report = subscriber_io.import_rows(session, rows, confirmed=confirmed, now=moment)
+    state = "confirmed" if confirmed else "pending, confirmation email queued"
+    console.print(f"Imported {len(report.added)} new subscriber(s) ({state}).")
+    if report.already_listed:
+        console.print(f"Skipped {len(report.already_listed)} already on the list.")
+    if report.not_readded:
+        console.print(
+            f"Not re-added {len(report.not_readded)} erased or suppressed address(es): "
+            + ", ".join(report.not_readded[:10])
+            + (" ..." if len(report.not_readded) > 10 else "")
+        )
+    if report.message_ids:
+        _send_now(settings, moment)
+
+
+@app.command("export")
+def export(
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write here instead of standard output.")
+    ] = None,
+    status: StatusOption = None,
+) -> None:
+    """CSV of every subscriber with status and consent record (when, IP, user agent, route)."""
+    settings = load_settings()
+    with session_scope(open_engine(settings), read_only=True) as session:
+        rows = subscriptions.list_subscribers(session, status=status)
+    lines = subscriber_io.export_csv(rows)
+    if out is None:
+        sys.stdout.writelines(lines)
+        return
+    with out.open("w", encoding="utf-8", newline="") as handle:
+        handle.writelines(lines)
+    console.print(f"Wrote {len(rows)} subscriber(s) to {out}.", highlight=False)
+
+
+@app.command("list")
+def list_command(status: StatusOption = None) -> None:
+    """List subscribers (erased ones show only their state)."""
+    settings = load_settings()
+    with session_scope(open_engine(settings), read_only=True) as session:
+        rows = subscriptions.list_subscribers(session, status=status)
+    if not rows:
+        console.print("No subscribers" + (f" with status {status.value}." if status else "."))
+        return
+    table = Table("Email", "Name", "Status", "Since (UTC)", "Confirmed (UTC)")
+    for row in rows:
+        table.add_row(
+            row.email or "(erased)",
+            row.name or "",
+            str(row.status),
+            row.created_at.strftime("%Y-%m-%d %H:%M"),
+            row.confirmed_at.strftime("%Y-%m-%d %H:%M") if row.confirmed_at else "",
+        )
+    console.print(table)
+    console.print(f"{len(rows)} subscriber(s).")
+
+
+@app.command("remove")
+def remove(
+    email: Annotated[str, typer.Argument(help="The address to erase.")],
+    now: NowOption = None,
+) -> None:
+    """Erase a subscriber: address, name and consent details go; a one-way hash stays so that
+    no later import can add the address again."""
+    settings = load_settings()
+    with session_scope(open_engine(settings)) as session:
+        subscriber = subscriptions.find_by_email(session, email)
+        if subscriber is None or subscriber.id is None:
+            raise NotFound(f"{subscriptions.normalise_email(email)} is not on the list")
+        privacy.erase_subscriber(session, subscriber.id, now=parse_time(now))
+    console.print(f"Erased {subscriptions.normalise_email(email)}; only its hash is kept.")
+
+
+def _send_now(settings: Settings, moment: datetime) -> None:
+    """Best effort; whatever fails is retried by `digest serve` and the scheduler."""
+    engine, sent = open_engine(settings), 0
+    while batch := outbound.send_pending_messages(engine, settings, now=moment):
+        sent += batch
+    console.print(f"Sent {sent} confirmation email(s); any that failed are retried later.")
