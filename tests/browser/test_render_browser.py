@@ -1,0 +1,123 @@
+"""A real Chromium renders the issue at 375 and 600 px, and the editor preview behind its login."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from digest import issues
+from digest.config import Settings
+from digest.db import session_scope
+from tests.conftest import make_test_settings
+from tests.helpers.issue_data import hostile_doc, import_docs, week_of
+from tests.helpers.live_server import live_server
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+PASSWORD = "editor-password-for-browser-tests"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip("Chromium is not installed at /usr/bin/chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+            ],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def sent_issue(sqlite_engine: Engine, sqlite_settings: Settings) -> int:
+    now = datetime.now(UTC)
+    docs = [*week_of(now, 6), hostile_doc(now - timedelta(minutes=1))]
+    import_docs(sqlite_engine, docs, now=now)
+    with session_scope(sqlite_engine) as session:
+        issue = issues.claim_issue(session, sqlite_settings, now=now)
+        return issues.freeze_issue(session, sqlite_settings, issue, now=now).number
+
+
+def no_horizontal_scroll(page: Any) -> None:
+    widths = page.evaluate(
+        "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    )
+    assert widths[0] <= widths[1], f"scrolls sideways: content {widths[0]} px > {widths[1]} px"
+
+
+def assert_visible_within(page: Any, locator: Any, width: int) -> None:
+    assert locator.is_visible()
+    box = locator.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width + 1, box
+
+
+@pytest.mark.parametrize("width", [375, 600])
+def test_issue_fits_the_screen(
+    browser: Any, sqlite_settings: Settings, sent_issue: int, width: int
+) -> None:
+    with live_server(sqlite_settings) as base:
+        page = browser.new_page(viewport={"width": width, "height": 900})
+        page.goto(f"{base}/issues/{sent_issue}")
+        no_horizontal_scroll(page)
+        headings = page.locator("h2")
+        assert headings.count() == 5
+        for index in range(headings.count()):
+            assert_visible_within(page, headings.nth(index), width)
+        assert_visible_within(page, page.get_by_text("Read the full comparison").first, width)
+        assert_visible_within(page, page.get_by_role("link", name="Unsubscribe", exact=True), width)
+        assert_visible_within(page, page.get_by_text("More verdicts this week"), width)
+        assert page.locator("script").count() == 0  # hostile content stayed text
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"issue-{width}.png"), full_page=True)
+        page.close()
+
+
+def test_editor_preview_behind_login(
+    browser: Any, tmp_path: Path, sqlite_engine: Engine, sqlite_settings: Settings
+) -> None:
+    now = datetime.now(UTC)
+    import_docs(sqlite_engine, week_of(now, 3), now=now)
+    settings = make_test_settings(tmp_path, sqlite_settings.database_url, editor_password=PASSWORD)
+    with live_server(settings) as base:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(f"{base}/editor/preview")
+        assert page.url.endswith("/editor/login")
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url("**/editor/preview")
+        for width in (600, 375):
+            frame = page.frame_locator(f'iframe[width="{width}"]')
+            assert frame.locator("h2").first.is_visible()
+            button = frame.get_by_text("Read the full comparison").first
+            assert button.is_visible()
+            box = button.bounding_box()
+            assert box is not None and box["width"] < width
+        inner = [f for f in page.frames if f != page.main_frame]
+        assert len(inner) == 2
+        for frame in inner:
+            sizes = frame.evaluate(
+                "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+            )
+            assert sizes[0] <= sizes[1], sizes
+        assert page.locator("#text-part").is_visible()
+        assert "Ready to send." in page.content()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "editor-preview.png"), full_page=False)
+        page.close()
