@@ -67,7 +67,15 @@ def prepare_issue(session: Session, settings: Settings, *, now: datetime) -> Iss
     Raises NothingToSend when the period has nothing new.
     """
     pending = unfinished_issues(session)
-    issue = pending[0] if pending else issues.claim_issue(session, settings, now=now)
+    if not pending:
+        return open_period_issue(session, settings, now=now)
+    ledger.enqueue_issue(session, pending[0], batch_size=settings.batch_size, now=now)
+    return pending[0]
+
+
+def open_period_issue(session: Session, settings: Settings, *, now: datetime) -> Issue:
+    """Now's period's issue, claimed in the store (one per period), frozen and enqueued."""
+    issue = issues.claim_issue(session, settings, now=now)
     if issue.status == IssueStatus.DRAFT:
         issue = issues.freeze_issue(session, settings, issue, now=now)
     if issue.status in UNFINISHED:

@@ -1,0 +1,191 @@
+"""APScheduler wiring: the weekly send, resuming paused or unfinished sends, purging signups.
+
+The schedule is a day name and a time in DIGEST_TIMEZONE ("mon 08:00"); the trigger gets the
+name, never a number (APScheduler 3 counts 0 as Monday, cron as Sunday). A scheduler that was
+down at send time sends on start if it is within DIGEST_SCHEDULE_GRACE_HOURS; later, the run is
+stale and only logged. The issue for a period is claimed in the database, so two schedulers
+(or a scheduler and an operator) send one issue, each reader once.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.engine import Engine
+
+from digest import delivery, subscriptions
+from digest.config import Settings
+from digest.db import session_scope, utcnow
+from digest.errors import ConfigError, NothingToSend
+from digest.models import Issue, IssueStatus
+from digest.pacing import Pacer
+from digest.transports import make_transport
+
+log = logging.getLogger("digest.schedule")
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+FULL_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_SCHEDULE = re.compile(r"^\s*([a-z]+)\s+(\d{1,2}):(\d{2})\s*$", re.IGNORECASE)
+MAINTENANCE_EVERY = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class WeeklyTime:
+    day: str  # "mon" .. "sun"
+    at: time
+
+    @property
+    def weekday(self) -> int:
+        return DAYS.index(self.day)
+
+
+def parse_schedule(text: str) -> WeeklyTime:
+    """`"mon 08:00"` (also "Monday 8:00"); ConfigError says what is wrong."""
+    example = "write a day name and a 24-hour time, e.g. mon 08:00"
+    match = _SCHEDULE.match(text or "")
+    word = match.group(1).lower() if match else ""
+    if word not in DAYS and word not in FULL_DAYS:
+        raise ConfigError(f"DIGEST_SEND_SCHEDULE={text!r}: {example}")
+    assert match is not None
+    hour, minute = int(match.group(2)), int(match.group(3))
+    if hour > 23 or minute > 59:
+        raise ConfigError(f"DIGEST_SEND_SCHEDULE={text!r}: no such time; {example}")
+    return WeeklyTime(word[:3], time(hour, minute))
+
+
+def make_trigger(weekly: WeeklyTime, tz: ZoneInfo) -> CronTrigger:
+    return CronTrigger(
+        day_of_week=weekly.day, hour=weekly.at.hour, minute=weekly.at.minute, timezone=tz
+    )
+
+
+def last_run_time(weekly: WeeklyTime, tz: ZoneInfo, *, now: datetime) -> datetime:
+    """The latest scheduled instant at or before `now` (wall-clock time in `tz`, so DST-safe)."""
+    local_today = now.astimezone(tz).date()
+    for back in range(8):
+        day = local_today - timedelta(days=back)
+        if day.weekday() != weekly.weekday:
+            continue
+        candidate = datetime.combine(day, weekly.at, tzinfo=tz).astimezone(UTC)
+        if candidate <= now:
+            return candidate
+    raise AssertionError("a weekly time occurs within any 8 days")
+
+
+def weekly_run(engine: Engine, settings: Settings, *, now: datetime) -> str:
+    """The weekly job: send this period's issue unless the run is stale; says what it did."""
+    weekly = parse_schedule(settings.send_schedule)
+    scheduled = last_run_time(weekly, settings.tz, now=now)
+    late = now - scheduled
+    if late > timedelta(hours=settings.schedule_grace_hours):
+        message = (
+            f"stale: the run of {scheduled:%Y-%m-%d %H:%M} UTC is {late} late (grace "
+            f"{settings.schedule_grace_hours:g} h); not sending. Send by hand: digest issue send"
+        )
+        log.warning(message)
+        return message
+    try:
+        with session_scope(engine) as session:
+            issue = delivery.open_period_issue(session, settings, now=now)
+    except NothingToSend as exc:
+        log.info("nothing to send: %s", exc.message)
+        return f"nothing to send: {exc.message}"
+    if issue.status == IssueStatus.SENT:
+        return f"issue #{issue.number} ({issue.period}) was already sent"
+    return send_and_log(engine, settings, issue, now=now)
+
+
+def send_and_log(engine: Engine, settings: Settings, issue: Issue, *, now: datetime) -> str:
+    assert issue.id is not None
+    pacer = Pacer(settings.rate_limit)
+    transport = make_transport(settings, observer=pacer.observe)
+    try:
+        report = delivery.send_issue(
+            engine,
+            settings,
+            issue.id,
+            transport=transport,
+            pacer=pacer,
+            workers=settings.send_workers,
+            now=now,
+        )
+    finally:
+        transport.close()
+    counts = " ".join(f"{k}={v}" for k, v in report.counts.items())
+    outcome = f"issue #{issue.number} ({issue.period}): {report.issue.status}; {counts}"
+    if report.tally.paused:
+        outcome += f"; paused: {report.tally.paused}"
+    log.info(outcome)
+    return outcome
+
+
+def maintenance_run(engine: Engine, settings: Settings, *, now: datetime) -> list[str]:
+    """Resume paused or unfinished sends; purge signups never confirmed."""
+    with session_scope(engine, read_only=True) as session:
+        pending = delivery.unfinished_issues(session)
+    outcomes = [send_and_log(engine, settings, issue, now=now) for issue in pending]
+    with session_scope(engine) as session:
+        purged = subscriptions.purge_unconfirmed(
+            session, now=now, older_than=timedelta(days=settings.purge_unconfirmed_days)
+        )
+    if purged:
+        log.info("purged %d signup(s) never confirmed", purged)
+    return [*outcomes, f"purged {purged} unconfirmed signup(s)"]
+
+
+def run_once(engine: Engine, settings: Settings, *, now: datetime) -> list[str]:
+    """What a scheduler does on start: catch up on a due weekly run, then maintenance."""
+    return [weekly_run(engine, settings, now=now), *maintenance_run(engine, settings, now=now)]
+
+
+def build_scheduler(
+    engine: Engine, settings: Settings, *, clock: Callable[[], datetime] = utcnow
+) -> BlockingScheduler:
+    weekly = parse_schedule(settings.send_schedule)
+    scheduler = BlockingScheduler(timezone=settings.tz)
+    grace = int(settings.schedule_grace_hours * 3600)
+    scheduler.add_job(
+        lambda: weekly_run(engine, settings, now=clock()),
+        make_trigger(weekly, settings.tz),
+        id="weekly-send",
+        misfire_grace_time=grace,
+        coalesce=True,
+        max_instances=1,
+    )
+    scheduler.add_job(
+        lambda: maintenance_run(engine, settings, now=clock()),
+        IntervalTrigger(seconds=MAINTENANCE_EVERY.total_seconds(), timezone=settings.tz),
+        id="maintenance",
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=grace,
+    )
+    return scheduler
+
+
+def run_forever(engine: Engine, settings: Settings) -> None:
+    scheduler = build_scheduler(engine, settings)
+    for outcome in run_once(engine, settings, now=utcnow()):
+        log.info("on start: %s", outcome)
+    job = scheduler.get_job("weekly-send")
+    log.info(
+        "weekly send: %s %s; next run %s",
+        settings.send_schedule,
+        settings.timezone,
+        job.trigger.get_next_fire_time(None, datetime.now(settings.tz)) if job else "-",
+    )
+    scheduler.start()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The process cron/systemd runs (`scheduler.py`): the same as `digest scheduler`."""
+    from digest.cli import main as cli_main
+
+    return cli_main(["scheduler", *(argv or [])])
