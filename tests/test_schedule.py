@@ -57,7 +57,7 @@ def test_the_trigger_fires_on_the_named_day_at_local_time_across_dst() -> None:
 
 
 def test_sunday_is_sunday_not_a_crontab_number() -> None:
-    trigger = schedule.make_trigger(schedule.parse_schedule("sun 09:30"), UTC)
+    trigger = schedule.make_trigger(schedule.parse_schedule("sun 09:30"), ZoneInfo("UTC"))
     fire = trigger.get_next_fire_time(None, MONDAY_8)
     assert fire.strftime("%A %H:%M") == "Sunday 09:30"
 
