@@ -43,7 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     args = sys.argv[1:] if argv is None else argv
     try:
-        app(args=args, prog_name="digest", standalone_mode=False)
+        # Without standalone mode click returns (not raises) the code of a `typer.Exit(n)`.
+        status = app(args=args, prog_name="digest", standalone_mode=False)
+        if isinstance(status, int) and status:
+            return status
     except typer.Exit as exc:
         return exc.exit_code
     except typer.TyperException as exc:  # usage errors: bad option values, unknown commands

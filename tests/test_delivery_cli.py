@@ -1,0 +1,120 @@
+"""`digest issue send|show` as an operator runs them: the real console script in a subprocess."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from digest import catalog
+from digest.db import make_engine, session_scope
+from digest.demo import sample_documents
+from digest.models import Issue, Subscriber, metadata
+from tests.delivery_support import NOW, add_readers
+from tests.fakes.resend_server import FakeResend
+from tests.helpers.cli import digest_env, run_digest
+
+AT = ["--now", NOW.isoformat()]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'subscribers.db'}"
+    engine = make_engine(url)
+    metadata.create_all(engine)
+    with session_scope(engine) as session:
+        catalog.import_comparisons(session, sample_documents(), now=NOW - timedelta(days=1))
+        add_readers(session, 3)
+    engine.dispose()
+    return url
+
+
+def issues_in(url: str) -> list[Issue]:
+    engine = make_engine(url)
+    with session_scope(engine, read_only=True) as session:
+        rows = list(session.exec(select(Issue)).all())
+    engine.dispose()
+    return rows
+
+
+def test_dry_run_renders_and_counts_and_stores_nothing(tmp_path: Path, store: str) -> None:
+    result = run_digest(["issue", "send", "--dry-run", *AT], digest_env(tmp_path, store), tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (
+        "Would send issue #1" in result.stdout
+        and "3 confirmed reader(s) in 1 batch" in result.stdout
+    )
+    assert issues_in(store) == [] and not (tmp_path / "outbox").exists()
+
+
+def test_test_copy_goes_to_one_address_only(tmp_path: Path, store: str) -> None:
+    env = digest_env(tmp_path, store)
+    result = run_digest(["issue", "send", "--test-to", "Editor@Example.com", *AT], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    files = list((tmp_path / "outbox").glob("*.eml"))
+    assert len(files) == 1 and b"To: editor@example.com" in files[0].read_bytes()
+    assert b"[TEST]" in files[0].read_bytes() and issues_in(store) == []
+
+
+def test_bad_test_address_is_a_clear_error(tmp_path: Path, store: str) -> None:
+    result = run_digest(
+        ["issue", "send", "--test-to", "nobody", *AT], digest_env(tmp_path, store), tmp_path
+    )
+    assert result.returncode == 1 and "error:" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_send_then_resend_then_show(tmp_path: Path, store: str) -> None:
+    env = digest_env(tmp_path, store)
+    first = run_digest(["issue", "send", *AT], env, tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "Issue #1 is sent." in first.stdout and "sent 3" in first.stdout
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 3
+    again = run_digest(["issue", "send", *AT], env, tmp_path)
+    assert again.returncode == 0 and "already sent" in again.stdout
+    shown = run_digest(["issue", "show", "1"], env, tmp_path)
+    assert shown.returncode == 0 and "sent 3" in shown.stdout and "done 1" in shown.stdout
+    missing = run_digest(["issue", "show", "99"], env, tmp_path)
+    assert missing.returncode == 1 and "no issue #99" in missing.stderr
+
+
+def test_exit_status_says_a_delivery_failed(tmp_path: Path, store: str) -> None:
+    engine = make_engine(store)
+    with session_scope(engine) as session:
+        reader = session.exec(
+            select(Subscriber).where(Subscriber.email == "reader1@example.com")
+        ).one()
+        reader.email = "reader1-at-example"  # slipped past validation long ago
+    engine.dispose()
+    with FakeResend() as fake:
+        env = digest_env(
+            tmp_path,
+            store,
+            DIGEST_TRANSPORT="resend",
+            RESEND_API_KEY=fake.api_key,
+            RESEND_API_URL=fake.url,
+        )
+        result = run_digest(["issue", "send", *AT], env, tmp_path)
+        shown = run_digest(["issue", "show", "1"], env, tmp_path)
+    assert result.returncode == 1 and "Some deliveries failed" in result.stderr
+    assert "failed 1" in result.stdout and "sent 2" in result.stdout
+    assert "reader1-at-example" in shown.stdout
+
+
+def test_exit_status_says_the_send_paused_and_a_rerun_resumes(tmp_path: Path, store: str) -> None:
+    with FakeResend(quota=0) as fake:
+        env = digest_env(
+            tmp_path,
+            store,
+            DIGEST_TRANSPORT="resend",
+            RESEND_API_KEY=fake.api_key,
+            RESEND_API_URL=fake.url,
+        )
+        paused = run_digest(["issue", "send", *AT], env, tmp_path)
+        fake.quota = None
+        resumed = run_digest(["issue", "send", *AT], env, tmp_path)
+        received = fake.recipients()
+    assert paused.returncode == 3 and "Paused" in paused.stderr and "quota" in paused.stderr
+    assert resumed.returncode == 0, resumed.stderr
+    assert received == {f"reader{n}@example.com": 1 for n in range(3)}
