@@ -31,7 +31,12 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-bench: $(STAMP)
+# bench/render.py compares against the official npm `mjml`, installed into bench/node_modules.
+bench/node_modules/.installed: bench/package.json
+	npm install --prefix bench --no-audit --no-fund --loglevel=error
+	@touch $@
+
+bench: $(STAMP) bench/node_modules/.installed
 	@for script in bench/*.py; do [ -e "$$script" ] || continue; echo "== $$script"; $(BIN)/python "$$script" || exit 1; done
 
 serve: $(STAMP)

@@ -5,17 +5,21 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
+from sqlmodel import select
 
 from digest import issues, links
 from digest.config import Settings
 from digest.db import session_scope
+from digest.models import IssueComparison
 from digest.personalise import compile_body, marker
 from digest.render import RenderedEmail, render_email
 from digest.render_lint import SIZE_BUDGET, lint_email, passed
 from digest.render_preview import Preview, preview_next_issue, public_copy
+from tests.conftest import make_test_settings
 from tests.helpers.issue_data import comparison_doc, hostile_doc, import_docs, week_of
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
@@ -211,3 +215,25 @@ def test_lint_catches_broken_emails() -> None:
     for name, email in cases.items():
         failed = [check.name for check in lint_email(email) if not check.ok]
         assert failed == [name], (name, failed)
+
+
+def test_a_long_week_trades_full_cards_for_list_entries(
+    tmp_path: Path, sqlite_engine: Engine, sqlite_settings: Settings
+) -> None:
+    settings = make_test_settings(tmp_path, sqlite_settings.database_url, max_comparisons=20)
+    import_docs(sqlite_engine, week_of(NOW, 20), now=NOW)
+    result = preview(sqlite_engine, settings)
+    featured, more = result.composition.featured, result.composition.more
+    assert 5 <= len(featured) < 20 and len(featured) + len(more) == 20
+    order = [view.comparison.slug for view in featured + more]
+    assert order == [f"tool-a-{i}-vs-tool-b-{i}" for i in range(20)]  # newest first, none lost
+    assert len(result.email.html.encode()) < SIZE_BUDGET and passed(result.checks)
+    assert parse(result.email.html).headings == [view.comparison.title for view in featured]
+    with session_scope(sqlite_engine) as session:
+        issue = issues.claim_issue(session, settings, now=NOW)
+        frozen = issues.freeze_issue(session, settings, issue, now=NOW)
+        flags = session.exec(
+            select(IssueComparison.featured).where(IssueComparison.issue_id == frozen.id)
+        ).all()
+    assert sorted(flags) == [False] * len(more) + [True] * len(featured)
+    assert frozen.html == result.email.html

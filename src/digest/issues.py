@@ -9,7 +9,7 @@ and re-read what the winner wrote.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -42,6 +42,10 @@ class Composition:
     @property
     def all(self) -> tuple[ComparisonView, ...]:
         return self.featured + self.more
+
+    def demote_last(self) -> Composition:
+        """The oldest full card becomes the first compact entry (order stays newest first)."""
+        return replace(self, featured=self.featured[:-1], more=self.featured[-1:] + self.more)
 
 
 def period_of(now: datetime, tz: ZoneInfo) -> str:
@@ -186,13 +190,14 @@ def freeze_issue(session: Session, settings: Settings, issue: Issue, *, now: dat
     The conditional UPDATE is the lock: of two processes freezing at once, one writes and the
     other finds `frozen_at` set and returns the stored, byte-identical copy.
     """
-    from digest.render_issue import render_issue  # render_issue needs Composition from here
+    from digest.render_issue import render_fitted  # render_issue needs Composition from here
 
     session.refresh(issue)
     if issue.frozen_at is not None:
         return issue
-    composition = compose_issue(session, settings, now=now)
-    rendered = render_issue(settings, issue, composition, now=now)
+    rendered, composition = render_fitted(
+        settings, issue, compose_issue(session, settings, now=now), now=now
+    )
     won = session.execute(
         update(Issue)
         .where(col(Issue.id) == issue.id, col(Issue.frozen_at).is_(None))

@@ -14,11 +14,13 @@ from digest.config import Settings
 from digest.models import Issue
 from digest.render import RenderedEmail, render_email
 from digest.render_cards import build_card, make_preheader, make_subject, shorten
+from digest.render_lint import SIZE_BUDGET
 
 if TYPE_CHECKING:  # issues imports this module to freeze an issue
     from digest.issues import Composition
 
-MORE_TITLE_BUDGET = 140
+# Headroom under the lint budget for the personal links joined in per recipient.
+FIT_BUDGET = SIZE_BUDGET - 2_000
 
 
 def issue_context(
@@ -53,4 +55,19 @@ def render_issue(
     settings: Settings, issue: Issue, composition: Composition, *, now: datetime
 ) -> RenderedEmail:
     """The issue's subject, preheader, HTML and text, markers still in place."""
-    return render_email("issue", issue_context(settings, issue, composition, now=now))
+    return render_fitted(settings, issue, composition, now=now)[0]
+
+
+def render_fitted(
+    settings: Settings, issue: Issue, composition: Composition, *, now: datetime
+) -> tuple[RenderedEmail, Composition]:
+    """Render; while the HTML is over budget, the oldest full card moves to the compact list.
+
+    Gmail clips big messages and hides the footer with the unsubscribe link, so a long week
+    (or a large DIGEST_MAX_COMPARISONS) trades full cards for list entries, never for silence.
+    """
+    while True:
+        email = render_email("issue", issue_context(settings, issue, composition, now=now))
+        if len(email.html.encode()) <= FIT_BUDGET or len(composition.featured) <= 1:
+            return email, composition
+        composition = composition.demote_last()

@@ -22,7 +22,7 @@ from digest.issues import Composition
 from digest.models import Issue
 from digest.personalise import strip_markers
 from digest.render import RenderedEmail
-from digest.render_issue import render_issue
+from digest.render_issue import render_fitted
 from digest.render_lint import LintCheck, lint_email
 from digest.transports import OutgoingEmail, SendResult, make_transport
 
@@ -39,9 +39,10 @@ class Preview:
 
 def preview_next_issue(session: Session, settings: Settings, *, now: datetime) -> Preview:
     """Render the next issue as freezing at `now` would; raises NothingToSend when empty."""
-    composition = issues.compose_issue(session, settings, now=now)
     issue = issues.next_issue_row(session, settings, now=now)
-    email = render_issue(settings, issue, composition, now=now)
+    email, composition = render_fitted(
+        settings, issue, issues.compose_issue(session, settings, now=now), now=now
+    )
     return Preview(issue, composition, email, lint_email(email))
 
 
