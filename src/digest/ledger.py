@@ -10,7 +10,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, insert, or_, update
+from sqlalchemy import and_, bindparam, func, insert, or_, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from digest.models import (
@@ -142,45 +143,63 @@ def recheck_recipients(
     session: Session, batch: Batch, *, now: datetime
 ) -> tuple[list[Recipient], int]:
     """Queued recipients still confirmed; the others are recorded as skipped, with the reason."""
+    table, people = Delivery.__table__, Subscriber.__table__  # type: ignore[attr-defined]
     query = (
-        select(Delivery, Subscriber)
-        .join(Subscriber, col(Subscriber.id) == col(Delivery.subscriber_id))
-        .where(col(Delivery.batch_id) == batch.id)
-        .where(col(Delivery.status) == DeliveryStatus.QUEUED)
-        .order_by(col(Delivery.subscriber_id))
+        sa_select(table.c.id, table.c.subscriber_id, people.c.status, people.c.email, people.c.name)
+        .join(people, people.c.id == table.c.subscriber_id)
+        .where(table.c.batch_id == batch.id, table.c.status == DeliveryStatus.QUEUED.value)
+        .order_by(table.c.subscriber_id)
     )
-    recipients, skipped = [], 0
-    for delivery, subscriber in session.exec(query).all():
-        if subscriber.status == SubscriberStatus.CONFIRMED and subscriber.email:
-            assert delivery.id is not None
-            recipients.append(
-                Recipient(delivery.id, delivery.subscriber_id, subscriber.email, subscriber.name)
+    recipients, gone = [], []
+    for delivery_id, subscriber_id, status, email, name in session.execute(query).all():
+        if status == SubscriberStatus.CONFIRMED and email:
+            recipients.append(Recipient(delivery_id, subscriber_id, email, name))
+        else:
+            gone.append(
+                {"b_id": delivery_id, "b_error": f"subscriber became {status} after the send began"}
             )
-            continue
-        delivery.status, delivery.finished_at = DeliveryStatus.SKIPPED, now
-        delivery.error = f"subscriber became {subscriber.status} after the send began"
-        session.add(delivery)
-        skipped += 1
-    return recipients, skipped
+    if gone:
+        session.connection().execute(
+            update(table)
+            .where(table.c.id == bindparam("b_id"))
+            .values(
+                status=DeliveryStatus.SKIPPED.value, error=bindparam("b_error"), finished_at=now
+            ),
+            gone,
+        )
+    return recipients, len(gone)
 
 
 def record_results(
     session: Session, claim: Claim, results: list[SendResult], *, now: datetime
 ) -> None:
-    """The provider's answer per recipient; only deliveries still queued change (idempotent)."""
+    """The provider's answer per recipient; only deliveries still queued change (idempotent).
+
+    One executemany UPDATE for the whole batch: a row-at-a-time loop was half the send's time.
+    """
     by_reference = {r.reference(claim.issue_id): r.delivery_id for r in claim.recipients}
-    for result in results:
-        delivery_id = by_reference[result.reference]
-        values: dict[str, object] = {"finished_at": now, "provider_id": result.provider_id}
-        if result.ok:
-            values["status"] = DeliveryStatus.SENT
-        else:
-            values |= {"status": DeliveryStatus.FAILED, "error": (result.error or "")[:1000]}
-        session.execute(
-            update(Delivery)
-            .where(col(Delivery.id) == delivery_id, col(Delivery.status) == DeliveryStatus.QUEUED)
-            .values(**values)
+    table = Delivery.__table__  # type: ignore[attr-defined]
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("b_id"), table.c.status == DeliveryStatus.QUEUED.value)
+        .values(
+            status=bindparam("b_status"),
+            provider_id=bindparam("b_provider"),
+            error=bindparam("b_error"),
+            finished_at=now,
         )
+    )
+    rows = [
+        {
+            "b_id": by_reference[result.reference],
+            "b_status": (DeliveryStatus.SENT if result.ok else DeliveryStatus.FAILED).value,
+            "b_provider": result.provider_id,
+            "b_error": None if result.ok else (result.error or "refused")[:1000],
+        }
+        for result in results
+    ]
+    if rows:
+        session.connection().execute(statement, rows)
     finish_batch(session, claim.batch_id, BatchStatus.DONE, now=now)
 
 

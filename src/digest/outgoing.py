@@ -7,6 +7,7 @@ batch built again after a crash is byte-for-byte the payload sent under its key 
 from __future__ import annotations
 
 from datetime import datetime
+from html import escape
 
 from digest import links
 from digest.config import Settings
@@ -31,20 +32,19 @@ class Composer:
 
     def for_recipient(self, recipient: Recipient) -> OutgoingEmail:
         sid, settings = recipient.subscriber_id, self.settings
-        unsubscribe = links.unsubscribe_url(settings, sid, now=self.now)
+        # Signing is the costly part: sign each link once, then escape for the HTML part
+        # (what recipient_values(html=True) does value by value).
+        plain = links.recipient_values(settings, sid, recipient.name, now=self.now, html=False)
+        markup = {name: escape(value) for name, value in plain.items()}
         return OutgoingEmail(
             reference=recipient.reference(self.issue_id),
             to=recipient.email,
             from_email=settings.from_email,
             subject=self.issue.subject or "",
-            html=self.html.fill(
-                links.recipient_values(settings, sid, recipient.name, now=self.now, html=True)
-            ),
-            text=self.text.fill(
-                links.recipient_values(settings, sid, recipient.name, now=self.now, html=False)
-            ),
+            html=self.html.fill(markup),
+            text=self.text.fill(plain),
             headers={
-                "List-Unsubscribe": f"<{unsubscribe}>",
+                "List-Unsubscribe": f"<{plain['unsubscribe_url']}>",
                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             },
             tags={"issue": str(self.issue.number)},

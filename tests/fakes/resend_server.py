@@ -248,6 +248,18 @@ def _handler_for(fake: FakeResend) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
+        def do_GET(self) -> None:
+            if self.path != "/_stats":
+                return self._send(error(404, "not_found", "no such endpoint"))
+            counts = fake.recipients()
+            stats = {
+                "accepted": len(fake.accepted),
+                "recipients": len(counts),
+                "most_per_recipient": max(counts.values(), default=0),
+                "statuses": {str(k): v for k, v in fake.statuses.items()},
+            }
+            self._send(Answer(200, stats))
+
         def do_POST(self) -> None:
             with fake.lock:
                 fake.in_flight += 1
@@ -302,3 +314,21 @@ def _handler_for(fake: FakeResend) -> type[BaseHTTPRequestHandler]:
             """Quiet: tests read the counters instead."""
 
     return Handler
+
+
+def main() -> None:
+    """Serve until killed; print the URL first (bench/send.py runs it as its own process)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="A fake Resend API on 127.0.0.1")
+    parser.add_argument("--rate-limit", type=float, default=None)
+    parser.add_argument("--delay", type=float, default=0.0)
+    parser.add_argument("--api-key", default="re_test_key")
+    args = parser.parse_args()
+    fake = FakeResend(api_key=args.api_key, rate_limit=args.rate_limit, delay=args.delay)
+    print(fake.url, flush=True)
+    fake.server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
