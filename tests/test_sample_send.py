@@ -1,0 +1,32 @@
+"""The demo's send step: sample readers get the week's issue once, through the outbox."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy.engine import Engine
+
+from digest import catalog
+from digest.config import Settings
+from digest.db import session_scope
+from digest.demo import sample_documents
+from digest.sample_send import SAMPLE_READERS, send_sample_issue
+from tests.delivery_support import NOW
+from tests.transports.test_outbox import read_outbox
+
+
+def test_the_sample_issue_goes_out_once(engine: Engine, settings: Settings) -> None:
+    with session_scope(engine) as session:
+        catalog.import_comparisons(session, sample_documents(), now=NOW - timedelta(hours=1))
+    first = send_sample_issue(settings, engine, now=NOW)
+    again = send_sample_issue(settings, engine, now=NOW + timedelta(minutes=5))
+    assert first.number == 1 and first.counts["sent"] == len(SAMPLE_READERS)
+    assert "this run sent 3" in first.note and "already sent" in again.note
+    received = sorted(str(m["To"]) for m in read_outbox(settings.outbox_dir))
+    assert received == sorted(address for address, _ in SAMPLE_READERS)
+
+
+def test_an_empty_week_sends_nothing(engine: Engine, settings: Settings) -> None:
+    result = send_sample_issue(settings, engine, now=NOW)
+    assert result.number is None and result.note.startswith("Nothing to send")
+    assert not settings.outbox_dir.exists()
