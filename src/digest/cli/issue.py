@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from digest import issues
+from digest import delivery, issues
 from digest.cli.common import (
     NowOption,
     console,
@@ -121,12 +121,15 @@ def list_command() -> None:
     settings = load_settings()
     with session_scope(open_engine(settings), read_only=True) as session:
         rows = issues.list_issues(session)
+        ledgers = {i.id: delivery.issue_counts(session, i.id) for i in rows if i.id is not None}
     if not rows:
         console.print("No issues yet. See the next one with: digest issue preview")
         return
-    table = Table("#", "Period", "Status", "Frozen (UTC)", "Subject")
+    table = Table("#", "Period", "Status", "Frozen (UTC)", "Sent/failed/skipped/queued", "Subject")
     for issue in rows:
         frozen = issue.frozen_at.strftime("%Y-%m-%d %H:%M") if issue.frozen_at else "-"
         subject = issue.subject or issue.subject_override or "(not composed yet)"
-        table.add_row(str(issue.number), issue.period, issue.status, frozen, subject)
+        n = ledgers.get(issue.id or 0, {})
+        counts = "/".join(str(n.get(k, 0)) for k in ("sent", "failed", "skipped", "queued"))
+        table.add_row(str(issue.number), issue.period, issue.status, frozen, counts, subject)
     console.print(table)
