@@ -75,6 +75,8 @@ def test_send_then_resend_then_show(tmp_path: Path, store: str) -> None:
     assert again.returncode == 0 and "already sent" in again.stdout
     shown = run_digest(["issue", "show", "1"], env, tmp_path)
     assert shown.returncode == 0 and "sent 3" in shown.stdout and "done 1" in shown.stdout
+    listed = run_digest(["issue", "list"], env, tmp_path)
+    assert listed.returncode == 0 and "3/0/0/0" in listed.stdout
     missing = run_digest(["issue", "show", "99"], env, tmp_path)
     assert missing.returncode == 1 and "no issue #99" in missing.stderr
 

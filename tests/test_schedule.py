@@ -4,6 +4,7 @@ issue from two scheduler processes, resumes and purges."""
 from __future__ import annotations
 
 import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -23,6 +24,7 @@ from tests.delivery_support import add_readers
 from tests.fakes.resend_server import FakeResend
 from tests.helpers.cli import DIGEST, digest_env
 
+ROOT = Path(__file__).resolve().parents[1]
 LONDON = ZoneInfo("Europe/London")
 MONDAY_8 = datetime(2026, 11, 16, 8, 0, tzinfo=UTC)  # a Monday; London is on UTC in November
 
@@ -94,6 +96,45 @@ def test_a_run_days_late_is_stale_and_sends_nothing(engine: Engine, settings: Se
     assert outcome.startswith("stale")
     with session_scope(engine, read_only=True) as session:
         assert session.exec(select(Issue)).all() == []
+
+
+def test_a_restart_days_after_a_sent_issue_is_not_called_stale(
+    engine: Engine, settings: Settings
+) -> None:
+    load_catalog(engine, now=MONDAY_8)
+    schedule.weekly_run(engine, settings, now=MONDAY_8)
+    later = schedule.weekly_run(engine, settings, now=MONDAY_8 + timedelta(days=2))
+    assert later.startswith("the issue of 2026-11-16 was sent")
+
+
+def test_the_scheduler_process_starts_and_waits_for_its_time(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    engine = make_engine(sqlite_url)
+    metadata.create_all(engine)
+    engine.dispose()
+    env = digest_env(
+        tmp_path, sqlite_url, DIGEST_SEND_SCHEDULE="wed 06:30", DIGEST_TIMEZONE="Europe/Berlin"
+    )
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "scheduler.py")],
+        env=env,
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    try:
+        lines = []
+        for line in process.stderr:
+            lines.append(line)
+            if "weekly send:" in line:
+                break
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert "weekly send: wed 06:30 Europe/Berlin; next run" in lines[-1], lines
+    assert "06:30:00+01:00" in lines[-1] or "06:30:00+02:00" in lines[-1]
 
 
 def test_a_run_hours_late_within_the_grace_sends_once(engine: Engine, settings: Settings) -> None:

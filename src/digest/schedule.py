@@ -20,8 +20,9 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import Engine
+from sqlmodel import col, select
 
-from digest import delivery, subscriptions
+from digest import delivery, issues, subscriptions
 from digest.config import Settings
 from digest.db import session_scope, utcnow
 from digest.errors import ConfigError, NothingToSend
@@ -85,6 +86,8 @@ def weekly_run(engine: Engine, settings: Settings, *, now: datetime) -> str:
     scheduled = last_run_time(weekly, settings.tz, now=now)
     late = now - scheduled
     if late > timedelta(hours=settings.schedule_grace_hours):
+        if period_sent(engine, settings, at=scheduled):
+            return f"the issue of {scheduled:%Y-%m-%d} was sent; next run on schedule"
         message = (
             f"stale: the run of {scheduled:%Y-%m-%d %H:%M} UTC is {late} late (grace "
             f"{settings.schedule_grace_hours:g} h); not sending. Send by hand: digest issue send"
@@ -100,6 +103,13 @@ def weekly_run(engine: Engine, settings: Settings, *, now: datetime) -> str:
     if issue.status == IssueStatus.SENT:
         return f"issue #{issue.number} ({issue.period}) was already sent"
     return send_and_log(engine, settings, issue, now=now)
+
+
+def period_sent(engine: Engine, settings: Settings, *, at: datetime) -> bool:
+    period = issues.period_of(at, settings.tz)
+    with session_scope(engine, read_only=True) as session:
+        status = session.exec(select(Issue.status).where(col(Issue.period) == period)).first()
+    return status == IssueStatus.SENT
 
 
 def send_and_log(engine: Engine, settings: Settings, issue: Issue, *, now: datetime) -> str:
@@ -186,6 +196,8 @@ def run_forever(engine: Engine, settings: Settings) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """The process cron/systemd runs (`scheduler.py`): the same as `digest scheduler`."""
+    import sys
+
     from digest.cli import main as cli_main
 
-    return cli_main(["scheduler", *(argv or [])])
+    return cli_main(["scheduler", *(sys.argv[1:] if argv is None else argv)])
