@@ -19,12 +19,19 @@ from tests.helpers.mailbox import outbox_mail
 NOW = datetime(2026, 11, 16, 8, 0, tzinfo=UTC)
 
 
-def queue_confirmation(engine: Engine, settings: Settings, email: str) -> int:
+def queue_confirmation(engine: Engine, settings: Settings, email: str) -> outbound.Held:
+    """What POST /subscribe does: the signup and its (held) confirmation in one transaction."""
     request = signup.SignupRequest(email=email, route=ConsentRoute.API, ip="127.0.0.1")
     with session_scope(engine) as session:
         result = signup.request_subscription(session, settings, request, now=NOW)
-    assert result.message_id is not None
-    return result.message_id
+    assert result.held is not None and result.message_id is not None
+    return result.held
+
+
+def queue_plain(engine: Engine, email: str) -> int:
+    with session_scope(engine) as session:
+        reader = subscriptions.add_subscriber(session, email, route=ConsentRoute.CLI, now=NOW)
+        return outbound.queue_message(session, reader, MessageKind.CONFIRM, now=NOW).id or 0
 
 
 def message(engine: Engine, message_id: int) -> TransactionalMessage:
@@ -46,8 +53,9 @@ def broken(tmp_path: Path, settings: Settings, **overrides: object) -> Settings:
 def test_failed_send_is_retried_later_and_sent_once(
     tmp_path: Path, settings: Settings, engine: Engine
 ) -> None:
-    message_id = queue_confirmation(engine, settings, "reader@example.com")
-    assert not outbound.deliver_message(engine, broken(tmp_path, settings), message_id, now=NOW)
+    held = queue_confirmation(engine, settings, "reader@example.com")
+    message_id = held.message.id or 0
+    assert not outbound.deliver_held(engine, broken(tmp_path, settings), held, now=NOW)
     failed = message(engine, message_id)
     assert failed.status == MessageStatus.PENDING and failed.attempts == 1
     assert failed.last_error and "outbox" in failed.last_error
@@ -67,16 +75,17 @@ def test_gives_up_after_the_last_attempt(
     tmp_path: Path, settings: Settings, engine: Engine
 ) -> None:
     failing = broken(tmp_path, settings, message_max_attempts=2)
-    message_id = queue_confirmation(engine, settings, "reader@example.com")
+    message_id = queue_plain(engine, "reader@example.com")
     moment = NOW
-    for _ in range(2):
+    for attempt in (1, 2):
+        assert message(engine, message_id).status == MessageStatus.PENDING, attempt
         outbound.send_pending_messages(engine, failing, now=moment)
         moment += outbound.LONGEST_RETRY
     assert message(engine, message_id).status == MessageStatus.FAILED
 
 
 def test_only_one_sender_claims_a_message(settings: Settings, engine: Engine) -> None:
-    message_id = queue_confirmation(engine, settings, "reader@example.com")
+    message_id = queue_plain(engine, "reader@example.com")
     claims: list[object] = []
 
     def claim() -> None:
@@ -92,11 +101,21 @@ def test_only_one_sender_claims_a_message(settings: Settings, engine: Engine) ->
     assert outbound.send_pending_messages(engine, settings, now=NOW + outbound.LEASE) == 1
 
 
+def test_a_held_message_never_sent_goes_out_after_its_lease(
+    settings: Settings, engine: Engine
+) -> None:
+    """The process died between answering and sending: the retry loop picks the mail up."""
+    queue_confirmation(engine, settings, "reader@example.com")
+    assert outbound.send_pending_messages(engine, settings, now=NOW) == 0  # still held
+    assert outbound.send_pending_messages(engine, settings, now=NOW + outbound.LEASE) == 1
+    assert [m.to for m in outbox_mail(settings.outbox_dir)] == ["reader@example.com"]
+
+
 def test_erased_or_confirmed_readers_get_no_stale_confirmation(
     settings: Settings, engine: Engine
 ) -> None:
-    erased_id = queue_confirmation(engine, settings, "erased@example.com")
-    confirmed_id = queue_confirmation(engine, settings, "quick@example.com")
+    erased_id = queue_plain(engine, "erased@example.com")
+    confirmed_id = queue_plain(engine, "quick@example.com")
     with session_scope(engine) as session:
         erased = subscriptions.find_by_email(session, "erased@example.com")
         quick = subscriptions.find_by_email(session, "quick@example.com")

@@ -43,10 +43,26 @@ class Claimed:
     attempts: int
 
 
+@dataclass(frozen=True)
+class Held:
+    """A message its creator holds for one lease, to send as soon as its transaction commits
+    (no second claim needed); if that send never happens, the lease runs out and the retry
+    loop sends it."""
+
+    message: TransactionalMessage
+    subscriber: Subscriber
+
+
 def queue_message(
-    session: Session, subscriber: Subscriber, kind: MessageKind, *, now: datetime
+    session: Session,
+    subscriber: Subscriber,
+    kind: MessageKind,
+    *,
+    now: datetime,
+    hold: bool = False,
 ) -> TransactionalMessage:
-    """A pending message to `subscriber`, written in the caller's transaction."""
+    """A pending message to `subscriber`, written in the caller's transaction; `hold` claims it
+    for the caller at once (see `Held`)."""
     assert subscriber.id is not None
     reference = f"{kind.value}-s{subscriber.id}-{int(now.timestamp())}-{secrets.token_hex(3)}"
     message = TransactionalMessage(
@@ -54,12 +70,21 @@ def queue_message(
         subscriber_id=subscriber.id,
         kind=kind,
         status=MessageStatus.PENDING,
-        next_attempt_at=now,
+        attempts=1 if hold else 0,
+        next_attempt_at=now + LEASE if hold else now,
         created_at=now,
     )
     session.add(message)
     session.flush()
     return message
+
+
+def deliver_held(engine: Engine, settings: Settings, held: Held, *, now: datetime) -> bool:
+    """Send a message created with `hold=True`, after its transaction committed."""
+    assert held.message.id is not None
+    email = messages.compose(settings, held.message, held.subscriber)
+    claimed = Claimed(held.message.id, email, held.message.attempts)
+    return _deliver_claimed(engine, settings, claimed, now=now, transport=None)
 
 
 def cancel_messages(session: Session, subscriber_id: int) -> None:
@@ -111,8 +136,19 @@ def deliver_message(
     claimed = claim_message(engine, settings, message_id, now=now)
     if claimed is None:
         return False
+    return _deliver_claimed(engine, settings, claimed, now=now, transport=transport)
+
+
+def _deliver_claimed(
+    engine: Engine,
+    settings: Settings,
+    claimed: Claimed,
+    *,
+    now: datetime,
+    transport: Transport | None,
+) -> bool:
     if claimed.email is None:
-        _finish(engine, message_id, status=MessageStatus.CANCELLED, error="no recipient")
+        _finish(engine, claimed.message_id, status=MessageStatus.CANCELLED, error="no recipient")
         return False
     own = transport is None
     sender = make_transport(settings) if transport is None else transport

@@ -42,8 +42,12 @@ class SignupRequest:
 
 @dataclass(frozen=True)
 class SignupResult:
-    message_id: int | None  # the confirmation to send after answering, if any
+    held: outbound.Held | None  # the mail to send after answering, if any
     reason: str  # for logs and tests only: never shown to the visitor
+
+    @property
+    def message_id(self) -> int | None:
+        return self.held.message.id if self.held else None
 
 
 def make_form_stamp(secret: str, *, now: datetime) -> str:
@@ -92,10 +96,10 @@ def request_manage_link(
     subscriber = subscriptions.find_by_email(session, address)
     if subscriber is None or subscriber.email is None or subscriber.suppressed_at is not None:
         return SignupResult(None, "unknown, erased or suppressed")
-    if not _may_send_confirmation(session, settings, subscriber, now=now):
+    if not _may_send_mail(session, settings, subscriber, now=now):
         return SignupResult(None, "mail sent recently")
-    message = outbound.queue_message(session, subscriber, MessageKind.MANAGE, now=now)
-    return SignupResult(message.id, "link queued")
+    message = outbound.queue_message(session, subscriber, MessageKind.MANAGE, now=now, hold=True)
+    return SignupResult(outbound.Held(message, subscriber), "link queued")
 
 
 def _guard(
@@ -149,10 +153,10 @@ def _act(
     if subscriber.status == SubscriberStatus.CONFIRMED:
         return SignupResult(None, "already confirmed")
     _record_consent(session, subscriber, request, address, name, now=now)
-    if not _may_send_confirmation(session, settings, subscriber, now=now):
+    if not _may_send_mail(session, settings, subscriber, now=now):
         return SignupResult(None, "confirmation sent recently")
-    message = outbound.queue_message(session, subscriber, MessageKind.CONFIRM, now=now)
-    return SignupResult(message.id, "confirmation queued")
+    message = outbound.queue_message(session, subscriber, MessageKind.CONFIRM, now=now, hold=True)
+    return SignupResult(outbound.Held(message, subscriber), "confirmation queued")
 
 
 def _insert(
@@ -201,7 +205,7 @@ def _record_consent(
     session.flush()
 
 
-def _may_send_confirmation(
+def _may_send_mail(
     session: Session, settings: Settings, subscriber: Subscriber, *, now: datetime
 ) -> bool:
     """At most one confirmation per address per DIGEST_CONFIRM_RESEND_MINUTES, decided by one

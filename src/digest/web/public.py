@@ -104,8 +104,8 @@ def _run(
     engine, moment = get_engine(request), now()
     with session_scope(engine) as session:
         result = handler(session, settings, signup_request, now=moment)
-    if result.message_id is not None:
-        tasks.add_task(deliver_quietly, engine, settings, result.message_id, now=moment)
+    if result.held is not None:
+        tasks.add_task(deliver_quietly, engine, settings, result.held, now=moment)
 
 
 async def read_fields(request: Request) -> tuple[dict[str, str], bool]:
@@ -178,9 +178,11 @@ def _bad_body(request: Request, message: str, *, is_json: bool) -> Response:
     return render_page(request, "notice.html", context, status_code=400)
 
 
-def deliver_quietly(engine: Engine, settings: Settings, message_id: int, *, now: datetime) -> None:
+def deliver_quietly(
+    engine: Engine, settings: Settings, held: outbound.Held, *, now: datetime
+) -> None:
     """Best effort right after the answer; a failure here is retried by the pending-mail loop."""
     try:
-        outbound.deliver_message(engine, settings, message_id, now=now)
+        outbound.deliver_held(engine, settings, held, now=now)
     except Exception:
-        log.exception("sending message %s failed; it will be retried", message_id)
+        log.exception("sending message %s failed; it will be retried", held.message.id)
