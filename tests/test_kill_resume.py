@@ -17,7 +17,15 @@ import pytest
 from sqlmodel import select
 
 from digest.db import make_engine, session_scope
-from digest.models import Delivery, DeliveryStatus, Issue, IssueStatus, metadata
+from digest.models import (
+    Batch,
+    BatchStatus,
+    Delivery,
+    DeliveryStatus,
+    Issue,
+    IssueStatus,
+    metadata,
+)
 from tests.delivery_support import add_readers, frozen_issue
 from tests.fakes.resend_server import FakeResend
 from tests.helpers.cli import DIGEST, digest_env
@@ -78,3 +86,50 @@ def test_sigkill_at_random_instants_loses_and_duplicates_nothing(tmp_path: Path)
     assert issue.status == IssueStatus.SENT
     assert len(deliveries) == READERS and {d.status for d in deliveries} == {DeliveryStatus.SENT}
     assert {d.provider_id for d in deliveries} == {e["id"] for e in fake.accepted}
+
+
+def test_ctrl_c_lets_in_flight_batches_finish_and_leaves_no_lease(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'subscribers.db'}"
+    engine = make_engine(url)
+    metadata.create_all(engine)
+    with session_scope(engine) as session:
+        add_readers(session, 300)
+        frozen_issue(session)
+    with FakeResend(delay=0.4) as fake:
+        env = digest_env(
+            tmp_path,
+            url,
+            DIGEST_TRANSPORT="resend",
+            RESEND_API_KEY=fake.api_key,
+            RESEND_API_URL=fake.url,
+            DIGEST_RATE_LIMIT="1000",
+            DIGEST_BATCH_SIZE="10",
+            DIGEST_SEND_WORKERS="2",
+            DIGEST_SECRET_KEY="k" * 40,
+        )
+        process = subprocess.Popen(
+            [DIGEST, "issue", "send"],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        while fake.in_flight == 0:
+            time.sleep(0.01)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+        assert process.returncode == 130, err.decode()
+        with session_scope(engine, read_only=True) as session:
+            leased = session.exec(select(Batch).where(Batch.status == BatchStatus.LEASED)).all()
+        assert leased == []  # the default 120 s lease would otherwise hold the rerun up
+        rerun = subprocess.run(
+            [DIGEST, "issue", "send"],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        assert rerun.returncode == 0, rerun.stderr.decode()
+        received = fake.recipients()
+    assert received == {f"reader{n}@example.com": 1 for n in range(300)}

@@ -74,8 +74,14 @@ class SendJob:
         with self.engine.connect():
             for thread in threads:
                 thread.start()
-            for thread in threads:
-                thread.join()
+            try:
+                for thread in threads:
+                    thread.join()
+            except KeyboardInterrupt:  # Ctrl-C: let in-flight batches finish and be recorded
+                self.stop.set()
+                for thread in threads:
+                    thread.join()
+                raise
         if self.errors:
             raise self.errors[0]
         return self.tally
