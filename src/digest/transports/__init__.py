@@ -42,6 +42,6 @@ def make_resend(settings: Settings, observer: HeaderObserver | None = None) -> T
     return ResendTransport(
         api_key=settings.resend_api_key.get_secret_value(),
         api_url=settings.resend_api_url,
-        pool=settings.send_workers + 2,
+        pool=32,  # kept-alive connections; `--workers` may exceed DIGEST_SEND_WORKERS
         observer=observer,
     )
