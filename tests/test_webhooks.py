@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from svix.webhooks import Webhook
 
-from digest import delivery_marks, subscriptions
+from digest import delivery_marks, privacy, subscriptions
 from digest.config import Settings
 from digest.db import session_scope
 from digest.models import (
@@ -254,3 +254,14 @@ def test_unconfigured_secret_refuses_everything(
         body = event("email.complained")
         assert post(url, body, signed_headers(body)).status_code == 503
     assert events_stored(engine) == 0
+
+
+def test_my_data_lists_the_issues_sent_and_what_happened(
+    base_url: str, engine: Engine, reader: tuple[int, int]
+) -> None:
+    body = event("email.delivered")
+    assert post(base_url, body, signed_headers(body)).status_code == 200
+    with session_scope(engine, read_only=True) as session:
+        data = privacy.export_subscriber(session, reader[0])
+    assert data["email"] == "reader@example.com"
+    assert data["issues"] == [{"issue": 1, "status": "sent", "at": None, "events": ["delivered"]}]

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from digest.models.deliveries import Delivery
 from digest.models.events import DeliveryMark
+from digest.models.issues import Issue
 
 
 def mark_delivery(
@@ -51,3 +52,22 @@ def marks_of(session: Session, delivery_id: int) -> list[str]:
 def _deliveries(session: Session, email_id: str) -> list[int]:
     statement = select(Delivery.id).where(col(Delivery.provider_id) == email_id)
     return [delivery_id for delivery_id in session.exec(statement).all() if delivery_id is not None]
+
+
+def history(session: Session, subscriber_id: int) -> list[dict[str, object]]:
+    """The issues sent to a reader, with what the provider said about each (for "my data")."""
+    statement = (
+        select(Issue.number, Delivery.id, Delivery.status, Delivery.finished_at)
+        .join(Issue, col(Issue.id) == col(Delivery.issue_id))
+        .where(col(Delivery.subscriber_id) == subscriber_id)
+        .order_by(col(Issue.number))
+    )
+    return [
+        {
+            "issue": number,
+            "status": str(status),
+            "at": finished.isoformat() if finished else None,
+            "events": marks_of(session, delivery_id) if delivery_id is not None else [],
+        }
+        for number, delivery_id, status, finished in session.exec(statement).all()
+    ]

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from digest import outbound
+from digest import delivery_marks, outbound
 from digest.models.subscribers import Subscriber, SubscriberStatus
 from digest.subscriptions import get_subscriber
 
@@ -38,6 +38,14 @@ def export_data(subscriber: Subscriber) -> dict[str, Any]:
         "suppressed_at": _iso(subscriber.suppressed_at),
         "consent": consent_record(subscriber),
     }
+
+
+def export_subscriber(session: Session, subscriber_id: int) -> dict[str, Any]:
+    """ "Download my data": the reader's record and the issues we sent them."""
+    subscriber = get_subscriber(session, subscriber_id)
+    if subscriber.status == SubscriberStatus.ERASED:
+        return {"status": "erased"}
+    return {**export_data(subscriber), "issues": delivery_marks.history(session, subscriber_id)}
 
 
 def erase_subscriber(session: Session, subscriber_id: int, *, now: datetime) -> Subscriber:

@@ -249,7 +249,7 @@ async def change_preferences(request: Request, token: str, settings: SettingsDep
 def preference_action(request: Request, token: str, fields: dict[str, str]) -> Response:
     action = fields.get("action", "")
     if action == "download":
-        return download(load(request, Purpose.PREFERENCES, token))
+        return download(request, token)
     if action == "erase":
         return erase(request, token, sure=fields.get("sure") == "yes")
     changes: dict[str, tuple[Action, dict[str, Any], str]] = {
@@ -270,11 +270,12 @@ def preference_action(request: Request, token: str, fields: dict[str, str]) -> R
     return show_preferences(request, subscriber, notice=notice)
 
 
-def download(subscriber: Subscriber) -> Response:
+def download(request: Request, token: str) -> Response:
+    subscriber_id = read_subscriber_id(request.app.state.settings, Purpose.PREFERENCES, token)
+    with session_scope(get_engine(request), read_only=True) as session:
+        data = privacy.export_subscriber(session, subscriber_id)
     headers = {**PAGE_HEADERS, "Content-Disposition": 'attachment; filename="my-data.json"'}
-    if subscriber.status == SubscriberStatus.ERASED:
-        return JSONResponse({"status": "erased"}, headers=headers)
-    return JSONResponse(privacy.export_data(subscriber), headers=headers)
+    return JSONResponse(data, headers=headers)
 
 
 def erase(request: Request, token: str, *, sure: bool) -> Response:
