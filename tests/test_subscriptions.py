@@ -6,11 +6,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy.engine import Engine
+from sqlmodel import select
 
-from digest import subscriptions
+from digest import outbound, privacy, subscriptions
 from digest.db import session_scope
 from digest.errors import Conflict, InvalidInput
-from digest.models import ConsentRoute, Subscriber, SubscriberStatus
+from digest.models import (
+    ConsentRoute,
+    MessageKind,
+    Subscriber,
+    SubscriberStatus,
+    TransactionalMessage,
+)
 
 NOW = datetime(2026, 11, 16, 8, 0, tzinfo=UTC)
 
@@ -104,3 +111,53 @@ def test_purge_unconfirmed_deletes_only_old_pending(engine: Engine) -> None:
         assert subscriptions.find_by_email(session, "old-pending@example.com") is None
         assert subscriptions.find_by_email(session, "new-pending@example.com") is not None
         assert subscriptions.find_by_email(session, "old-confirmed@example.com") is not None
+
+
+def test_purge_takes_the_unsent_confirmation_with_it(engine: Engine) -> None:
+    old = NOW - timedelta(days=40)
+    with session_scope(engine) as session:
+        pending = subscriptions.add_subscriber(
+            session, "gone@example.com", route=ConsentRoute.FORM, now=old
+        )
+        outbound.queue_message(session, pending, MessageKind.CONFIRM, now=old)
+    with session_scope(engine) as session:
+        assert subscriptions.purge_unconfirmed(session, now=NOW, older_than=timedelta(days=30)) == 1
+    with session_scope(engine, read_only=True) as session:
+        assert session.exec(select(TransactionalMessage)).all() == []
+
+
+def test_lifecycle_unsubscribe_resubscribe_suppress(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        reader = subscriptions.add_subscriber(
+            session, "r@example.com", confirmed=True, route=ConsentRoute.CLI, now=NOW
+        )
+        reader_id = reader.id or 0
+        never = subscriptions.add_subscriber(
+            session, "n@example.com", route=ConsentRoute.FORM, now=NOW
+        )
+        never_id = never.id or 0
+    with session_scope(engine) as session:
+        assert (
+            subscriptions.unsubscribe_subscriber(session, reader_id, now=NOW).status
+            == SubscriberStatus.UNSUBSCRIBED
+        )
+        assert (
+            subscriptions.resubscribe_subscriber(session, reader_id, now=NOW).status
+            == SubscriberStatus.CONFIRMED
+        )
+        subscriptions.unsubscribe_subscriber(session, never_id, now=NOW)
+    with pytest.raises(Conflict, match="never confirmed"), session_scope(engine) as session:
+        subscriptions.resubscribe_subscriber(session, never_id, now=NOW)
+    with session_scope(engine) as session:
+        subscriptions.suppress_subscriber(
+            session, reader_id, status=SubscriberStatus.COMPLAINED, now=NOW
+        )
+        assert not subscriptions.is_mailable(subscriptions.get_subscriber(session, reader_id))
+    for action in (subscriptions.confirm_subscriber, subscriptions.resubscribe_subscriber):
+        with pytest.raises(Conflict, match="spam"), session_scope(engine) as session:
+            action(session, reader_id, now=NOW)
+    with session_scope(engine) as session:
+        privacy.erase_subscriber(session, reader_id, now=NOW)
+    with session_scope(engine, read_only=True) as session:
+        erased = subscriptions.get_subscriber(session, reader_id)
+        assert erased.status == SubscriberStatus.ERASED and erased.suppressed_at == NOW
