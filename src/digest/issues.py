@@ -22,6 +22,7 @@ from digest.catalog import ComparisonView
 from digest.config import Settings
 from digest.errors import Conflict, InvalidInput, NotFound, NothingToSend
 from digest.models import Comparison, Issue, IssueComparison, IssueStatus
+from digest.render import RenderedEmail
 
 FIRST_ISSUE_LOOKBACK = timedelta(days=7)
 FROZEN = (IssueStatus.SENDING, IssueStatus.PAUSED, IssueStatus.SENT)
@@ -198,6 +199,21 @@ def freeze_issue(session: Session, settings: Settings, issue: Issue, *, now: dat
     rendered, composition = render_fitted(
         settings, issue, compose_issue(session, settings, now=now), now=now
     )
+    if _store_frozen(session, issue, rendered, composition, now=now):
+        _record_comparisons(session, issue, composition)
+    session.refresh(issue)
+    return issue
+
+
+def _store_frozen(
+    session: Session,
+    issue: Issue,
+    rendered: RenderedEmail,
+    composition: Composition,
+    *,
+    now: datetime,
+) -> bool:
+    """Write the frozen copy unless another process already did; True if this one wrote it."""
     won = session.execute(
         update(Issue)
         .where(col(Issue.id) == issue.id, col(Issue.frozen_at).is_(None))
@@ -213,10 +229,7 @@ def freeze_issue(session: Session, settings: Settings, issue: Issue, *, now: dat
         )
         .execution_options(synchronize_session=False)
     )
-    if won.rowcount:  # type: ignore[attr-defined]
-        _record_comparisons(session, issue, composition)
-    session.refresh(issue)
-    return issue
+    return bool(won.rowcount)  # type: ignore[attr-defined]
 
 
 def _record_comparisons(session: Session, issue: Issue, composition: Composition) -> None:
