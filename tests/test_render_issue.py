@@ -237,3 +237,17 @@ def test_a_long_week_trades_full_cards_for_list_entries(
         ).all()
     assert sorted(flags) == [False] * len(more) + [True] * len(featured)
     assert frozen.html == result.email.html
+
+
+def test_preheader_and_title_lead_the_html(
+    sqlite_engine: Engine, sqlite_settings: Settings
+) -> None:
+    import_docs(sqlite_engine, week_of(NOW, 2), now=NOW)
+    email = preview(sqlite_engine, sqlite_settings).email
+    body = email.html.split("<body", 1)[1]
+    hidden = re.search(r'<div style="display:none;[^"]*">([^<]*)</div>', body)
+    assert hidden is not None and body.index(hidden.group(0)) < body.index("Issue #1")
+    assert hidden.group(1).startswith(email.preheader.replace("&", "&amp;"))
+    assert hidden.group(1).count("&zwnj;") == 60  # filler: no body text after the preheader
+    assert f"<title>{email.subject}</title>" in email.html
+    assert '<html lang="en"' in email.html and 'content="light"' in email.html
