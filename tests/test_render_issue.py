@@ -114,6 +114,8 @@ def test_text_part_is_its_own_template(sqlite_engine: Engine, sqlite_settings: S
     assert f"Unsubscribe: {marker('unsubscribe_url')}" in email.text
     assert f"Email preferences: {marker('preferences_url')}" in email.text
     assert "View in browser: http://digest.test/issues/1" in email.text
+    long_lines = [line for line in email.text.splitlines() if len(line) > 78]
+    assert all(" " not in line.strip() or "http" in line for line in long_lines), long_lines
 
 
 def test_five_long_cards_stay_under_the_size_budget(
