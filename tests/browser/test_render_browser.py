@@ -89,6 +89,47 @@ def test_issue_fits_the_screen(
         page.close()
 
 
+# For every element holding text: its colour against the first opaque background behind it.
+CONTRAST_JS = """
+() => {
+  const rgb = s => (s.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = c => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const background = el => {
+    for (; el; el = el.parentElement) {
+      const c = rgb(getComputedStyle(el).backgroundColor);
+      if (c.length === 3 || c[3] > 0) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const worst = [];
+  for (const el of document.body.querySelectorAll("*")) {
+    const own = [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+    if (!own || el.offsetParent === null) continue;
+    const [a, b] = [lum(rgb(getComputedStyle(el).color)), lum(background(el))];
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    if (ratio < 4.5) worst.push([el.textContent.trim().slice(0, 40), ratio.toFixed(2)]);
+  }
+  return worst;
+}
+"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_every_text_is_readable_in_either_scheme(
+    browser: Any, sqlite_settings: Settings, sent_issue: int, scheme: str
+) -> None:
+    """Explicit colours everywhere: WCAG AA contrast whatever the reader's colour scheme."""
+    with live_server(sqlite_settings) as base:
+        context = browser.new_context(color_scheme=scheme, viewport={"width": 600, "height": 900})
+        page = context.new_page()
+        page.goto(f"{base}/issues/{sent_issue}")
+        assert page.evaluate(CONTRAST_JS) == []
+        context.close()
+
+
 def test_editor_preview_behind_login(
     browser: Any, tmp_path: Path, sqlite_engine: Engine, sqlite_settings: Settings
 ) -> None:
