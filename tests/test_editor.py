@@ -151,3 +151,20 @@ def test_empty_week_says_so(engine: Engine, editor_settings: Settings) -> None:
         page = client.get("/editor/preview")
     assert page.status_code == 200 and "Nothing to send yet" in page.text
     assert "srcdoc" not in page.text and 'name="subject"' in page.text
+
+
+def test_transport_failure_is_reported_not_crashed(
+    tmp_path: Path, engine: Engine, settings: Settings, with_content: None
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the outbox folder should be")
+    broken = make_test_settings(
+        tmp_path, settings.database_url, editor_password=PASSWORD, outbox_dir=blocker
+    )
+    with live_server(broken) as base, httpx.Client(base_url=base) as client:
+        login(client)
+        token = csrf_of(client.get("/editor/preview").text)
+        answer = client.post("/editor/test-send", data={"csrf": token, "to": "ed@example.com"})
+    assert answer.status_code == 502
+    assert "cannot write to outbox" in answer.text and "Traceback" not in answer.text
+    assert 'value="ed@example.com"' in answer.text  # the form keeps what the editor typed
