@@ -81,6 +81,7 @@ def test_preview_needs_login(engine: Engine, editor_settings: Settings, with_con
     assert "Claude Files" in page.text  # subject
     assert "ok</td><td>size" in page.text and "Ready to send." in page.text
     assert "[[digest:" not in page.text
+    assert page.text.count("(listed)</span></li>") == 1  # 6 comparisons: 5 cards + 1 listed
 
 
 def test_editor_sets_subject_and_note(
