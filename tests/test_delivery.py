@@ -22,6 +22,7 @@ from digest.models import (
     SubscriberStatus,
 )
 from digest.outgoing import Composer
+from digest.pacing import Pacer
 from digest.retry import RetryPolicy
 from digest.transports.outbox import OutboxTransport
 from digest.transports.resend import ResendTransport
@@ -140,10 +141,17 @@ def test_rate_limited_sends_wait_and_nobody_is_mailed_twice(
     engine: Engine, settings: Settings
 ) -> None:
     issue_id = setup_send(engine, small(settings, 1), 6)
+    pacer = Pacer(1000)  # far above the fake's 4/s: the first answer's headers must slow it
     with FakeResend(rate_limit=4) as limited:
-        report = run_send(engine, settings, issue_id, resend_to(limited), workers=3, rate=1000)
+        transport = ResendTransport(
+            api_key=limited.api_key, api_url=limited.url, timeout=5, observer=pacer.observe
+        )
+        report = delivery.send_issue(
+            engine, settings, issue_id, transport=transport, pacer=pacer, workers=3, now=NOW
+        )
     assert report.counts["sent"] == 6
     assert limited.recipients() == {f"reader{n}@example.com": 1 for n in range(6)}
+    assert limited.statuses[429] == 0  # paced from the first answer's ratelimit-policy
 
 
 def test_quota_pauses_the_issue_and_a_later_run_resumes(engine: Engine, settings: Settings) -> None:
