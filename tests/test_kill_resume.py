@@ -35,8 +35,11 @@ MIN_KILLS = 20
 
 
 @pytest.mark.slow
-def test_sigkill_at_random_instants_loses_and_duplicates_nothing(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'subscribers.db'}"
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_sigkill_at_random_instants_loses_and_duplicates_nothing(
+    tmp_path: Path, kind: str, request: pytest.FixtureRequest
+) -> None:
+    url: str = request.getfixturevalue(f"{kind}_url")
     engine = make_engine(url)
     metadata.create_all(engine)
     with session_scope(engine) as session:
@@ -86,6 +89,7 @@ def test_sigkill_at_random_instants_loses_and_duplicates_nothing(tmp_path: Path)
     assert issue.status == IssueStatus.SENT
     assert len(deliveries) == READERS and {d.status for d in deliveries} == {DeliveryStatus.SENT}
     assert {d.provider_id for d in deliveries} == {e["id"] for e in fake.accepted}
+    engine.dispose()
 
 
 def test_ctrl_c_lets_in_flight_batches_finish_and_leaves_no_lease(tmp_path: Path) -> None:
