@@ -26,9 +26,11 @@ from digest.pacing import Pacer
 from digest.retry import RetryPolicy
 from digest.transports.outbox import OutboxTransport
 from digest.transports.resend import ResendTransport
+from digest.transports.smtp import SmtpTransport
 from tests.delivery_support import NOW, add_readers, frozen_issue, run_send, setup_send
 from tests.fakes.resend_server import FakeResend
 from tests.transports.test_outbox import read_outbox
+from tests.transports.test_smtp import Inbox, start
 
 
 @pytest.fixture
@@ -234,3 +236,28 @@ def expire_leases(engine: Engine) -> None:
             if batch.lease_expires_at is not None:
                 batch.lease_expires_at = NOW
                 session.add(batch)
+
+
+def test_an_issue_over_real_smtp_with_one_refused_reader(
+    engine: Engine, settings: Settings
+) -> None:
+    with session_scope(engine) as session:
+        readers = add_readers(session, 5)
+        readers[2].email = "refused@example.com"  # the server answers 550 for this one
+        session.add(readers[2])
+        issue = frozen_issue(session)
+        ledger.enqueue_issue(session, issue, batch_size=2, now=NOW)
+    assert issue.id is not None
+    inbox = Inbox()
+    controller = start(inbox)
+    try:
+        transport = SmtpTransport(f"smtp://127.0.0.1:{controller.port}", timeout=5)
+        report = run_send(engine, settings, issue.id, transport)
+    finally:
+        controller.stop()
+    assert report.counts == {"queued": 0, "sent": 4, "failed": 1, "skipped": 0}
+    assert sorted(str(m["To"]) for m in inbox.messages) == [
+        f"reader{n}@example.com" for n in (0, 1, 3, 4)
+    ]
+    with session_scope(engine, read_only=True) as session:
+        assert delivery.failure_reasons(session, issue.id)[0][0].startswith("550")
