@@ -11,10 +11,11 @@ from sqlmodel import select
 from digest import catalog
 from digest.db import make_engine, session_scope
 from digest.demo import sample_documents
-from digest.models import Issue, Subscriber, metadata
-from tests.delivery_support import NOW, add_readers
+from digest.models import Batch, Issue, Subscriber, metadata
+from tests.delivery_support import NOW, add_readers, frozen_issue
 from tests.fakes.resend_server import FakeResend
 from tests.helpers.cli import digest_env, run_digest
+from tests.transports.test_outbox import read_outbox
 
 AT = ["--now", NOW.isoformat()]
 
@@ -54,7 +55,7 @@ def test_test_copy_goes_to_one_address_only(tmp_path: Path, store: str) -> None:
     result = run_digest(["issue", "send", "--test-to", "Editor@Example.com", *AT], env, tmp_path)
     assert result.returncode == 0, result.stderr
     files = list((tmp_path / "outbox").glob("*.eml"))
-    assert len(files) == 1 and b"To: editor@example.com" in files[0].read_bytes()
+    assert len(files) == 1 and b"To: Editor@example.com" in files[0].read_bytes()
     assert b"[TEST]" in files[0].read_bytes() and issues_in(store) == []
 
 
@@ -120,3 +121,19 @@ def test_exit_status_says_the_send_paused_and_a_rerun_resumes(tmp_path: Path, st
     assert paused.returncode == 3 and "Paused" in paused.stderr and "quota" in paused.stderr
     assert resumed.returncode == 0, resumed.stderr
     assert received == {f"reader{n}@example.com": 1 for n in range(3)}
+
+
+def test_test_copy_of_the_issue_being_sent(tmp_path: Path, store: str) -> None:
+    engine = make_engine(store)
+    with session_scope(engine) as session:
+        frozen_issue(session)
+    env = digest_env(tmp_path, store)
+    result = run_digest(["issue", "send", "--test-to", "editor@example.com", *AT], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    (copy,) = read_outbox(tmp_path / "outbox")
+    assert str(copy["Subject"]) == "[TEST] Issue #1: Ship or skip?"
+    text = copy.get_body(("plain",))
+    assert text is not None and "http://digest.test/unsubscribe\n" in text.get_content()
+    with session_scope(engine, read_only=True) as session:
+        assert session.exec(select(Batch)).all() == []  # the ledger is untouched
+    engine.dispose()

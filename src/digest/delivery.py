@@ -15,14 +15,14 @@ from sqlalchemy import func, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from digest import issues, ledger, links
+from digest import issues, ledger, render_preview
 from digest.config import Settings
 from digest.db import session_scope, utcnow
 from digest.errors import Conflict, NotFound
 from digest.models import Batch, BatchStatus, Delivery, DeliveryStatus, Issue, IssueStatus
 from digest.outgoing import Composer
 from digest.pacing import Pacer
-from digest.personalise import strip_markers
+from digest.render import RenderedEmail
 from digest.retry import RetryPolicy
 from digest.sending import SendJob, Tally
 from digest.transports.base import OutgoingEmail, SendResult, Transport
@@ -146,17 +146,22 @@ def send_issue(
 def send_test_copy(
     settings: Settings, issue: Issue, *, to: str, transport: Transport
 ) -> SendResult:
-    """One copy of a rendered issue to `to` (an editor), outside the ledger: links are generic."""
-    values = links.anonymous_values(settings)
+    """A [TEST] copy of a frozen issue to `to`, outside the ledger, with the anonymous links."""
+    frozen = RenderedEmail(
+        subject=issue.subject or "",
+        preheader=issue.preheader or "",
+        html=issue.html or "",
+        text=issue.text or "",
+    )
+    copy = render_preview.public_copy(settings, frozen)
     email = OutgoingEmail(
-        reference=f"test-{uuid.uuid4().hex[:12]}",
+        reference=f"test-i{issue.number}-{uuid.uuid4().hex[:12]}",
         to=to,
         from_email=settings.from_email,
-        subject=f"[TEST] {issue.subject}",
-        html=strip_markers(issue.html or "", values),
-        text=strip_markers(issue.text or "", values),
-        headers={"X-Digest-Test": "1"},
-        tags={"issue": "test"},
+        subject=render_preview.TEST_PREFIX + copy.subject,
+        html=copy.html,
+        text=copy.text,
+        tags={"kind": "test"},
     )
     return transport.send_batch([email], idempotency_key=email.reference)[0]
 

@@ -10,9 +10,8 @@ import typer
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
 
-from digest import delivery, issues, ledger
+from digest import delivery, ledger, render_preview
 from digest.cli.common import (
     NowOption,
     console,
@@ -27,9 +26,7 @@ from digest.db import session_scope
 from digest.errors import NothingToSend
 from digest.models import DeliveryStatus, Issue, IssueStatus
 from digest.pacing import Pacer
-from digest.render_issue import render_issue
 from digest.sending import Tally
-from digest.subscriptions import normalise_email
 from digest.transports import make_transport
 
 EXIT_FAILED = 1  # some deliveries failed for good
@@ -60,7 +57,7 @@ def send_command(
     engine = open_engine(settings)
     moment = parse_time(now)
     if test_to is not None:
-        return send_test(settings, engine, normalise_email(test_to), now=moment)
+        return send_test(settings, engine, render_preview.normalise_address(test_to), now=moment)
     if dry_run:
         return show_dry_run(settings, engine, now=moment)
     try:
@@ -189,39 +186,35 @@ def show_dry_run(settings: Settings, engine: Engine, *, now: datetime) -> None:
             counts = delivery.issue_counts(session, issue.id)
             console.print(f"Would resume issue #{issue.number} ({issue.period}): {issue.subject}")
             return print_counts(counts)
-        issue = draft_copy(session, settings, now=now)
+        preview = render_preview.preview_next_issue(session, settings, now=now)
         readers = len(ledger.eligible_subscriber_ids(session))
     batches = -(-readers // settings.batch_size)
-    console.print(f"Would send issue #{issue.number} ({issue.period}): {issue.subject}")
+    issue, size = preview.issue, len(preview.email.html.encode()) // 1024
+    console.print(f"Would send issue #{issue.number} ({issue.period}): {preview.email.subject}")
     console.print(
         f"{readers} confirmed reader(s) in {batches} batch(es) of up to {settings.batch_size}; "
-        f"HTML {len((issue.html or '').encode()) // 1024} KiB. Dry run: nothing sent or stored."
+        f"HTML {size} KiB. Dry run: nothing sent or stored."
     )
-
-
-def draft_copy(session: Session, settings: Settings, *, now: datetime) -> Issue:
-    """The next issue rendered but not stored (NothingToSend when there is nothing new)."""
-    row = issues.next_issue_row(session, settings, now=now)
-    rendered = render_issue(
-        settings, row, issues.compose_issue(session, settings, now=now), now=now
-    )
-    row.subject, row.html, row.text = rendered.subject, rendered.html, rendered.text
-    return row
 
 
 def send_test(settings: Settings, engine: Engine, address: str, *, now: datetime) -> None:
+    """A [TEST] copy of the issue being sent, or else of the next one (the editor's preview)."""
     with session_scope(engine, read_only=True) as session:
         pending = delivery.unfinished_issues(session)
-        issue = pending[0] if pending else draft_copy(session, settings, now=now)
-    transport = make_transport(settings)
-    try:
-        result = delivery.send_test_copy(settings, issue, to=address, transport=transport)
-    finally:
-        transport.close()
+        if not pending:
+            preview, result = render_preview.send_test_copy(session, settings, to=address, now=now)
+            number = preview.issue.number
+    if pending:
+        number = pending[0].number
+        transport = make_transport(settings)
+        try:
+            result = delivery.send_test_copy(settings, pending[0], to=address, transport=transport)
+        finally:
+            transport.close()
     if not result.ok:
         err_console.print(f"[red]Test copy refused:[/red] {result.error}")
         raise typer.Exit(EXIT_FAILED)
-    console.print(f"Test copy of issue #{issue.number} sent to {address} ({result.provider_id}).")
+    console.print(f"Test copy of issue #{number} sent to {address} ({result.provider_id}).")
 
 
 @app.command("show")
@@ -239,7 +232,7 @@ def show_command(number: Annotated[int, typer.Argument(help="The issue's number.
         table.add_row(label, value)
     console.print(table)
     for reason, n in reasons:
-        console.print(f"  {n} failed:: {reason}")
+        console.print(f"  {n} failed: {reason}")
 
 
 def issue_rows(
