@@ -9,8 +9,15 @@ from sqlmodel import col, select
 
 from digest import delivery, ledger
 from digest.config import Settings
-from digest.db import session_scope
-from digest.models import Batch, Delivery, DeliveryStatus, Subscriber, SubscriberStatus
+from digest.db import make_engine, session_scope
+from digest.models import (
+    Batch,
+    Delivery,
+    DeliveryStatus,
+    Subscriber,
+    SubscriberStatus,
+    metadata,
+)
 from tests.delivery_support import NOW, add_readers, frozen_issue
 
 LEASE = timedelta(seconds=30)
@@ -115,3 +122,21 @@ def test_next_due_and_finish(engine: Engine, settings: Settings) -> None:
         assert ledger.next_due(session, issue.id) is None
         assert delivery.finish_if_done(session, issue.id, now=NOW)
         assert delivery.failure_reasons(session, issue.id) == [("boom", 1)]
+
+
+def test_postgresql_claims_skip_a_batch_another_transaction_is_claiming(postgres_url: str) -> None:
+    engine = make_engine(postgres_url)
+    metadata.create_all(engine)
+    with session_scope(engine) as session:
+        add_readers(session, 4)
+        issue = frozen_issue(session)
+        ledger.enqueue_issue(session, issue, batch_size=2, now=NOW)
+    assert issue.id is not None
+    with session_scope(engine) as first:
+        held = ledger.claim_batch(first, issue_id=issue.id, owner="a", now=NOW, lease=LEASE)
+        # `first` has not committed: its row lock is live. A second claimer must not wait
+        # for it nor take the same batch: SKIP LOCKED hands it the next one.
+        with session_scope(engine) as second:
+            other = ledger.claim_batch(second, issue_id=issue.id, owner="b", now=NOW, lease=LEASE)
+    assert held is not None and other is not None and held.batch_id != other.batch_id
+    engine.dispose()

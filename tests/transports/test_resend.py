@@ -131,3 +131,22 @@ def test_headers_reach_the_observer() -> None:
         transport = transport_for(limited, observer=lambda h: seen.append(dict(h)))
         transport.send_batch([make_email(1)], idempotency_key="k")
     assert seen and seen[0]["ratelimit-policy"] == "5;w=1"
+
+
+def test_more_than_100_emails_are_refused_before_any_call(fake: FakeResend) -> None:
+    with pytest.raises(TransportError) as caught:
+        transport_for(fake).send_batch([make_email(n) for n in range(101)], idempotency_key="k")
+    assert not caught.value.retryable and sum(fake.statuses.values()) == 0
+
+
+def test_the_fake_validates_strictly_unless_asked_to_be_permissive(fake: FakeResend) -> None:
+    import requests
+
+    emails = [{"from": "a@example.com", "to": ["bad"], "subject": "s", "text": "t"}]
+    headers = {"Authorization": f"Bearer {fake.api_key}"}
+    strict = requests.post(f"{fake.url}/emails/batch", json=emails, headers=headers, timeout=5)
+    too_many = requests.post(
+        f"{fake.url}/emails/batch", json=emails * 101, headers=headers, timeout=5
+    )
+    assert strict.status_code == 422 and "emails[0]" in strict.json()["message"]
+    assert too_many.status_code == 422 and fake.accepted == []
