@@ -65,12 +65,14 @@ def send_sample_issue(settings: Settings, engine: Engine, *, now: datetime) -> S
         )
     finally:
         transport.close()
-    tally = report.tally
+    return SampleSend(issue.number, report.counts, describe(report))
+
+
+def describe(report: delivery.SendReport) -> str:
+    issue, tally = report.issue, report.tally
     if tally.sent + tally.failed + tally.skipped:
-        note = (
-            f"Issue #{issue.number} ({issue.period}) {report.issue.status}: this run sent "
+        return (
+            f"Issue #{issue.number} ({issue.period}) {issue.status}: this run sent "
             f"{tally.sent}, failed {tally.failed}, skipped {tally.skipped}"
         )
-    else:
-        note = f"Issue #{issue.number} ({issue.period}) was already sent; nobody is mailed twice"
-    return SampleSend(issue.number, report.counts, note)
+    return f"Issue #{issue.number} ({issue.period}) was already sent; nobody is mailed twice"

@@ -95,6 +95,11 @@ def run_send(
             )
     finally:
         transport.close()
+    finish_with_status(report, issue)
+
+
+def finish_with_status(report: delivery.SendReport, issue: Issue) -> None:
+    """Print the ledger and exit 0 (sent), 1 (failures) or 3 (paused or unfinished)."""
     print_counts(report.counts)
     if report.tally.paused:
         err_console.print(
