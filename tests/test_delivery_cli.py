@@ -137,3 +137,15 @@ def test_test_copy_of_the_issue_being_sent(tmp_path: Path, store: str) -> None:
     with session_scope(engine, read_only=True) as session:
         assert session.exec(select(Batch)).all() == []  # the ledger is untouched
     engine.dispose()
+
+
+def test_an_unfinished_older_issue_is_resumed_first(tmp_path: Path, store: str) -> None:
+    engine = make_engine(store)
+    with session_scope(engine) as session:
+        frozen_issue(session, number=2)  # period 2026-W48, not NOW's week
+    engine.dispose()
+    env = digest_env(tmp_path, store)
+    result = run_digest(["issue", "send", *AT], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Resuming unfinished issue #2 (2026-W48) first" in result.stdout
+    assert "Issue #2 is sent." in result.stdout

@@ -11,7 +11,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemaining
 from rich.table import Table
 from sqlalchemy.engine import Engine
 
-from digest import delivery, ledger, render_preview
+from digest import delivery, issues, ledger, render_preview
 from digest.cli.common import (
     NowOption,
     console,
@@ -69,6 +69,11 @@ def send_command(
     if issue.status == IssueStatus.SENT:
         console.print(f"Issue #{issue.number} ({issue.period}) was already sent.")
         return show_counts(engine, issue)
+    if issue.period != issues.period_of(moment, settings.tz):
+        console.print(
+            f"Resuming unfinished issue #{issue.number} ({issue.period}) first; "
+            "run the command again afterwards for this week's issue."
+        )
     run_send(settings, engine, issue, workers=workers or settings.send_workers, now=moment)
 
 
