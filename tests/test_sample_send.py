@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
@@ -12,6 +13,7 @@ from digest.db import session_scope
 from digest.demo import sample_documents
 from digest.sample_send import SAMPLE_READERS, send_sample_issue
 from tests.delivery_support import NOW
+from tests.helpers.cli import digest_env, run_digest
 from tests.transports.test_outbox import read_outbox
 
 
@@ -30,3 +32,14 @@ def test_an_empty_week_sends_nothing(engine: Engine, settings: Settings) -> None
     result = send_sample_issue(settings, engine, now=NOW)
     assert result.number is None and result.note.startswith("Nothing to send")
     assert not settings.outbox_dir.exists()
+
+
+def test_make_demo_sends_to_the_sample_readers_once(tmp_path: Path, sqlite_url: str) -> None:
+    """Needs the migration to carry the ledger tables (regenerated from the models)."""
+    env = digest_env(tmp_path, sqlite_url)
+    first = run_digest(["demo"], env, tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "this run sent 3" in first.stdout and "sent 3" in first.stdout
+    again = run_digest(["demo"], env, tmp_path)
+    assert again.returncode == 0 and "nobody is mailed twice" in again.stdout
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 3

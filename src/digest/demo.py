@@ -13,6 +13,7 @@ from digest.comparison_format import ComparisonIn, parse_document
 from digest.config import Settings
 from digest.db import session_scope
 from digest.render_preview import write_preview
+from digest.sample_send import SampleSend, send_sample_issue
 
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "data" / "sample"
 FIRST_ISSUE_LOOKBACK = timedelta(days=7)
@@ -24,6 +25,7 @@ class DemoResult:
     imported: catalog.ImportReport
     next_issue: list[catalog.ComparisonView]
     preview_path: Path | None = None  # the next issue's HTML, as readers will see it
+    sent: SampleSend | None = None  # the week's issue sent to the sample readers
 
 
 def sample_documents(directory: Path = SAMPLE_DIR) -> list[tuple[str, list[ComparisonIn]]]:
@@ -40,4 +42,5 @@ def run_demo(settings: Settings, engine: Engine, *, now: datetime) -> DemoResult
         upcoming = catalog.list_comparisons(session, since=now - FIRST_ISSUE_LOOKBACK, until=now)
         written = write_preview(session, settings, now=now, target=PREVIEW_PATH)
     preview_path = PREVIEW_PATH.resolve() if written else None
-    return DemoResult(imported=report, next_issue=upcoming, preview_path=preview_path)
+    sent = send_sample_issue(settings, engine, now=now)
+    return DemoResult(imported=report, next_issue=upcoming, preview_path=preview_path, sent=sent)

@@ -60,3 +60,8 @@ def demo(now: NowOption = None) -> None:
         )
     if result.preview_path:
         console.print(f"Preview of the next issue: {result.preview_path}")
+    if result.sent:
+        console.print(result.sent.note)
+        if result.sent.counts:
+            ledger = " · ".join(f"{k} {v}" for k, v in result.sent.counts.items())
+            console.print(f"Ledger: {ledger}; the emails are in {settings.outbox_dir.resolve()}/")
