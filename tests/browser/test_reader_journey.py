@@ -141,6 +141,10 @@ def test_reader_journey(
     page.get_by_role("button", name="Confirm my subscription").click()
     page.get_by_role("heading", name="You are subscribed").wait_for()
     shot(page, "04-subscribed")
+    page.get_by_role("link", name="Your settings").click()
+    page.get_by_role("heading", name="Your settings").wait_for()
+    assert page.get_by_label("How we greet you").input_value() == "Reader"
+    shot(page, "04b-settings")
 
     send_issue(env, tmp_path, last_week)
     first = issue_mail(settings.outbox_dir, "reader@example.com")
