@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from digest import signup, subscriptions
+from digest import privacy, signup, subscriptions
 from digest.config import Settings
 from digest.db import session_scope
 from digest.models import ConsentRoute, SubscriberStatus
@@ -257,3 +257,31 @@ def test_lost_link_form_mails_known_readers_only(
     mail = wait_for_mail(web_settings.outbox_dir)
     assert [m.to for m in mail] == ["known@example.com"]
     assert re.search(r"/preferences/\S+", mail[0].text)
+
+
+def test_an_erased_reader_may_subscribe_again_but_a_bounced_one_never(
+    base_url: str, engine: Engine, web_settings: Settings
+) -> None:
+    now = datetime.now(UTC)
+    with session_scope(engine) as session:
+        back = subscriptions.add_subscriber(
+            session, "back@example.com", confirmed=True, route=ConsentRoute.CLI, now=now
+        )
+        privacy.erase_subscriber(session, back.id or 0, now=now)
+        gone = subscriptions.add_subscriber(
+            session, "bounced@example.com", confirmed=True, route=ConsentRoute.CLI, now=now
+        )
+        subscriptions.suppress_subscriber(
+            session, gone.id or 0, status=SubscriberStatus.BOUNCED, now=now
+        )
+        privacy.erase_subscriber(session, gone.id or 0, now=now)
+    subscribe(base_url, "back@example.com")
+    subscribe(base_url, "bounced@example.com")
+    mail = wait_for_mail(web_settings.outbox_dir)
+    assert [m.to for m in mail] == ["back@example.com"]
+    with session_scope(engine, read_only=True) as session:
+        again = subscriptions.find_by_email(session, "back@example.com")
+        assert again is not None and again.id == back.id
+        assert again.status == SubscriberStatus.PENDING and again.erased_at is None
+    assert status_of(engine, "bounced@example.com") == SubscriberStatus.ERASED
+    assert count(engine, "transactional_message") == 1

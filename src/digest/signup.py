@@ -196,6 +196,7 @@ def _record_consent(
         subscriber.email = address
         subscriber.status = SubscriberStatus.PENDING
         subscriber.confirmed_at = None
+        subscriber.erased_at = None
     subscriber.name = name if name is not None else subscriber.name
     subscriber.consent_route = request.route
     subscriber.consent_at = now
