@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 22:18:14.748316
+Create Date: 2026-11-21 23:12:54.408224
 """
 from collections.abc import Sequence
 
@@ -59,6 +59,12 @@ def upgrade() -> None:
     with op.batch_alter_table('issue', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_issue_status'), ['status'], unique=False)
 
+    op.create_table('rate_counter',
+    sa.Column('key', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+    sa.Column('window_start', digest.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('hits', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('key', 'window_start', name=op.f('pk_rate_counter'))
+    )
     op.create_table('subscriber',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('email', sqlmodel.sql.sqltypes.AutoString(length=320), nullable=True),
@@ -69,6 +75,8 @@ def upgrade() -> None:
     sa.Column('confirmed_at', digest.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('unsubscribed_at', digest.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('suppressed_at', digest.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('erased_at', digest.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('confirm_sent_at', digest.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('consent_route', sa.String(length=10), nullable=False),
     sa.Column('consent_at', digest.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('consent_ip', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
@@ -96,6 +104,41 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_tool')),
     sa.UniqueConstraint('slug', name=op.f('uq_tool_slug'))
     )
+    op.create_table('webhook_event',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('svix_id', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('event_type', sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False),
+    sa.Column('provider_email_id', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+    sa.Column('outcome', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('received_at', digest.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_event')),
+    sa.UniqueConstraint('svix_id', name=op.f('uq_webhook_event_svix_id'))
+    )
+    with op.batch_alter_table('webhook_event', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_webhook_event_provider_email_id'), ['provider_email_id'], unique=False)
+
+    op.create_table('batch',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('issue_id', sa.Integer(), nullable=False),
+    sa.Column('number', sa.Integer(), nullable=False),
+    sa.Column('idempotency_key', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('payload_size', sa.Integer(), nullable=True),
+    sa.Column('lease_owner', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
+    sa.Column('lease_expires_at', digest.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('next_attempt_at', digest.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_error', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=True),
+    sa.Column('created_at', digest.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', digest.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['issue_id'], ['issue.id'], name=op.f('fk_batch_issue_id_issue'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_batch')),
+    sa.UniqueConstraint('idempotency_key', name=op.f('uq_batch_idempotency_key')),
+    sa.UniqueConstraint('issue_id', 'number', name=op.f('uq_batch_issue_id_number'))
+    )
+    with op.batch_alter_table('batch', schema=None) as batch_op:
+        batch_op.create_index('ix_batch_issue_status', ['issue_id', 'status'], unique=False)
+
     op.create_table('comparison_tool',
     sa.Column('comparison_id', sa.Integer(), nullable=False),
     sa.Column('position', sa.Integer(), nullable=False),
@@ -126,19 +169,101 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_review')),
     sa.UniqueConstraint('tool_id', 'persona', name=op.f('uq_review_tool_id_persona'))
     )
+    op.create_table('transactional_message',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('reference', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+    sa.Column('subscriber_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=20), nullable=False),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', digest.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_error', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=True),
+    sa.Column('provider_id', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+    sa.Column('created_at', digest.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', digest.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['subscriber_id'], ['subscriber.id'], name=op.f('fk_transactional_message_subscriber_id_subscriber'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_transactional_message')),
+    sa.UniqueConstraint('reference', name=op.f('uq_transactional_message_reference'))
+    )
+    with op.batch_alter_table('transactional_message', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_transactional_message_next_attempt_at'), ['next_attempt_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_transactional_message_provider_id'), ['provider_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_transactional_message_status'), ['status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_transactional_message_subscriber_id'), ['subscriber_id'], unique=False)
+
+    op.create_table('delivery',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('issue_id', sa.Integer(), nullable=False),
+    sa.Column('subscriber_id', sa.Integer(), nullable=False),
+    sa.Column('batch_id', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('provider_id', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+    sa.Column('error', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=True),
+    sa.Column('created_at', digest.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', digest.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['batch_id'], ['batch.id'], name=op.f('fk_delivery_batch_id_batch'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['issue_id'], ['issue.id'], name=op.f('fk_delivery_issue_id_issue'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['subscriber_id'], ['subscriber.id'], name=op.f('fk_delivery_subscriber_id_subscriber'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_delivery')),
+    sa.UniqueConstraint('issue_id', 'subscriber_id', name=op.f('uq_delivery_issue_id_subscriber_id'))
+    )
+    with op.batch_alter_table('delivery', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_delivery_batch_id'), ['batch_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_delivery_provider_id'), ['provider_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_delivery_subscriber_id'), ['subscriber_id'], unique=False)
+
+    op.create_table('delivery_mark',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('delivery_id', sa.Integer(), nullable=False),
+    sa.Column('event', sqlmodel.sql.sqltypes.AutoString(length=30), nullable=False),
+    sa.Column('detail', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+    sa.Column('at', digest.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['delivery_id'], ['delivery.id'], name=op.f('fk_delivery_mark_delivery_id_delivery'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_delivery_mark')),
+    sa.UniqueConstraint('delivery_id', 'event', name=op.f('uq_delivery_mark_delivery_id_event'))
+    )
+    with op.batch_alter_table('delivery_mark', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_delivery_mark_delivery_id'), ['delivery_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('delivery_mark', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_delivery_mark_delivery_id'))
+
+    op.drop_table('delivery_mark')
+    with op.batch_alter_table('delivery', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_delivery_subscriber_id'))
+        batch_op.drop_index(batch_op.f('ix_delivery_provider_id'))
+        batch_op.drop_index(batch_op.f('ix_delivery_batch_id'))
+
+    op.drop_table('delivery')
+    with op.batch_alter_table('transactional_message', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_transactional_message_subscriber_id'))
+        batch_op.drop_index(batch_op.f('ix_transactional_message_status'))
+        batch_op.drop_index(batch_op.f('ix_transactional_message_provider_id'))
+        batch_op.drop_index(batch_op.f('ix_transactional_message_next_attempt_at'))
+
+    op.drop_table('transactional_message')
     op.drop_table('review')
     op.drop_table('issue_comparison')
     op.drop_table('comparison_tool')
+    with op.batch_alter_table('batch', schema=None) as batch_op:
+        batch_op.drop_index('ix_batch_issue_status')
+
+    op.drop_table('batch')
+    with op.batch_alter_table('webhook_event', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_webhook_event_provider_email_id'))
+
+    op.drop_table('webhook_event')
     op.drop_table('tool')
     with op.batch_alter_table('subscriber', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_subscriber_status'))
 
     op.drop_table('subscriber')
+    op.drop_table('rate_counter')
     with op.batch_alter_table('issue', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_issue_status'))
 
