@@ -13,12 +13,22 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from digest import catalog, schedule
+from digest import catalog, outbound, schedule, subscriptions
 from digest.config import Settings
 from digest.db import make_engine, session_scope
 from digest.demo import sample_documents
 from digest.errors import ConfigError
-from digest.models import ConsentRoute, Issue, IssueStatus, Subscriber, SubscriberStatus, metadata
+from digest.models import (
+    ConsentRoute,
+    Issue,
+    IssueStatus,
+    MessageKind,
+    MessageStatus,
+    Subscriber,
+    SubscriberStatus,
+    TransactionalMessage,
+    metadata,
+)
 from digest.subscriptions import email_hash
 from tests.delivery_support import add_readers
 from tests.fakes.resend_server import FakeResend
@@ -83,6 +93,30 @@ def test_the_scheduler_registers_coalescing_jobs_with_the_grace(
     weekly = scheduler.get_job("weekly-send")
     assert weekly is not None and weekly.coalesce and weekly.misfire_grace_time == 6 * 3600
     assert str(weekly.trigger.fields[4]) == "mon"  # day_of_week by name
+    mail = scheduler.get_job("transactional-mail")
+    assert mail is not None and mail.trigger.interval == schedule.MAIL_RETRY_EVERY
+
+
+def test_the_scheduler_retries_a_confirmation_the_transport_refused(
+    engine: Engine, settings: Settings
+) -> None:
+    """A signup whose confirmation could not be sent at once gets it from the scheduler."""
+    with session_scope(engine) as session:
+        reader = subscriptions.add_subscriber(
+            session, "late@example.com", route=ConsentRoute.FORM, now=MONDAY_8
+        )
+        message = outbound.queue_message(session, reader, MessageKind.CONFIRM, now=MONDAY_8)
+        message_id = message.id
+    assert schedule.retry_transactional_mail(engine, settings, now=MONDAY_8) == (
+        "sent 1 pending transactional message(s)"
+    )
+    assert len(list(settings.outbox_dir.glob("*.eml"))) == 1
+    with session_scope(engine) as session:
+        stored = session.get(TransactionalMessage, message_id)
+        assert stored is not None and stored.status == MessageStatus.SENT
+    assert schedule.retry_transactional_mail(engine, settings, now=MONDAY_8) == (
+        "sent 0 pending transactional message(s)"
+    )
 
 
 def load_catalog(engine: Engine, *, now: datetime) -> None:

@@ -1,4 +1,5 @@
-"""APScheduler wiring: the weekly send, resuming paused or unfinished sends, purging signups.
+"""APScheduler wiring: the weekly send, resuming paused or unfinished sends, purging signups,
+and retrying transactional mail (confirmations) that the transport refused at signup time.
 
 The schedule is a day name and a time in DIGEST_TIMEZONE ("mon 08:00"); the trigger gets the
 name, never a number (APScheduler 3 counts 0 as Monday, cron as Sunday). A scheduler that was
@@ -22,7 +23,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from digest import delivery, issues, subscriptions
+from digest import delivery, issues, outbound, subscriptions
 from digest.config import Settings
 from digest.db import session_scope, utcnow
 from digest.errors import ConfigError, NothingToSend
@@ -35,6 +36,8 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 FULL_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _SCHEDULE = re.compile(r"^\s*([a-z]+)\s+(\d{1,2}):(\d{2})\s*$", re.IGNORECASE)
 MAINTENANCE_EVERY = timedelta(hours=1)
+# A confirmation the transport refused should not wait an hour: readers are at the form now.
+MAIL_RETRY_EVERY = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -150,9 +153,21 @@ def maintenance_run(engine: Engine, settings: Settings, *, now: datetime) -> lis
     return [*outcomes, f"purged {purged} unconfirmed signup(s)"]
 
 
+def retry_transactional_mail(engine: Engine, settings: Settings, *, now: datetime) -> str:
+    """Send confirmations and other transactional mail that is due (first try failed)."""
+    sent = outbound.send_pending_messages(engine, settings, now=now)
+    if sent:
+        log.info("sent %d pending transactional message(s)", sent)
+    return f"sent {sent} pending transactional message(s)"
+
+
 def run_once(engine: Engine, settings: Settings, *, now: datetime) -> list[str]:
     """What a scheduler does on start: catch up on a due weekly run, then maintenance."""
-    return [weekly_run(engine, settings, now=now), *maintenance_run(engine, settings, now=now)]
+    return [
+        weekly_run(engine, settings, now=now),
+        *maintenance_run(engine, settings, now=now),
+        retry_transactional_mail(engine, settings, now=now),
+    ]
 
 
 def build_scheduler(
@@ -176,6 +191,13 @@ def build_scheduler(
         coalesce=True,
         max_instances=1,
         misfire_grace_time=grace,
+    )
+    scheduler.add_job(
+        lambda: retry_transactional_mail(engine, settings, now=clock()),
+        IntervalTrigger(seconds=MAIL_RETRY_EVERY.total_seconds(), timezone=settings.tz),
+        id="transactional-mail",
+        coalesce=True,
+        max_instances=1,
     )
     return scheduler
 
