@@ -149,3 +149,23 @@ def test_an_unfinished_older_issue_is_resumed_first(tmp_path: Path, store: str) 
     assert result.returncode == 0, result.stderr
     assert "Resuming unfinished issue #2 (2026-W48) first" in result.stdout
     assert "Issue #2 is sent." in result.stdout
+
+
+def test_a_send_as_of_a_future_moment_does_not_wait_for_it(tmp_path: Path) -> None:
+    """--now is a logical time: batches must not sit until the wall clock reaches it."""
+    future = NOW + timedelta(days=400)
+    url = f"sqlite:///{tmp_path / 'future.db'}"
+    engine = make_engine(url)
+    metadata.create_all(engine)
+    with session_scope(engine) as session:
+        catalog.import_comparisons(session, sample_documents(), now=future - timedelta(days=1))
+        add_readers(session, 3)
+    engine.dispose()
+    result = run_digest(
+        ["issue", "send", "--now", future.isoformat()],
+        digest_env(tmp_path, url),
+        tmp_path,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert len(read_outbox(tmp_path / "outbox")) == 3

@@ -6,6 +6,7 @@ of processes may call `send_issue` for the same issue at once: batches are lease
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from digest import issues, ledger, render_preview
 from digest.config import Settings
-from digest.db import session_scope, utcnow
+from digest.db import session_scope
 from digest.errors import Conflict, NotFound
 from digest.models import Batch, BatchStatus, Delivery, DeliveryStatus, Issue, IssueStatus
 from digest.outgoing import Composer
@@ -115,11 +116,17 @@ def send_issue(
     pacer: Pacer,
     workers: int,
     now: datetime,
-    clock: Callable[[], datetime] = utcnow,
+    clock: Callable[[], datetime] | None = None,
     on_progress: Callable[[Tally], None] | None = None,
     policy: RetryPolicy | None = None,
 ) -> SendReport:
-    """Send whatever is left of a frozen, enqueued issue; safe to run in several processes."""
+    """Send whatever is left of a frozen, enqueued issue; safe to run in several processes.
+
+    Batches, leases and retries run on a clock that starts at `now` and advances with real
+    time, so a send "as of" another moment (`--now`) neither waits for that moment to come
+    nor finds its own batches' due times in the future.
+    """
+    clock = clock or clock_from(now)
     with session_scope(engine) as session:
         resume_issue(session, issue_id)
         issue = session.get(Issue, issue_id)
@@ -194,3 +201,9 @@ def failure_reasons(session: Session, issue_id: int, *, limit: int = 10) -> list
         .limit(limit)
     )
     return [(error or "unknown", int(n)) for error, n in session.exec(query).all()]
+
+
+def clock_from(start: datetime) -> Callable[[], datetime]:
+    """A clock that reads `start` now and then advances with the monotonic clock."""
+    origin = time.monotonic()
+    return lambda: start + timedelta(seconds=time.monotonic() - origin)
