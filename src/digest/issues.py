@@ -196,9 +196,16 @@ def freeze_issue(session: Session, settings: Settings, issue: Issue, *, now: dat
     session.refresh(issue)
     if issue.frozen_at is not None:
         return issue
-    rendered, composition = render_fitted(
-        settings, issue, compose_issue(session, settings, now=now), now=now
-    )
+    try:
+        composition = compose_issue(session, settings, now=now)
+    except NothingToSend:
+        # Another process may have frozen this very issue since the refresh above: its
+        # comparisons now count as carried, so composing finds nothing. That is success.
+        session.refresh(issue)
+        if issue.frozen_at is not None:
+            return issue
+        raise
+    rendered, composition = render_fitted(settings, issue, composition, now=now)
     if _store_frozen(session, issue, rendered, composition, now=now):
         _record_comparisons(session, issue, composition)
     session.refresh(issue)
