@@ -26,6 +26,7 @@ from digest.pacing import Pacer
 from digest.render import RenderedEmail
 from digest.retry import RetryPolicy
 from digest.sending import SendJob, Tally
+from digest.transports import make_transport
 from digest.transports.base import OutgoingEmail, SendResult, Transport
 
 UNFINISHED = (IssueStatus.SENDING, IssueStatus.PAUSED)
@@ -148,6 +149,33 @@ def send_issue(
         issue = session.get(Issue, issue_id) or issue
         counts = issue_counts(session, issue_id)
     return SendReport(issue=issue, counts=counts, tally=tally)
+
+
+def send_with_configured_transport(
+    engine: Engine,
+    settings: Settings,
+    issue_id: int,
+    *,
+    now: datetime,
+    workers: int | None = None,
+    on_progress: Callable[[Tally], None] | None = None,
+) -> SendReport:
+    """`send_issue` through DIGEST_TRANSPORT, paced at DIGEST_RATE_LIMIT; closes the transport."""
+    pacer = Pacer(settings.rate_limit)
+    transport = make_transport(settings, observer=pacer.observe)
+    try:
+        return send_issue(
+            engine,
+            settings,
+            issue_id,
+            transport=transport,
+            pacer=pacer,
+            workers=workers or settings.send_workers,
+            now=now,
+            on_progress=on_progress,
+        )
+    finally:
+        transport.close()
 
 
 def send_test_copy(

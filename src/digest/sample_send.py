@@ -12,8 +12,6 @@ from digest.config import Settings
 from digest.db import session_scope
 from digest.errors import NothingToSend
 from digest.models import ConsentRoute
-from digest.pacing import Pacer
-from digest.transports import make_transport
 
 SAMPLE_READERS = (
     ("ada@example.com", "Ada"),
@@ -51,20 +49,7 @@ def send_sample_issue(settings: Settings, engine: Engine, *, now: datetime) -> S
     except NothingToSend as exc:
         return SampleSend(None, {}, f"Nothing to send: {exc.message}")
     assert issue.id is not None
-    pacer = Pacer(settings.rate_limit)
-    transport = make_transport(settings, observer=pacer.observe)
-    try:
-        report = delivery.send_issue(
-            engine,
-            settings,
-            issue.id,
-            transport=transport,
-            pacer=pacer,
-            workers=settings.send_workers,
-            now=now,
-        )
-    finally:
-        transport.close()
+    report = delivery.send_with_configured_transport(engine, settings, issue.id, now=now)
     return SampleSend(issue.number, report.counts, describe(report))
 
 

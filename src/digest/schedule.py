@@ -28,8 +28,6 @@ from digest.config import Settings
 from digest.db import session_scope, utcnow
 from digest.errors import ConfigError, NothingToSend
 from digest.models import Issue, IssueStatus
-from digest.pacing import Pacer
-from digest.transports import make_transport
 
 log = logging.getLogger("digest.schedule")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -117,20 +115,7 @@ def period_sent(engine: Engine, settings: Settings, *, at: datetime) -> bool:
 
 def send_and_log(engine: Engine, settings: Settings, issue: Issue, *, now: datetime) -> str:
     assert issue.id is not None
-    pacer = Pacer(settings.rate_limit)
-    transport = make_transport(settings, observer=pacer.observe)
-    try:
-        report = delivery.send_issue(
-            engine,
-            settings,
-            issue.id,
-            transport=transport,
-            pacer=pacer,
-            workers=settings.send_workers,
-            now=now,
-        )
-    finally:
-        transport.close()
+    report = delivery.send_with_configured_transport(engine, settings, issue.id, now=now)
     counts = " ".join(f"{k}={v}" for k, v in report.counts.items())
     outcome = f"issue #{issue.number} ({issue.period}): {report.issue.status}; {counts}"
     if report.tally.paused:

@@ -25,7 +25,6 @@ from digest.config import Settings
 from digest.db import session_scope
 from digest.errors import NothingToSend
 from digest.models import DeliveryStatus, Issue, IssueStatus
-from digest.pacing import Pacer
 from digest.sending import Tally
 from digest.transports import make_transport
 
@@ -83,23 +82,11 @@ def run_send(
     assert issue.id is not None
     with session_scope(engine, read_only=True) as session:
         before = delivery.issue_counts(session, issue.id)
-    pacer = Pacer(settings.rate_limit)
-    transport = make_transport(settings, observer=pacer.observe)
     console.print(f"Sending issue #{issue.number} ({issue.period}): {issue.subject}")
-    try:
-        with SendProgress(before) as progress:
-            report = delivery.send_issue(
-                engine,
-                settings,
-                issue.id,
-                transport=transport,
-                pacer=pacer,
-                workers=workers,
-                now=now,
-                on_progress=progress.update,
-            )
-    finally:
-        transport.close()
+    with SendProgress(before) as progress:
+        report = delivery.send_with_configured_transport(
+            engine, settings, issue.id, now=now, workers=workers, on_progress=progress.update
+        )
     finish_with_status(report, issue)
 
 
