@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import socket
@@ -18,7 +19,7 @@ from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
 from digest.errors import ConfigError, TransportError
 from digest.transports.smtp import SmtpTransport, parse_smtp_url
-from tests.transports.contract import Harness, TransportContract, make_email
+from tests.transports.contract import Harness, TransportContract, by_recipient, make_email
 
 
 class Inbox:
@@ -223,3 +224,112 @@ def test_url_parts() -> None:
     target = parse_smtp_url("smtps://us%40er:p%3Ass@mail.example")
     assert (target.host, target.port, target.implicit_tls) == ("mail.example", 465, True)
     assert (target.username, target.password) == ("us@er", "p:ss")
+
+
+class FaultyInbox(Inbox):
+    """An inbox that misbehaves at the `fail_at`-th MAIL FROM (1-based), counted over its life.
+
+    "451": answers 451 (slow down); "drop": closes the connection; "stall": answers too late.
+    Once `healed`, it accepts everything again (the state a retry later finds).
+    """
+
+    def __init__(self, fault: str, fail_at: int) -> None:
+        super().__init__()
+        self.fault, self.fail_at, self.mails, self.healed = fault, fail_at, 0, False
+
+    async def handle_MAIL(  # noqa: N802
+        self, server: Any, session: Session, envelope: Envelope, address: str, options: Any
+    ) -> str:
+        self.mails += 1
+        if self.mails == self.fail_at and not self.healed:
+            if self.fault == "drop":
+                server.transport.close()
+            elif self.fault == "stall":
+                await asyncio.sleep(STALL_SECONDS)
+            return "451 4.7.1 slow down"
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
+
+
+STALL_SECONDS = 3.0
+FAULTS = ["451", "drop", "stall"]
+
+
+@pytest.fixture(params=FAULTS)
+def faulty(request: pytest.FixtureRequest) -> Iterator[FaultyInbox]:
+    inbox = FaultyInbox(request.param, fail_at=6)
+    controller = start(inbox)
+    inbox.port = controller.port  # type: ignore[attr-defined]
+    yield inbox
+    controller.stop()
+
+
+def faulty_transport(inbox: FaultyInbox) -> SmtpTransport:
+    port = inbox.port  # type: ignore[attr-defined]
+    return SmtpTransport(f"smtp://127.0.0.1:{port}", timeout=1 if inbox.fault == "stall" else 5)
+
+
+def received_counts(inbox: Inbox) -> dict[str, int]:
+    return {to: len(copies) for to, copies in by_recipient(inbox.messages).items()}
+
+
+def test_a_fault_mid_batch_reports_each_recipient_and_sends_nobody_twice(
+    faulty: FaultyInbox,
+) -> None:
+    emails = [make_email(n) for n in range(10)]
+    transport = faulty_transport(faulty)
+    results = transport.send_batch(emails, idempotency_key="batch-1")
+    assert [r.reference for r in results] == [e.reference for e in emails]
+    assert all(r.ok and r.provider_id for r in results[:5])
+    assert all(not r.ok and not r.permanent for r in results[5:])
+    assert received_counts(faulty) == {f"reader{n}@example.com": 1 for n in range(5)}
+    # the recipients that were not sent go out in a follow-up batch, and only they
+    faulty.healed = True
+    again = transport.send_batch(emails[5:], idempotency_key="batch-1-retry")
+    assert all(r.ok for r in again)
+    assert received_counts(faulty) == {f"reader{n}@example.com": 1 for n in range(10)}
+
+
+def test_a_fault_mid_batch_then_the_same_key_again_sends_only_the_rest(
+    faulty: FaultyInbox,
+) -> None:
+    emails = [make_email(n) for n in range(8)]
+    transport = faulty_transport(faulty)
+    first = transport.send_batch(emails, idempotency_key="batch-1")
+    faulty.healed = True
+    second = transport.send_batch(emails, idempotency_key="batch-1")
+    assert all(r.ok for r in second)
+    assert [r.provider_id for r in second[:5]] == [r.provider_id for r in first[:5]]
+    assert received_counts(faulty) == {f"reader{n}@example.com": 1 for n in range(8)}
+
+
+def test_a_fault_before_anything_was_accepted_fails_the_batch_retryably(
+    faulty: FaultyInbox,
+) -> None:
+    faulty.fail_at = 1
+    with pytest.raises(TransportError) as caught:
+        faulty_transport(faulty).send_batch([make_email(n) for n in range(3)], idempotency_key="k")
+    assert caught.value.retryable and faulty.messages == []
+
+
+def test_a_refused_recipient_then_a_fault_keeps_the_refusal_permanent(
+    plain: tuple[Inbox, int],
+) -> None:
+    inbox = FaultyInbox("451", fail_at=3)
+    controller = start(inbox)
+    try:
+        emails = [make_email(0), make_email(1, to="refused@example.com"), *map(make_email, (2, 3))]
+        results = SmtpTransport(f"smtp://127.0.0.1:{controller.port}", timeout=5).send_batch(
+            emails, idempotency_key="k"
+        )
+    finally:
+        controller.stop()
+    assert [(r.ok, r.permanent) for r in results] == [
+        (True, False),
+        (False, True),
+        (False, False),
+        (False, False),
+    ]
+    assert results[2].error and results[2].error.startswith("451")
+    assert received_counts(inbox) == {"reader0@example.com": 1}

@@ -60,27 +60,51 @@ class SmtpTransport:
         self.target = parse_smtp_url(url)
         self.timeout = timeout
         self.ssl_context = ssl_context or ssl.create_default_context()
-        self._sent: dict[str, list[SendResult]] = {}
+        self._final: dict[str, dict[str, SendResult]] = {}  # key -> reference -> final result
         self._lock = threading.Lock()
 
     def send_batch(
         self, emails: Sequence[OutgoingEmail], *, idempotency_key: str
     ) -> list[SendResult]:
         with self._lock:
-            if idempotency_key in self._sent:
-                return list(self._sent[idempotency_key])
-        try:
-            with self._connect() as connection:
-                results = [self._send_one(connection, email) for email in emails]
-        except smtplib.SMTPAuthenticationError as exc:
-            raise TransportError(f"SMTP login refused: {exc.smtp_code}", retryable=False) from exc
-        except (smtplib.SMTPException, OSError) as exc:
-            raise TransportError(f"SMTP {self.target.host}: {exc}", retryable=True) from exc
-        self._remember(idempotency_key, results)
+            known = dict(self._final.get(idempotency_key, {}))
+        pending = [email for email in emails if email.reference not in known]
+        fresh = self._send_pending(pending, anything_sent=any(r.ok for r in known.values()))
+        results = [known.get(email.reference) or fresh[email.reference] for email in emails]
+        self._remember(idempotency_key, [r for r in results if r.ok or r.permanent])
         return results
 
     def close(self) -> None:
         """Connections live for one batch; nothing stays open."""
+
+    def _send_pending(
+        self, emails: Sequence[OutgoingEmail], *, anything_sent: bool
+    ) -> dict[str, SendResult]:
+        """One connection for `emails`; stops at the first fault that is not one recipient's."""
+        if not emails:
+            return {}
+        connection = self._open()
+        results: dict[str, SendResult] = {}
+        try:
+            for email in emails:
+                results[email.reference] = self._send_one(connection, email)
+        except (smtplib.SMTPException, OSError) as exc:
+            if not anything_sent and not any(r.ok for r in results.values()):
+                raise TransportError(
+                    f"SMTP {self.target.host}: {exc}", retryable=_retryable(exc)
+                ) from exc
+            results.update(_not_sent(emails, results, reason=_describe(exc)))
+        finally:
+            _quit(connection)
+        return results
+
+    def _open(self) -> smtplib.SMTP:
+        try:
+            return self._connect()
+        except smtplib.SMTPAuthenticationError as exc:
+            raise TransportError(f"SMTP login refused: {exc.smtp_code}", retryable=False) from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            raise TransportError(f"SMTP {self.target.host}: {exc}", retryable=True) from exc
 
     def _connect(self) -> smtplib.SMTP:
         target = self.target
@@ -110,7 +134,8 @@ class SmtpTransport:
             text = reason.decode(errors="replace") if isinstance(reason, bytes) else str(reason)
             return SendResult(email.reference, error=f"{code} {text}", permanent=code >= 500)
         except smtplib.SMTPDataError as exc:
-            connection.rset()
+            if exc.smtp_code == 421:  # smtplib closed the connection: a fault for the batch
+                raise
             return SendResult(
                 email.reference,
                 error=f"{exc.smtp_code} data refused",
@@ -120,6 +145,42 @@ class SmtpTransport:
 
     def _remember(self, key: str, results: list[SendResult]) -> None:
         with self._lock:
-            if len(self._sent) >= REMEMBERED_KEYS:
-                self._sent.pop(next(iter(self._sent)))
-            self._sent[key] = results
+            if key not in self._final and len(self._final) >= REMEMBERED_KEYS:
+                self._final.pop(next(iter(self._final)))
+            self._final.setdefault(key, {}).update((r.reference, r) for r in results)
+
+
+def _not_sent(
+    emails: Sequence[OutgoingEmail], done: dict[str, SendResult], *, reason: str
+) -> dict[str, SendResult]:
+    """The failing message and the ones never tried: not sent, worth trying again later."""
+    first = True
+    missing: dict[str, SendResult] = {}
+    for email in emails:
+        if email.reference in done:
+            continue
+        error = reason if first else f"not tried: the connection stopped earlier ({reason})"
+        missing[email.reference] = SendResult(email.reference, error=error, permanent=False)
+        first = False
+    return missing
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, smtplib.SMTPResponseException):
+        text = exc.smtp_error
+        detail = text.decode(errors="replace") if isinstance(text, bytes) else str(text)
+        return f"{exc.smtp_code} {detail}"
+    return f"SMTP connection failed: {exc}"
+
+
+def _retryable(exc: BaseException) -> bool:
+    """A 5xx refusal of the sender or the data will be refused again; faults of the line not."""
+    return not (isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500)
+
+
+def _quit(connection: smtplib.SMTP) -> None:
+    """Say goodbye if the line still works; a failed QUIT changes nothing that was sent."""
+    try:
+        connection.quit()
+    except (smtplib.SMTPException, OSError):
+        connection.close()
