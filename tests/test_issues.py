@@ -252,3 +252,26 @@ def test_published_issues_only(engine: Engine, settings: Settings) -> None:
         with pytest.raises(NotFound, match="no sent issue #2"):
             issues.get_published(session, 2)
         assert session.exec(select(func.count()).select_from(Comparison)).one() == 1
+
+
+def test_a_late_scheduled_claim_takes_the_scheduled_week_and_the_editors_draft(
+    engine: Engine, settings: Settings
+) -> None:
+    """Sunday 23:00 run starting Monday 00:30: Sunday's week. A draft the editor already gave a
+    subject on Monday (so under Monday's week) is that issue: same number, same subject."""
+    sunday_23 = NOW - timedelta(hours=9)  # Sunday 2026-11-22 23:00 UTC, week 2026-W47
+    with session_scope(engine) as session:
+        issues.set_overrides(
+            session,
+            settings,
+            subject="Hand-picked",
+            note=None,
+            now=NOW - timedelta(hours=7, minutes=50),
+        )
+    with session_scope(engine) as session:
+        late = issues.claim_issue(
+            session, settings, now=NOW - timedelta(hours=7, minutes=30), period_at=sunday_23
+        )
+        claimed = (late.number, late.period, late.subject_override)
+    assert claimed == (1, "2026-W47", "Hand-picked")
+    assert count(engine, Issue) == 1

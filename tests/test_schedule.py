@@ -30,9 +30,11 @@ from digest.models import (
     metadata,
 )
 from digest.subscriptions import email_hash
+from tests.conftest import make_test_settings
 from tests.delivery_support import add_readers
 from tests.fakes.resend_server import FakeResend
 from tests.helpers.cli import DIGEST, digest_env
+from tests.helpers.issue_data import comparison_doc, import_docs, week_of
 
 ROOT = Path(__file__).resolve().parents[1]
 LONDON = ZoneInfo("Europe/London")
@@ -244,3 +246,31 @@ def test_two_scheduler_processes_at_the_same_instant_send_one_issue(
         stored = session.exec(select(Issue)).all()
     assert len(stored) == 1 and stored[0].status == IssueStatus.SENT
     engine.dispose()
+
+
+SUNDAY_23 = datetime(2026, 11, 22, 23, 0, tzinfo=UTC)  # Sunday of ISO week 2026-W47
+
+
+def test_a_late_sunday_run_sends_that_week_and_does_not_skip_the_next(
+    tmp_path: Path, engine: Engine, settings: Settings
+) -> None:
+    """Run 90 minutes late (Monday 00:30, inside the grace): the issue is Sunday's week's, so
+    the next Sunday's on-time run still finds its own week unsent."""
+    sunday = make_test_settings(tmp_path, settings.database_url, send_schedule="sun 23:00")
+    import_docs(engine, week_of(SUNDAY_23, 2), now=SUNDAY_23)
+    with session_scope(engine) as session:
+        add_readers(session, 2)
+    late = schedule.weekly_run(engine, sunday, now=SUNDAY_23 + timedelta(minutes=90))
+    next_sunday = SUNDAY_23 + timedelta(days=7)
+    import_docs(engine, [comparison_doc(30, next_sunday - timedelta(days=2))], now=next_sunday)
+    on_time = schedule.weekly_run(engine, sunday, now=next_sunday)
+    assert "(2026-W47)" in late and "sent=2" in late
+    assert "(2026-W48)" in on_time and "sent=2" in on_time
+    with session_scope(engine, read_only=True) as session:
+        stored = session.exec(select(Issue).order_by(Issue.number)).all()  # type: ignore[arg-type]
+    assert [(i.number, i.period, i.status) for i in stored] == [
+        (1, "2026-W47", IssueStatus.SENT),
+        (2, "2026-W48", IssueStatus.SENT),
+    ]
+    assert stored[0].cutoff == SUNDAY_23 + timedelta(minutes=90)  # now is the compose cutoff
+    assert len(list(sunday.outbox_dir.glob("*.eml"))) == 4

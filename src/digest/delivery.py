@@ -75,9 +75,12 @@ def prepare_issue(session: Session, settings: Settings, *, now: datetime) -> Iss
     return pending[0]
 
 
-def open_period_issue(session: Session, settings: Settings, *, now: datetime) -> Issue:
-    """Now's period's issue, claimed in the store (one per period), frozen and enqueued."""
-    issue = issues.claim_issue(session, settings, now=now)
+def open_period_issue(
+    session: Session, settings: Settings, *, now: datetime, period_at: datetime | None = None
+) -> Issue:
+    """The period's issue (`period_at`'s, else now's), claimed in the store (one per period),
+    frozen as of `now` and enqueued."""
+    issue = issues.claim_issue(session, settings, now=now, period_at=period_at)
     if issue.status == IssueStatus.DRAFT:
         issue = issues.freeze_issue(session, settings, issue, now=now)
     if issue.status in UNFINISHED:

@@ -85,9 +85,15 @@ def next_number(session: Session) -> int:
     return int(session.exec(select(func.coalesce(func.max(Issue.number), 0))).one()) + 1
 
 
-def claim_issue(session: Session, settings: Settings, *, now: datetime) -> Issue:
-    """The issue row of now's period (any status), creating or moving the draft if needed."""
-    period = period_of(now, settings.tz)
+def claim_issue(
+    session: Session, settings: Settings, *, now: datetime, period_at: datetime | None = None
+) -> Issue:
+    """The issue row of a period (any status), creating or moving the draft if needed.
+
+    The period is `period_at`'s, else now's: a scheduled run that starts late (a Sunday 23:00
+    run at Monday 00:30) belongs to the week it was scheduled in, not the week it ran in.
+    """
+    period = period_of(period_at or now, settings.tz)
     for _ in range(CLAIM_ATTEMPTS):
         issue = _issue_for_period(session, period)
         if issue is None:
@@ -102,9 +108,13 @@ def _issue_for_period(session: Session, period: str) -> Issue | None:
 
 
 def _move_stale_draft(session: Session, period: str) -> Issue | None:
-    """An older period's unsent draft becomes this period's issue (same number, same overrides)."""
+    """The unsent draft becomes this period's issue (same number, same overrides).
+
+    Usually the draft is an older period's; it can be a later one when an editor set a subject
+    on Monday and the Sunday-night run starts late: either way it is "the next issue".
+    """
     draft = find_draft(session)
-    if draft is None or draft.period >= period:
+    if draft is None or draft.period == period:
         return None
     moved = session.execute(
         update(Issue)

@@ -97,7 +97,9 @@ def weekly_run(engine: Engine, settings: Settings, *, now: datetime) -> str:
         return message
     try:
         with session_scope(engine) as session:
-            issue = delivery.open_period_issue(session, settings, now=now)
+            # The period is the scheduled instant's (a late Sunday-night run must not take
+            # Monday's week); `now` stays the compose cutoff.
+            issue = delivery.open_period_issue(session, settings, now=now, period_at=scheduled)
     except NothingToSend as exc:
         log.info("nothing to send: %s", exc.message)
         return f"nothing to send: {exc.message}"
