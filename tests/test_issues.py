@@ -275,3 +275,46 @@ def test_a_late_scheduled_claim_takes_the_scheduled_week_and_the_editors_draft(
         claimed = (late.number, late.period, late.subject_override)
     assert claimed == (1, "2026-W47", "Hand-picked")
     assert count(engine, Issue) == 1
+
+
+def slugs(composition: issues.Composition) -> list[str]:
+    return [view.comparison.slug for view in composition.all]
+
+
+def test_a_comparison_imported_after_the_cutoff_but_dated_before_it_goes_in_the_next_issue(
+    engine: Engine, settings: Settings
+) -> None:
+    import_docs(engine, week_of(NOW, 2), now=NOW)
+    assert freeze(engine, settings).cutoff == NOW  # issue #1 frozen at 08:00
+    import_docs(
+        engine, [comparison_doc(40, NOW - timedelta(minutes=2))], now=NOW + timedelta(minutes=5)
+    )
+    second = freeze(engine, settings, NOW + timedelta(days=7))
+    with session_scope(engine, read_only=True) as session:
+        carried = session.exec(
+            select(Comparison.slug)
+            .join(IssueComparison, IssueComparison.comparison_id == Comparison.id)  # type: ignore[arg-type]
+            .where(IssueComparison.issue_id == second.id)
+        ).all()
+    assert (second.number, carried) == (2, ["tool-a-40-vs-tool-b-40"])
+
+
+def test_late_imports_count_only_within_the_last_issues_window(
+    engine: Engine, settings: Settings
+) -> None:
+    """A back-filled archive of old pages is not news; a page dated before the last cutoff
+    that was imported after it is, and so is one imported "after" the compose time."""
+    import_docs(engine, week_of(NOW, 1), now=NOW)
+    freeze(engine, settings)  # window (NOW - 7 d, NOW]
+    later = NOW + timedelta(days=7)
+    import_docs(
+        engine,
+        [comparison_doc(50, NOW - timedelta(days=30)), comparison_doc(51, NOW - timedelta(days=2))],
+        now=NOW + timedelta(hours=1),
+    )
+    import_docs(
+        engine, [comparison_doc(52, NOW - timedelta(minutes=1))], now=later + timedelta(hours=3)
+    )
+    with session_scope(engine, read_only=True) as session:
+        composition = issues.compose_issue(session, settings, now=later)
+    assert slugs(composition) == ["tool-a-52-vs-tool-b-52", "tool-a-51-vs-tool-b-51"]

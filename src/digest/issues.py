@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, update
+from sqlalchemy import func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -142,14 +142,22 @@ def _create_draft(session: Session, period: str, *, now: datetime) -> Issue | No
 
 
 def compose_issue(session: Session, settings: Settings, *, now: datetime) -> Composition:
-    """The comparisons published after the last frozen issue's cutoff, up to `now`."""
-    window_start = _window_start(session, now=now)
+    """The comparisons published after the last frozen issue's cutoff, up to `now`, plus those
+    it missed: dated inside its window but imported after it froze (published_at comes from the
+    page, so a page imported at 08:05 can say 07:58). None that a frozen issue carried."""
+    window_start, late_floor = _window(session, now=now)
     carried = select(IssueComparison.comparison_id).join(
         Issue, col(Issue.id) == IssueComparison.issue_id
     )
+    new = col(Comparison.published_at) > window_start
+    if late_floor is not None:
+        late = (col(Comparison.created_at) > window_start) & (
+            col(Comparison.published_at) > late_floor
+        )
+        new = or_(new, late)
     query = (
         select(Comparison)
-        .where(Comparison.published_at > window_start, Comparison.published_at <= now)
+        .where(new, Comparison.published_at <= now)
         .where(col(Comparison.id).not_in(carried.where(col(Issue.status).in_(FROZEN))))
         .order_by(col(Comparison.published_at).desc(), col(Comparison.id).desc())
     )
@@ -161,9 +169,19 @@ def compose_issue(session: Session, settings: Settings, *, now: datetime) -> Com
     return Composition(window_start, now, tuple(views[:cut]), tuple(views[cut:]))
 
 
-def _window_start(session: Session, *, now: datetime) -> datetime:
-    last = session.exec(select(func.max(Issue.cutoff)).where(col(Issue.status).in_(FROZEN))).one()
-    return last if last is not None else now - FIRST_ISSUE_LOOKBACK
+def _window(session: Session, *, now: datetime) -> tuple[datetime, datetime | None]:
+    """(window start, floor for late imports). The window starts at the last frozen issue's
+    cutoff (the first issue looks back 7 days). A late import counts if it is dated after that
+    issue's own window start: a back-filled archive of old pages is not this week's news."""
+    last = session.exec(
+        select(Issue.cutoff, Issue.window_start)
+        .where(col(Issue.status).in_(FROZEN), col(Issue.cutoff).is_not(None))
+        .order_by(col(Issue.cutoff).desc())
+        .limit(1)
+    ).first()
+    if last is None or last[0] is None:
+        return now - FIRST_ISSUE_LOOKBACK, None
+    return last[0], last[1]
 
 
 def set_overrides(
