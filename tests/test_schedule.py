@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -274,3 +276,32 @@ def test_a_late_sunday_run_sends_that_week_and_does_not_skip_the_next(
     ]
     assert stored[0].cutoff == SUNDAY_23 + timedelta(minutes=90)  # now is the compose cutoff
     assert len(list(sunday.outbox_dir.glob("*.eml"))) == 4
+
+
+def test_the_scheduler_runs_one_job_at_a_time(
+    sqlite_engine: Engine, sqlite_settings: Settings
+) -> None:
+    """Maintenance must not re-send a SENDING issue beside a long weekly send (that doubles
+    the provider rate): the scheduler's jobs share one worker and run one after another."""
+    scheduler = schedule.build_scheduler(sqlite_engine, sqlite_settings)
+    runs: list[tuple[float, float]] = []
+
+    def probe() -> None:
+        started = time.monotonic()
+        time.sleep(0.3)
+        runs.append((started, time.monotonic()))
+
+    runner = threading.Thread(target=scheduler.start, daemon=True)
+    runner.start()
+    try:
+        for n in range(3):
+            scheduler.add_job(probe, id=f"probe-{n}")  # each due at once
+        deadline = time.monotonic() + 10
+        while len(runs) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        scheduler.shutdown(wait=True)
+        runner.join(timeout=10)
+    assert len(runs) == 3
+    ordered = sorted(runs)
+    assert all(ordered[i][1] <= ordered[i + 1][0] for i in range(2)), ordered

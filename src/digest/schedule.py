@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -161,7 +162,13 @@ def build_scheduler(
     engine: Engine, settings: Settings, *, clock: Callable[[], datetime] = utcnow
 ) -> BlockingScheduler:
     weekly = parse_schedule(settings.send_schedule)
-    scheduler = BlockingScheduler(timezone=settings.tz)
+    # One worker: jobs run one after another. On the default pool, hourly maintenance would
+    # resume a SENDING issue beside a long weekly send of it, each paced at DIGEST_RATE_LIMIT,
+    # doubling the rate at the provider. A job due while another runs waits its turn;
+    # max_instances=1 keeps at most one of each waiting, so missed runs coalesce.
+    scheduler = BlockingScheduler(
+        timezone=settings.tz, executors={"default": ThreadPoolExecutor(max_workers=1)}
+    )
     grace = int(settings.schedule_grace_hours * 3600)
     scheduler.add_job(
         lambda: weekly_run(engine, settings, now=clock()),
