@@ -32,8 +32,20 @@ Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN, max_length=120)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
 
+# C0 controls (tab, newline and carriage return aside) and the noncharacters U+FFFE/U+FFFF
+# are never text a page shows, and the MJML renderer chokes on them: refuse, never guess.
+CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*")
+    @classmethod
+    def _no_control_chars(cls, value: Any) -> Any:
+        if isinstance(value, str) and (found := CONTROL_CHARS.search(value)):
+            raise ValueError(f"contains the control character U+{ord(found.group()):04X}")
+        return value
 
 
 class ReviewIn(_Strict):
@@ -101,6 +113,9 @@ def parse_document(source: str, raw: bytes) -> list[ComparisonIn]:
         raise InvalidInput(
             source, [("", f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")]
         ) from None
+    except (ValueError, RecursionError) as exc:  # a 4300+ digit integer, or absurd nesting
+        problem = str(exc) if isinstance(exc, ValueError) else "nested too deeply"
+        raise InvalidInput(source, [("", f"malformed JSON: {problem}")]) from None
     return validate_document(source, data)
 
 

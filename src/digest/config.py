@@ -7,6 +7,8 @@ issued before a restart still verify after it.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import secrets
 from enum import StrEnum
@@ -19,6 +21,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from digest.errors import ConfigError
 
+MIN_WEBHOOK_KEY_BYTES = 16
 PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "dev", "development", "placeholder"}
 MIN_SECRET_LENGTH = 32
 
@@ -93,6 +96,26 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r} (use an IANA name such as UTC)") from exc
         return value
 
+    @field_validator(
+        "secret_key", "api_token", "editor_password", "resend_webhook_secret", "resend_api_key"
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        # `DIGEST_API_TOKEN=` (as in .env.example) must mean "no token", never "the empty token".
+        if value is None or not value.get_secret_value().strip():
+            return None
+        return value
+
+    @field_validator("resend_webhook_secret")
+    @classmethod
+    def _webhook_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(webhook_key(value.get_secret_value())) < MIN_WEBHOOK_KEY_BYTES:
+            raise ValueError(
+                f"must be whsec_ followed by base64 of at least {MIN_WEBHOOK_KEY_BYTES} bytes "
+                "(copy it from the Resend dashboard)"
+            )
+        return value
+
     @field_validator("base_url", "site_url")
     @classmethod
     def _absolute_url(cls, value: str) -> str:
@@ -110,6 +133,14 @@ class Settings(BaseSettings):
         if self.secret_key is None:
             raise ConfigError("DIGEST_SECRET_KEY is not set; build settings with get_settings()")
         return self.secret_key.get_secret_value()
+
+
+def webhook_key(secret: str) -> bytes:
+    """The HMAC key inside a `whsec_<base64>` secret; empty when it is not valid base64."""
+    try:
+        return base64.b64decode(secret.strip().removeprefix("whsec_"), validate=True)
+    except (binascii.Error, ValueError):
+        return b""
 
 
 def get_settings(**overrides: Any) -> Settings:

@@ -201,8 +201,11 @@ def set_overrides(
 
 
 def _clean_overrides(subject: str | None, note: str | None) -> tuple[str | None, str | None]:
-    subject = " ".join((subject or "").split()) or None  # one line: it becomes a mail header
-    note = (note or "").strip().replace("\r\n", "\n") or None
+    # Invisible control characters (pasted junk) break the MJML renderer: drop them.
+    junk = [*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0xFFFE, 0xFFFF]
+    drop: dict[int, None] = dict.fromkeys(junk)
+    subject = " ".join((subject or "").translate(drop).split()) or None  # one line: a header
+    note = (note or "").translate(drop).strip().replace("\r\n", "\n") or None
     problems = []
     if subject is not None and len(subject) > MAX_SUBJECT:
         problems.append(("subject", f"at most {MAX_SUBJECT} characters (got {len(subject)})"))

@@ -57,7 +57,7 @@ def erase_subscriber(session: Session, subscriber_id: int, *, now: datetime) -> 
     subscriber.consent_ip = None
     subscriber.consent_user_agent = None
     subscriber.status = SubscriberStatus.ERASED
-    subscriber.erased_at = subscriber.erased_at or now
+    subscriber.erased_at = now
     session.add(subscriber)
     return subscriber
 

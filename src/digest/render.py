@@ -51,10 +51,19 @@ def _finalize(value: Any) -> Any:
         return "" if value is None else str(value)
     if isinstance(value, Markup):
         # Swapping one plain-text run for another inside escaped markup keeps it escaped.
-        return Markup(str(value).replace(MARKER_START, DEFUSED_START))  # noqa: S704
+        return Markup(_defuse(str(value)))  # noqa: S704
     if isinstance(value, str):
-        return value.replace(MARKER_START, DEFUSED_START)
+        return _defuse(value)
     return value
+
+
+# Backstop: inputs refuse or strip C0 controls, but one slipping through must not make the
+# MJML compiler fail and block a whole issue.
+_CONTROL_CHARS = dict.fromkeys([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0xFFFE, 0xFFFF])
+
+
+def _defuse(text: str) -> str:
+    return text.replace(MARKER_START, DEFUSED_START).translate(_CONTROL_CHARS)
 
 
 @lru_cache(maxsize=1)

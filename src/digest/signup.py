@@ -196,7 +196,8 @@ def _record_consent(
         subscriber.email = address
         subscriber.status = SubscriberStatus.PENDING
         subscriber.confirmed_at = None
-        subscriber.erased_at = None
+        # erased_at stays: if this signup is never confirmed, the purge turns the row back
+        # into a tombstone instead of deleting the fingerprint with it.
     subscriber.name = name if name is not None else subscriber.name
     subscriber.consent_route = request.route
     subscriber.consent_at = now

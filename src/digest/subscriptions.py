@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import delete, func
+from sqlalchemy import delete, func, or_, update
 from sqlmodel import Session, col, select
 
 from digest.errors import Conflict, InvalidInput, NotFound
@@ -124,14 +124,28 @@ def is_mailable(subscriber: Subscriber) -> bool:
 
 def purge_unconfirmed(session: Session, *, now: datetime, older_than: timedelta) -> int:
     """Delete signups that were never confirmed and last asked before `now - older_than`."""
-    cutoff = now - older_than
-    statement = delete(Subscriber).where(
+    stale = (
         col(Subscriber.status) == SubscriberStatus.PENDING,
         col(Subscriber.confirmed_at).is_(None),
-        func.coalesce(Subscriber.consent_at, Subscriber.created_at) < cutoff,
+        func.coalesce(Subscriber.consent_at, Subscriber.created_at) < now - older_than,
     )
-    result: Any = session.execute(statement)
-    return int(result.rowcount or 0)
+    marked = or_(col(Subscriber.erased_at).is_not(None), col(Subscriber.suppressed_at).is_not(None))
+    # A once-erased (or suppressed) address keeps its fingerprint: back to a tombstone, not gone.
+    tombstones: Any = session.execute(
+        update(Subscriber)
+        .where(*stale, marked)
+        .values(
+            status=SubscriberStatus.ERASED,
+            email=None,
+            name=None,
+            consent_ip=None,
+            consent_user_agent=None,
+            erased_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    deleted: Any = session.execute(delete(Subscriber).where(*stale, ~marked))
+    return int(deleted.rowcount or 0) + int(tombstones.rowcount or 0)
 
 
 def confirm_subscriber(session: Session, subscriber_id: int, *, now: datetime) -> Subscriber:

@@ -28,6 +28,10 @@ class ConsentRoute(StrEnum):
 
 
 class Subscriber(SQLModel, table=True):
+    # Never reuse an id on SQLite (PostgreSQL sequences never do): links that never expire name
+    # a subscriber by id, and a purged reader's old link must not reach whoever comes next.
+    __table_args__ = {"sqlite_autoincrement": True}
+
     id: int | None = Field(default=None, primary_key=True)
     # Normalised address; NULL once erased. The hash survives erasure so that a stale import
     # cannot mail an erased or suppressed address again.

@@ -24,8 +24,12 @@ def _error(status: int, message: str, **extra: object) -> JSONResponse:
 
 def _authorised(request: Request, expected: str) -> bool:
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(
-        given.strip().encode(), expected.encode()
+    given = given.strip()
+    # An empty token never matches, even if a misconfiguration left an empty expected value.
+    return (
+        scheme.lower() == "bearer"
+        and bool(given and expected)
+        and hmac.compare_digest(given.encode(), expected.encode())
     )
 
 
@@ -42,8 +46,14 @@ async def post_comparisons(request: Request, settings: SettingsDep) -> JSONRespo
         return _error(413, f"body is larger than {settings.api_max_body_bytes} bytes")
     try:
         data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, ValueError) as exc:  # ValueError: bad JSON, or a 4300+ digit int
         return _error(400, f"request body is not valid UTF-8 JSON: {exc}")
+    except RecursionError:
+        return _error(400, "request body is nested too deeply")
+    return _import(request, data)
+
+
+def _import(request: Request, data: object) -> JSONResponse:
     try:
         documents = [("request", validate_document("request", data))]
         with session_scope(get_engine(request)) as session:

@@ -120,14 +120,17 @@ async def read_fields(request: Request) -> tuple[dict[str, str], bool]:
         raise BadBody("that request is not UTF-8 text") from None
     if _wants_json(request):
         return _json_fields(text), True
-    pairs = parse_qs(text, keep_blank_values=True, max_num_fields=20)
+    try:
+        pairs = parse_qs(text, keep_blank_values=True, max_num_fields=20)
+    except ValueError:  # more fields than any of our forms has
+        raise BadBody("that request has too many fields") from None
     return {key: values[0] for key, values in pairs.items()}, False
 
 
 def _json_fields(text: str) -> dict[str, str]:
     try:
         data = json.loads(text)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # also a 4300+ digit number, or absurd nesting
         raise BadBody("that request is not valid JSON") from None
     if not isinstance(data, dict):
         raise BadBody('send a JSON object such as {"email": "you@example.com"}')
