@@ -173,7 +173,7 @@ def test_webhook_odd_timestamps_are_400(base_url: str, stamp: str) -> None:
     answer = httpx.post(
         f"{base_url}/webhooks/resend",
         content=b"{}",
-        headers={key: value.encode("utf-8") for key, value in headers.items()},  # type: ignore[misc]
+        headers={key.encode(): value.encode("utf-8") for key, value in headers.items()},
     )
     assert answer.status_code == 400
 
