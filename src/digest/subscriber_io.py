@@ -22,6 +22,7 @@ from digest.models.subscribers import ConsentRoute, Subscriber, SubscriberStatus
 from digest.privacy import consent_record
 
 MAX_ROWS = 100_000
+MAX_FILE_BYTES = 10 * 1024 * 1024
 EXPORT_COLUMNS = (
     "email",
     "name",
@@ -57,10 +58,28 @@ class ImportReport:
 def parse_csv(source: str, text: str) -> list[ImportRow]:
     """Rows of a CSV with an `email` column (and optionally `name`); InvalidInput lists every
     bad row by line number."""
-    reader = csv.DictReader(io.StringIO(text))
-    columns = {(name or "").strip().lower(): name for name in reader.fieldnames or []}
+    # strict: a stray or unclosed quote is an error, not a field that swallows the next rows
+    reader = csv.DictReader(io.StringIO(text), strict=True)
+    try:
+        return _parse_rows(source, reader)
+    except csv.Error as exc:
+        raise InvalidInput(source, [(f"line {reader.line_num}", f"malformed CSV: {exc}")]) from None
+
+
+def _header(source: str, reader: csv.DictReader[str]) -> dict[str, str]:
+    names = [(name or "").strip().lower() for name in reader.fieldnames or []]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        problem = f"the header names the column {repeated[0]!r} twice"
+        raise InvalidInput(source, [("line 1", problem)])
+    columns = dict(zip(names, reader.fieldnames or [], strict=True))
     if "email" not in columns:
         raise InvalidInput(source, [("line 1", "the header needs an 'email' column")])
+    return columns
+
+
+def _parse_rows(source: str, reader: csv.DictReader[str]) -> list[ImportRow]:
+    columns = _header(source, reader)
     rows: list[ImportRow] = []
     problems: list[tuple[str, str]] = []
     seen: set[str] = set()
@@ -86,6 +105,10 @@ def _row(
     raw_name = record.get(columns["name"]) if "name" in columns else None
     if not isinstance(raw_email, str) or (not raw_email.strip() and not raw_name):
         return None  # a blank line
+    if any(
+        isinstance(value, str) and ("\n" in value or "\r" in value) for value in record.values()
+    ):
+        raise InvalidInput("row", [("", "a field spans several lines (check the quotes)")])
     email = subscriptions.normalise_email(raw_email)
     name = subscriptions.clean_name(raw_name if isinstance(raw_name, str) else None)
     if email in seen:
@@ -129,23 +152,23 @@ def export_csv(subscribers: Iterable[Subscriber]) -> Iterator[str]:
     yield _drain(buffer)
     for subscriber in subscribers:
         consent = consent_record(subscriber)
-        writer.writerow(
-            [
-                subscriber.email or "",
-                _cell(subscriber.name),
-                subscriber.status,
-                _iso(subscriber.created_at),
-                consent["confirmed_at"] or "",
-                _iso(subscriber.unsubscribed_at),
-                _iso(subscriber.suppressed_at),
-                _iso(subscriber.erased_at),
-                consent["route"],
-                consent["at"] or "",
-                consent["ip"] or "",
-                _cell(consent["user_agent"]),
-                subscriber.email_hash,
-            ]
-        )
+        # every text column is defused: even an address may start with "=" or "@"
+        row = [
+            subscriber.email or "",
+            subscriber.name,
+            subscriber.status,
+            _iso(subscriber.created_at),
+            consent["confirmed_at"] or "",
+            _iso(subscriber.unsubscribed_at),
+            _iso(subscriber.suppressed_at),
+            _iso(subscriber.erased_at),
+            consent["route"],
+            consent["at"] or "",
+            consent["ip"] or "",
+            consent["user_agent"],
+            subscriber.email_hash,
+        ]
+        writer.writerow([_cell(value) for value in row])
         yield _drain(buffer)
 
 

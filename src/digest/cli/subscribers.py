@@ -66,7 +66,12 @@ def import_file(
 ) -> None:
     """Import a CSV: all or nothing (bad rows are listed by line); known addresses are skipped."""
     try:
-        text = file.read_text(encoding="utf-8-sig")
+        with file.open("rb") as handle:  # bounded: /dev/zero must not exhaust memory
+            raw = handle.read(subscriber_io.MAX_FILE_BYTES + 1)
+        if len(raw) > subscriber_io.MAX_FILE_BYTES:
+            limit = subscriber_io.MAX_FILE_BYTES // 1_048_576
+            raise InvalidInput(str(file), [("", f"larger than {limit} MiB; split the file")])
+        text = raw.decode("utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidInput(str(file), [("", getattr(exc, "strerror", None) or str(exc))]) from None
     rows = subscriber_io.parse_csv(str(file), text)
