@@ -31,11 +31,18 @@ def serve(
     """Serve the web app: subscribe pages, archive, editor, API and webhooks."""
     import uvicorn
 
+    from digest.web.access_log import log_config
     from digest.web.app import create_app
 
     settings = load_settings()
     app = create_app(settings)
-    uvicorn.run(app, host=host or settings.host, port=port or settings.port, proxy_headers=True)
+    uvicorn.run(
+        app,
+        host=host or settings.host,
+        port=port or settings.port,
+        proxy_headers=True,
+        log_config=log_config(),  # never-expiring link tokens stay out of the access log
+    )
 
 
 def demo(now: NowOption = None) -> None:
