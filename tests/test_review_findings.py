@@ -298,3 +298,27 @@ def test_erased_fingerprint_survives_resubscribe_and_purge(engine: Engine, tmp_p
         subscriptions.add_subscriber(
             session, "erased@example.com", confirmed=True, route=ConsentRoute.IMPORT, now=NOW
         )
+
+
+# 11. Editor login guesses are limited per IP, in the database; odd CSRF values are a 403.
+
+
+def test_editor_login_is_rate_limited(base_url: str) -> None:
+    with httpx.Client(base_url=base_url) as client:
+        for _ in range(10):
+            wrong = client.post("/editor/login", data={"password": "guess"})
+            assert wrong.status_code == 401 and "not right" in wrong.text
+        blocked = client.post("/editor/login", data={"password": PASSWORD})
+    assert blocked.status_code == 401 and "Too many attempts" in blocked.text
+    assert "digest_editor" not in blocked.headers.get("set-cookie", "")
+
+
+def test_non_ascii_csrf_is_refused_not_a_500(base_url: str) -> None:
+    with httpx.Client(base_url=base_url) as client:
+        client.post("/editor/login", data={"password": PASSWORD})
+        answer = client.post("/editor/issue", data={"csrf": "é" * 64, "subject": "x"})
+    assert answer.status_code == 403
+
+
+def test_openapi_schema_is_not_public(base_url: str) -> None:
+    assert httpx.get(f"{base_url}/openapi.json").status_code == 404

@@ -26,7 +26,14 @@ def create_app(settings: Settings) -> FastAPI:
         mail_retry.cancel()
         engine.dispose()
 
-    app = FastAPI(title=settings.newsletter_name, lifespan=lifespan, docs_url=None, redoc_url=None)
+    # No /openapi.json either: the API is private, its schema is nobody else's business.
+    app = FastAPI(
+        title=settings.newsletter_name,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
     app.state.settings = settings
     app.state.engine = engine
     app.include_router(api.router)

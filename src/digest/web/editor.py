@@ -58,6 +58,11 @@ def login_form(request: Request, settings: SettingsDep) -> Response:
 async def login(request: Request, settings: SettingsDep, password: FormText = "") -> Response:
     if not auth.enabled(settings):
         return _not_found(request)
+    if not auth.login_allowed(get_engine(request), request, now=now()):
+        await asyncio.sleep(FAILED_LOGIN_DELAY)
+        minutes = int(auth.LOGIN_WINDOW.total_seconds() // 60)
+        context = {"error": f"Too many attempts. Wait {minutes} minutes, then try again."}
+        return render_page(request, "editor_login.html", context, status_code=401)
     if not auth.password_matches(settings, password):
         await asyncio.sleep(FAILED_LOGIN_DELAY)
         context = {"error": "That password is not right."}

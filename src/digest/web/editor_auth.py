@@ -10,14 +10,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from datetime import datetime, timedelta
 
 from fastapi import Request, Response
 from itsdangerous import BadSignature, TimestampSigner
+from sqlalchemy.engine import Engine
 
+from digest import ratelimit
 from digest.config import Settings
+from digest.db import session_scope
 
 COOKIE = "digest_editor"
 MAX_AGE_SECONDS = 12 * 3600
+LOGIN_LIMIT = 10
+LOGIN_WINDOW = timedelta(minutes=15)
 
 
 def enabled(settings: Settings) -> bool:
@@ -32,6 +38,17 @@ def password_matches(settings: Settings, given: str) -> bool:
         return False
     expected = hashlib.sha256(settings.editor_password.get_secret_value().encode()).digest()
     return hmac.compare_digest(hashlib.sha256(given.encode()).digest(), expected)
+
+
+def login_allowed(engine: Engine, request: Request, *, now: datetime) -> bool:
+    """At most LOGIN_LIMIT attempts per client IP per LOGIN_WINDOW, counted in the database
+    (so the limit holds across processes); every attempt counts, so a guesser who hits the
+    right password while blocked learns nothing."""
+    ip = request.client.host if request.client else "unknown"
+    with session_scope(engine) as session:
+        return ratelimit.allow(
+            session, f"editor-login:{ip}", limit=LOGIN_LIMIT, window=LOGIN_WINDOW, now=now
+        )
 
 
 def _signer(settings: Settings) -> TimestampSigner:
@@ -72,4 +89,5 @@ def csrf_token(settings: Settings, session: str) -> str:
 
 
 def csrf_ok(settings: Settings, session: str, given: str) -> bool:
-    return hmac.compare_digest(csrf_token(settings, session), given)
+    # bytes: compare_digest refuses non-ASCII str (a 500), and a forged value is just wrong
+    return hmac.compare_digest(csrf_token(settings, session).encode(), given.encode())
