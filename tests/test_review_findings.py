@@ -322,3 +322,35 @@ def test_non_ascii_csrf_is_refused_not_a_500(base_url: str) -> None:
 
 def test_openapi_schema_is_not_public(base_url: str) -> None:
     assert httpx.get(f"{base_url}/openapi.json").status_code == 404
+
+
+# 9. An anonymous POST /subscribe cannot rewrite a reader's name or consent record.
+
+
+def test_anonymous_subscribe_does_not_rewrite_name_or_consent(
+    base_url: str, engine: Engine
+) -> None:
+    reader = add(engine, "victim@example.com", now=NOW)
+    with session_scope(engine) as session:
+        stored = session.get(Subscriber, reader)
+        assert stored is not None
+        stored.name = "Vic"
+        session.add(stored)
+    for address in ("victim@example.com", "someone-new@example.com"):
+        answer = httpx.post(
+            f"{base_url}/subscribe",
+            json={"email": address, "name": "Mallory"},
+            headers={"User-Agent": "Evil/1"},
+        )
+        assert answer.status_code == 202
+        assert answer.json()["message"].startswith("If that address")
+    before = load(engine, reader)
+    assert before is not None and before.name == "Vic"
+    assert before.consent_route == ConsentRoute.FORM and before.consent_user_agent != "Evil/1"
+    token = make_token(SECRET, Purpose.CONFIRM, reader, now=datetime.now(UTC))
+    assert httpx.post(f"{base_url}/confirm/{token}").status_code == 200
+    after = load(engine, reader)
+    assert after is not None and after.status == SubscriberStatus.CONFIRMED
+    # the owner confirmed that request: now it is the record
+    assert after.name == "Mallory" and after.consent_user_agent == "Evil/1"
+    assert after.consent_route == ConsentRoute.API and after.pending_consent_at is None

@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from digest import delivery_marks, outbound
 from digest.models.subscribers import Subscriber, SubscriberStatus
-from digest.subscriptions import get_subscriber
+from digest.subscriptions import clear_pending_consent, get_subscriber
 
 
 def consent_record(subscriber: Subscriber) -> dict[str, Any]:
@@ -37,6 +37,20 @@ def export_data(subscriber: Subscriber) -> dict[str, Any]:
         "unsubscribed_at": _iso(subscriber.unsubscribed_at),
         "suppressed_at": _iso(subscriber.suppressed_at),
         "consent": consent_record(subscriber),
+        "unconfirmed_request": _pending_request(subscriber),
+    }
+
+
+def _pending_request(subscriber: Subscriber) -> dict[str, Any] | None:
+    """A signup for this address that nobody has confirmed yet (it changes nothing until then)."""
+    if subscriber.pending_consent_at is None:
+        return None
+    return {
+        "name": subscriber.pending_name,
+        "route": subscriber.pending_consent_route and str(subscriber.pending_consent_route),
+        "at": _iso(subscriber.pending_consent_at),
+        "ip": subscriber.pending_consent_ip,
+        "user_agent": subscriber.pending_consent_user_agent,
     }
 
 
@@ -56,6 +70,7 @@ def erase_subscriber(session: Session, subscriber_id: int, *, now: datetime) -> 
     subscriber.name = None
     subscriber.consent_ip = None
     subscriber.consent_user_agent = None
+    clear_pending_consent(subscriber)
     subscriber.status = SubscriberStatus.ERASED
     subscriber.erased_at = now
     session.add(subscriber)

@@ -190,19 +190,20 @@ def _record_consent(
     *,
     now: datetime,
 ) -> None:
-    """The latest request is the consent that a confirmation will seal; an erased reader who
-    subscribes again gets their address back (the hash matched, so it is the same one)."""
+    """The latest request is the consent that a confirmation will seal (kept aside until then);
+    an erased reader who subscribes again gets their address back (the hash matched)."""
     if subscriber.status == SubscriberStatus.ERASED:
         subscriber.email = address
         subscriber.status = SubscriberStatus.PENDING
         subscriber.confirmed_at = None
         # erased_at stays: if this signup is never confirmed, the purge turns the row back
         # into a tombstone instead of deleting the fingerprint with it.
-    subscriber.name = name if name is not None else subscriber.name
-    subscriber.consent_route = request.route
-    subscriber.consent_at = now
-    subscriber.consent_ip = (request.ip or None) and request.ip[:64]
-    subscriber.consent_user_agent = subscriptions.clean_user_agent(request.user_agent)
+    # Nobody has proven they own the mailbox yet: the name and consent wait for POST /confirm.
+    subscriber.pending_name = name
+    subscriber.pending_consent_route = request.route
+    subscriber.pending_consent_at = now
+    subscriber.pending_consent_ip = (request.ip or None) and request.ip[:64]
+    subscriber.pending_consent_user_agent = subscriptions.clean_user_agent(request.user_agent)
     session.add(subscriber)
     session.flush()
 

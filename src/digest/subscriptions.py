@@ -127,7 +127,8 @@ def purge_unconfirmed(session: Session, *, now: datetime, older_than: timedelta)
     stale = (
         col(Subscriber.status) == SubscriberStatus.PENDING,
         col(Subscriber.confirmed_at).is_(None),
-        func.coalesce(Subscriber.consent_at, Subscriber.created_at) < now - older_than,
+        func.coalesce(Subscriber.pending_consent_at, Subscriber.consent_at, Subscriber.created_at)
+        < now - older_than,
     )
     marked = or_(col(Subscriber.erased_at).is_not(None), col(Subscriber.suppressed_at).is_not(None))
     # A once-erased (or suppressed) address keeps its fingerprint: back to a tombstone, not gone.
@@ -140,6 +141,9 @@ def purge_unconfirmed(session: Session, *, now: datetime, older_than: timedelta)
             name=None,
             consent_ip=None,
             consent_user_agent=None,
+            pending_name=None,
+            pending_consent_ip=None,
+            pending_consent_user_agent=None,
             erased_at=now,
         )
         .execution_options(synchronize_session=False)
@@ -156,8 +160,28 @@ def confirm_subscriber(session: Session, subscriber_id: int, *, now: datetime) -
     subscriber.status = SubscriberStatus.CONFIRMED
     subscriber.confirmed_at = now
     subscriber.unsubscribed_at = None
+    subscriber.erased_at = None  # the owner is back, proven: no longer a tombstone-to-be
+    _apply_pending_consent(subscriber)
     session.add(subscriber)
     return subscriber
+
+
+def _apply_pending_consent(subscriber: Subscriber) -> None:
+    """The mailbox owner just confirmed: the request they confirmed becomes the record."""
+    if subscriber.pending_consent_at is None:
+        return
+    subscriber.name = subscriber.pending_name or subscriber.name
+    subscriber.consent_route = subscriber.pending_consent_route or subscriber.consent_route
+    subscriber.consent_at = subscriber.pending_consent_at
+    subscriber.consent_ip = subscriber.pending_consent_ip
+    subscriber.consent_user_agent = subscriber.pending_consent_user_agent
+    clear_pending_consent(subscriber)
+
+
+def clear_pending_consent(subscriber: Subscriber) -> None:
+    subscriber.pending_name = subscriber.pending_consent_route = None
+    subscriber.pending_consent_at = None
+    subscriber.pending_consent_ip = subscriber.pending_consent_user_agent = None
 
 
 def unsubscribe_subscriber(session: Session, subscriber_id: int, *, now: datetime) -> Subscriber:

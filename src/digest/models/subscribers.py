@@ -50,3 +50,10 @@ class Subscriber(SQLModel, table=True):
     consent_at: datetime | None = utc_field(nullable=True)
     consent_ip: str | None = Field(default=None, max_length=64)
     consent_user_agent: str | None = Field(default=None, max_length=500)
+    # The latest anonymous request for an address already on file: applied only when the
+    # mailbox owner confirms, so nobody can rewrite another reader's name or consent record.
+    pending_name: str | None = Field(default=None, max_length=100)
+    pending_consent_route: ConsentRoute | None = Field(default=None, sa_type=String(10))
+    pending_consent_at: datetime | None = utc_field(nullable=True)
+    pending_consent_ip: str | None = Field(default=None, max_length=64)
+    pending_consent_user_agent: str | None = Field(default=None, max_length=500)

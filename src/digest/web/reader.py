@@ -108,8 +108,8 @@ def confirm_page(request: Request, token: str) -> HTMLResponse:
             links=[settings_link(request, subscriber)],
         )
     lines = ["One more step: press the button to start receiving the weekly issue."]
-    if subscriber.name:
-        lines.append(f"We will greet you as “{subscriber.name}”; you can change that later.")
+    if name := subscriber.pending_name or subscriber.name:  # what confirming will keep
+        lines.append(f"We will greet you as “{name}”; you can change that later.")
     url = str(request.url.path)
     return calm(
         request, "Confirm your subscription", *lines, action=button(url, "Confirm my subscription")
