@@ -7,8 +7,9 @@
 - Batch validation: at most 100 emails; strict (422 for the whole batch) or permissive (an
   `errors` list by index; ids in `data` for the valid ones, in order).
 - A quota of accepted emails (429 daily_quota_exceeded once spent).
-- Injectable faults: an HTTP status, a dropped connection before or after the batch is
-  accepted, a slow answer; and a per-request `delay` for every request.
+- Injectable faults: an HTTP status (after `seconds`), a dropped connection before or after the
+  batch is accepted, a slow answer; and a per-request `delay` for every request. Delays and slow
+  answers happen while the idempotency key is in flight, so concurrent requests meet the 409.
 
 Run it in a thread (`with FakeResend() as fake:`) or as a process (`python -m tests.fakes.resend_server`).
 """
@@ -118,7 +119,9 @@ class FakeResend:
 
     # The API --------------------------------------------------------------------------------
 
-    def handle(self, headers: dict[str, str], raw: bytes) -> Answer:
+    def handle(self, headers: dict[str, str], raw: bytes, *, hold: float = 0.0) -> Answer:
+        """Answer one batch request; `hold` seconds pass while it is processed (half before
+        the emails are accepted, half after), with its idempotency key in flight."""
         if headers.get("authorization") != f"Bearer {self.api_key}":
             return error(403, "invalid_api_key", "API key is invalid")
         limited = self._rate_limited()
@@ -134,10 +137,16 @@ class FakeResend:
             with self.lock:
                 self.key_requests[key] += 1
         if key is None:
-            return self._process(payload, mode)
-        return self._idempotent(key, fingerprint(payload, mode), payload, mode)
+            return self._slowly(payload, mode, hold)
+        return self._idempotent(key, fingerprint(payload, mode), payload, mode, hold)
 
-    def _idempotent(self, key: str, print_: str, payload: Any, mode: str) -> Answer:
+    def _slowly(self, payload: Any, mode: str, hold: float) -> Answer:
+        time.sleep(hold / 2)
+        answer = self._process(payload, mode)
+        time.sleep(hold / 2)
+        return answer
+
+    def _idempotent(self, key: str, print_: str, payload: Any, mode: str, hold: float) -> Answer:
         with self.lock:
             known = self.keys.get(key)
             if known is not None:
@@ -147,7 +156,7 @@ class FakeResend:
                     return error(409, "concurrent_idempotent_requests", "same key in flight")
                 return known[1]
             self.keys[key] = (print_, None)
-        answer = self._process(payload, mode)
+        answer = self._slowly(payload, mode, hold)
         with self.lock:
             if answer.status == 200:
                 self.keys[key] = (print_, answer)
@@ -276,17 +285,15 @@ def _handler_for(fake: FakeResend) -> type[BaseHTTPRequestHandler]:
             fault = fake.next_fault()
             if fault and fault.kind == "drop_before":
                 return self._drop()
-            if fault and fault.kind == "slow":
-                time.sleep(fault.seconds)
             if fault and fault.kind == "status":
+                time.sleep(fault.seconds)
                 return self._send(error(fault.status, "application_error", "injected fault"))
-            if fake.delay:
-                time.sleep(fake.delay / 2)
             if self.path != "/emails/batch":
                 return self._send(error(404, "not_found", "no such endpoint"))
-            answer = fake.handle({k.lower(): v for k, v in self.headers.items()}, raw)
-            if fake.delay:
-                time.sleep(fake.delay / 2)
+            # The whole time spent answering (the delay, a slow fault) is inside the window
+            # in which the idempotency key is in flight, as at the real provider.
+            hold = fake.delay + (fault.seconds if fault and fault.kind == "slow" else 0.0)
+            answer = fake.handle({k.lower(): v for k, v in self.headers.items()}, raw, hold=hold)
             if fault and fault.kind == "drop_after":
                 return self._drop()
             self._send(answer)
