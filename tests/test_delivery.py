@@ -15,6 +15,7 @@ from digest.db import session_scope
 from digest.errors import TransportError
 from digest.models import (
     Batch,
+    BatchStatus,
     Delivery,
     Issue,
     IssueStatus,
@@ -101,18 +102,18 @@ def test_5xx_and_dropped_connections_are_retried(
     assert fake.recipients() == {f"reader{n}@example.com": 1 for n in range(6)}
 
 
-def test_5xx_beyond_the_bound_fails_the_batch_with_the_reason(
+def test_5xx_beyond_the_bound_pauses_the_issue_and_resets_the_attempts(
     engine: Engine, settings: Settings, fake: FakeResend
 ) -> None:
     issue_id = setup_send(engine, small(settings), 2)
     fake.inject("status", status=500, count=3)  # FAST allows 3 attempts
     report = run_send(engine, settings, issue_id, resend_to(fake), workers=1)
-    assert report.counts["failed"] == 2 and fake.recipients() == {}
-    assert report.issue.status == IssueStatus.SENT  # finished: nothing more will happen
+    assert report.counts["queued"] == 2 and fake.recipients() == {}
+    assert report.issue.status == IssueStatus.PAUSED  # resumes later, nobody failed for good
     with session_scope(engine, read_only=True) as session:
         batch = session.exec(select(Batch)).one()
-        reasons = delivery.failure_reasons(session, issue_id)
-    assert batch.attempts == 3 and "500" in reasons[0][0]
+    assert batch.attempts == 0 and "500" in (batch.last_error or "")
+    assert batch.status == BatchStatus.PENDING
 
 
 def test_other_4xx_fail_at_once_and_are_never_retried(

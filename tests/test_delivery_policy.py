@@ -29,10 +29,17 @@ def test_rate_limits_wait_the_given_time_without_using_up_attempts() -> None:
     )
 
 
-def test_server_errors_back_off_exponentially_with_jitter_then_fail() -> None:
+def test_server_errors_back_off_exponentially_with_jitter_then_count_as_an_outage() -> None:
     delays = [decide(TransportError("503", retryable=True), attempts=n)[1] for n in range(3)]
     assert 1 <= delays[0] <= 2 and 2 <= delays[1] <= 4 and 4 <= delays[2] <= 8
-    assert decide(TransportError("503", retryable=True), attempts=3) == (Action.FAIL, 0, True)
+    # An outage is the provider's, not the batch's: the issue pauses, nobody fails for it.
+    assert decide(TransportError("503", retryable=True), attempts=3) == (Action.OUTAGE, 0, True)
+
+
+def test_readers_refused_for_now_are_resent_minutes_later_within_the_cap() -> None:
+    rng = random.Random(3)
+    first, later = POLICY.refused_backoff(1, rng), RetryPolicy().refused_backoff(1, rng)
+    assert 5 <= first <= 10 and 150 <= later <= 300
 
 
 def test_backoff_is_capped() -> None:

@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from digest import delivery, ledger
+from digest import delivery, ledger, outcomes
 from digest.config import Settings
 from digest.db import make_engine, session_scope
 from digest.models import (
@@ -18,6 +18,7 @@ from digest.models import (
     SubscriberStatus,
     metadata,
 )
+from digest.transports.base import SendResult
 from tests.delivery_support import NOW, add_readers, frozen_issue
 
 LEASE = timedelta(seconds=30)
@@ -118,7 +119,7 @@ def test_next_due_and_finish(engine: Engine, settings: Settings) -> None:
         assert claim is not None
         assert ledger.next_due(session, issue.id) == NOW + LEASE
         assert not delivery.finish_if_done(session, issue.id, now=NOW)
-        ledger.fail_batch(session, claim, error="boom", now=NOW)
+        assert outcomes.fail_batch(session, claim, error="boom", now=NOW)
         assert ledger.next_due(session, issue.id) is None
         assert delivery.finish_if_done(session, issue.id, now=NOW)
         assert delivery.failure_reasons(session, issue.id) == [("boom", 1)]
@@ -140,3 +141,29 @@ def test_postgresql_claims_skip_a_batch_another_transaction_is_claiming(postgres
             other = ledger.claim_batch(second, issue_id=issue.id, owner="b", now=NOW, lease=LEASE)
     assert held is not None and other is not None and held.batch_id != other.batch_id
     engine.dispose()
+
+
+def test_a_worker_that_lost_its_lease_records_nothing(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        add_readers(session, 2)
+        issue = frozen_issue(session)
+        ledger.enqueue_issue(session, issue, batch_size=10, now=NOW)
+        assert issue.id is not None
+        stale = ledger.claim_batch(session, issue_id=issue.id, owner="a", now=NOW, lease=LEASE)
+    later = NOW + LEASE * 2
+    with session_scope(engine) as session:
+        holder = ledger.claim_batch(session, issue_id=issue.id, owner="b", now=later, lease=LEASE)
+    assert stale is not None and holder is not None and holder.batch_id == stale.batch_id
+    results = [SendResult(r.reference(issue.id), provider_id="x") for r in stale.recipients]
+    with session_scope(engine) as session:
+        assert not outcomes.renew_lease(session, stale, until=later + LEASE)
+        assert not outcomes.record_results(
+            session, stale, results, now=later, resend_at=later, max_attempts=3
+        )
+        assert not outcomes.fail_batch(session, stale, error="late", now=later)
+        assert outcomes.renew_lease(session, holder, until=later + LEASE * 3)
+    with session_scope(engine, read_only=True) as session:
+        counts = delivery.issue_counts(session, issue.id)
+        batch = session.get(Batch, holder.batch_id)
+    assert counts["queued"] == 2 and batch is not None
+    assert batch.lease_owner == "b" and batch.lease_expires_at == later + LEASE * 3

@@ -6,6 +6,7 @@ claim (and the skips it records) is one transaction, and a result is another.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,7 +25,11 @@ from digest.models import (
     Subscriber,
     SubscriberStatus,
 )
-from digest.transports.base import SendResult
+
+log = logging.getLogger(__name__)
+
+# Resend forgets idempotency keys after 24 h; an hour's margin for clocks and slow requests.
+IDEMPOTENCY_WINDOW = timedelta(hours=23)
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,8 @@ class Claim:
     recipients: list[Recipient]
     shrunk: bool  # fewer recipients than the first payload sent under this key
     skipped: int = 0  # recipients this claim recorded as skipped
+    owner: str = ""  # the lease holder; only it may record the batch's outcome
+    expired: int = 0  # recipients failed as "unknown whether delivered" (idempotency window)
 
 
 def eligible_subscriber_ids(session: Session) -> list[int]:
@@ -127,16 +134,48 @@ def claim_batch(
     batch = session.exec(query).first()
     if batch is None:
         return None
+    assert batch.id is not None
     batch.status, batch.lease_owner = BatchStatus.LEASED, owner
     batch.lease_expires_at = now + lease
+    first = batch.first_attempt_at
+    if first is not None and now - first > IDEMPOTENCY_WINDOW:
+        expired = give_up_unknown(session, batch, now=now)
+        return Claim(
+            batch.id, issue_id, batch.idempotency_key, [], False, owner=owner, expired=expired
+        )
+    batch.first_attempt_at = first or now
     recipients, skipped = recheck_recipients(session, batch, now=now)
     first_payload = batch.payload_size
     if first_payload is None and recipients:
         batch.payload_size = len(recipients)
     session.add(batch)
-    assert batch.id is not None
     shrunk = first_payload is not None and len(recipients) < first_payload
-    return Claim(batch.id, issue_id, batch.idempotency_key, recipients, shrunk, skipped)
+    return Claim(
+        batch.id, issue_id, batch.idempotency_key, recipients, shrunk, skipped, owner=owner
+    )
+
+
+def give_up_unknown(session: Session, batch: Batch, *, now: datetime) -> int:
+    """An unrecorded batch first tried beyond the provider's idempotency window: resending could
+    mail everyone twice, so its readers fail with the reason (an operator may check the
+    provider's logs). Returns how many readers that is."""
+    reason = (
+        f"unknown whether delivered: first attempt at {batch.first_attempt_at:%Y-%m-%d %H:%M} UTC "
+        "was over 23 h ago, beyond the provider's idempotency window; not re-sent to avoid "
+        "duplicates"
+    )
+    result = session.connection().execute(
+        update(Delivery)
+        .where(col(Delivery.batch_id) == batch.id, col(Delivery.status) == DeliveryStatus.QUEUED)
+        .values(status=DeliveryStatus.FAILED, error=reason, finished_at=now)
+    )
+    batch.status, batch.last_error, batch.finished_at = BatchStatus.FAILED, reason, now
+    batch.lease_owner, batch.lease_expires_at = None, None
+    session.add(batch)
+    log.error(
+        "issue %s batch %s: %d reader(s) %s", batch.issue_id, batch.number, result.rowcount, reason
+    )
+    return int(result.rowcount)
 
 
 def recheck_recipients(
@@ -170,92 +209,6 @@ def recheck_recipients(
     return recipients, len(gone)
 
 
-def record_results(
-    session: Session, claim: Claim, results: list[SendResult], *, now: datetime
-) -> None:
-    """The provider's answer per recipient; only deliveries still queued change (idempotent).
-
-    One executemany UPDATE for the whole batch: a row-at-a-time loop was half the send's time.
-    """
-    by_reference = {r.reference(claim.issue_id): r.delivery_id for r in claim.recipients}
-    table = Delivery.__table__  # type: ignore[attr-defined]
-    statement = (
-        update(table)
-        .where(table.c.id == bindparam("b_id"), table.c.status == DeliveryStatus.QUEUED.value)
-        .values(
-            status=bindparam("b_status"),
-            provider_id=bindparam("b_provider"),
-            error=bindparam("b_error"),
-            finished_at=now,
-        )
-    )
-    rows = [
-        {
-            "b_id": by_reference[result.reference],
-            "b_status": (DeliveryStatus.SENT if result.ok else DeliveryStatus.FAILED).value,
-            "b_provider": result.provider_id,
-            "b_error": None if result.ok else (result.error or "refused")[:1000],
-        }
-        for result in results
-    ]
-    if rows:
-        session.connection().execute(statement, rows)
-    finish_batch(session, claim.batch_id, BatchStatus.DONE, now=now)
-
-
-def mark_sent_earlier(session: Session, claim: Claim, *, now: datetime, note: str) -> None:
-    """The first payload under this key went through: its remaining recipients have their copy."""
-    ids = [r.delivery_id for r in claim.recipients]
-    session.execute(
-        update(Delivery)
-        .where(col(Delivery.id).in_(ids), col(Delivery.status) == DeliveryStatus.QUEUED)
-        .values(status=DeliveryStatus.SENT, error=note[:1000], finished_at=now)
-    )
-    finish_batch(session, claim.batch_id, BatchStatus.DONE, now=now)
-
-
-def finish_batch(
-    session: Session, batch_id: int, status: BatchStatus, *, now: datetime, error: str | None = None
-) -> None:
-    values: dict[str, object] = {
-        "status": status,
-        "finished_at": now,
-        "lease_owner": None,
-        "lease_expires_at": None,
-    }
-    if error is not None:
-        values["last_error"] = error[:1000]
-    session.execute(update(Batch).where(col(Batch.id) == batch_id).values(**values))
-
-
-def fail_batch(session: Session, claim: Claim, *, error: str, now: datetime) -> None:
-    """Give up: every recipient still queued in the batch fails with the reason."""
-    session.execute(
-        update(Delivery)
-        .where(
-            col(Delivery.batch_id) == claim.batch_id, col(Delivery.status) == DeliveryStatus.QUEUED
-        )
-        .values(status=DeliveryStatus.FAILED, error=error[:1000], finished_at=now)
-    )
-    session.execute(
-        update(Batch).where(col(Batch.id) == claim.batch_id).values(attempts=Batch.attempts + 1)
-    )
-    finish_batch(session, claim.batch_id, BatchStatus.FAILED, now=now, error=error)
-
-
-def release_batch(
-    session: Session, claim: Claim, *, at: datetime, error: str, count_attempt: bool
-) -> int:
-    """Put the batch back for a later attempt; returns the attempts counted so far."""
-    batch = session.get(Batch, claim.batch_id)
-    assert batch is not None
-    batch.status, batch.next_attempt_at, batch.last_error = BatchStatus.PENDING, at, error[:1000]
-    batch.lease_owner, batch.lease_expires_at = None, None
-    batch.attempts += 1 if count_attempt else 0
-    session.add(batch)
-    return batch.attempts
-
-
 def next_due(session: Session, issue_id: int) -> datetime | None:
     """When the next batch becomes claimable; None when every batch is finished."""
     pending = select(func.min(Batch.next_attempt_at)).where(
@@ -268,22 +221,6 @@ def next_due(session: Session, issue_id: int) -> datetime | None:
     return min(times) if times else None
 
 
-def attempts_of(session: Session, batch_id: int) -> int:
-    return int(session.exec(select(Batch.attempts).where(col(Batch.id) == batch_id)).one())
-
-
 def is_sending(session: Session, issue_id: int) -> bool:
     status = session.exec(select(Issue.status).where(col(Issue.id) == issue_id)).first()
     return status == IssueStatus.SENDING
-
-
-def pause_issue(session: Session, issue_id: int, *, reason: str, now: datetime) -> None:
-    """The provider's quota ran out: stop claiming; the scheduler or a rerun resumes it."""
-    session.execute(
-        update(Issue)
-        .where(col(Issue.id) == issue_id, col(Issue.status) == IssueStatus.SENDING)
-        .values(
-            status=IssueStatus.PAUSED,
-            pause_reason=f"{reason} (paused at {now:%Y-%m-%d %H:%M} UTC)"[:500],
-        )
-    )

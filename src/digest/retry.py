@@ -14,6 +14,9 @@ class Action(StrEnum):
     RETRY = "retry"  # put the batch back, due after `delay`
     FAIL = "fail"  # never retried: every recipient still queued fails with the reason
     PAUSE = "pause"  # quota spent: the issue pauses; the batch waits untouched
+    # Retryable errors outlasted the attempts: the provider is down for everyone, not for this
+    # batch. The issue pauses (the batch waits, attempts reset) and resumes later, never fails.
+    OUTAGE = "outage"
     SENT_EARLIER = "sent_earlier"  # the first payload under this key went through
 
 
@@ -29,10 +32,16 @@ class RetryPolicy:
     max_attempts: int = 6
     base_seconds: float = 2.0
     cap_seconds: float = 300.0
+    refused_seconds: float = 300.0  # first resend of a reader refused for now (greylisting)
 
     def backoff(self, attempt: int, rng: random.Random) -> float:
         """Exponential, capped, with jitter over its upper half so workers do not stampede."""
         ceiling = min(self.cap_seconds, self.base_seconds * 2 ** max(0, attempt - 1))
+        return rng.uniform(ceiling / 2, ceiling)
+
+    def refused_backoff(self, attempt: int, rng: random.Random) -> float:
+        """When to resend readers refused for now: greylisting wants minutes, not seconds."""
+        ceiling = min(self.cap_seconds, self.refused_seconds * 2 ** max(0, attempt - 1))
         return rng.uniform(ceiling / 2, ceiling)
 
     def decide(
@@ -49,5 +58,5 @@ class RetryPolicy:
         if not exc.retryable:
             return Decision(Action.FAIL)
         if attempts + 1 >= self.max_attempts:
-            return Decision(Action.FAIL, counts=True)
+            return Decision(Action.OUTAGE, counts=True)
         return Decision(Action.RETRY, delay=self.backoff(attempts + 1, rng), counts=True)

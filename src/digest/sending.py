@@ -6,27 +6,33 @@ expires any worker (in any process) re-claims it and sends it again under the sa
 
 from __future__ import annotations
 
+import logging
 import random
 import socket
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
-from digest import ledger
+from digest import ledger, outcomes
 from digest.db import session_scope, utcnow
 from digest.errors import TransportError
 from digest.ledger import Claim
 from digest.models import BatchStatus
 from digest.outgoing import Composer
 from digest.pacing import Pacer
-from digest.retry import Action, RetryPolicy
+from digest.retry import Action, Decision, RetryPolicy
 from digest.transports.base import Transport
 
 IDLE_POLL_SECONDS = 0.2  # how soon an idle worker notices a batch released for retry
+OUTAGE_NOTE = "provider unavailable: {}; resumes automatically (hourly, or rerun the send)"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -65,9 +71,10 @@ class SendJob:
 
     def run(self, workers: int) -> Tally:
         prefix = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+        finished = [threading.Event() for _ in range(workers)]
         threads = [
-            threading.Thread(target=self._guarded, args=(f"{prefix}:{n}",), daemon=True)
-            for n in range(workers)
+            threading.Thread(target=self._guarded, args=(f"{prefix}:{n}", done), daemon=True)
+            for n, done in enumerate(finished)
         ]
         # Holding one connection open for the run keeps SQLite from checkpointing its WAL
         # every time a worker's session closes the last connection (a third of the ledger time).
@@ -75,23 +82,23 @@ class SendJob:
             for thread in threads:
                 thread.start()
             try:
-                for thread in threads:
-                    thread.join()
+                wait_all(finished)
             except KeyboardInterrupt:  # Ctrl-C: let in-flight batches finish and be recorded
                 self.stop.set()
-                for thread in threads:
-                    thread.join()
+                wait_all(finished)
                 raise
         if self.errors:
             raise self.errors[0]
         return self.tally
 
-    def _guarded(self, owner: str) -> None:
+    def _guarded(self, owner: str, done: threading.Event) -> None:
         try:
             self._work(owner)
         except BaseException as exc:  # surface in run(); the lease lets others resume the batch
             self.errors.append(exc)
             self.stop.set()
+        finally:
+            done.set()
 
     def _work(self, owner: str) -> None:
         while not self.stop.is_set():
@@ -114,10 +121,10 @@ class SendJob:
             claim = ledger.claim_batch(
                 session, issue_id=issue_id, owner=owner, now=now, lease=self.lease
             )
-            if claim is not None and not claim.recipients:
-                ledger.finish_batch(session, claim.batch_id, BatchStatus.DONE, now=now)
+            if claim is not None and not claim.recipients and not claim.expired:
+                outcomes.finish_batch(session, claim, BatchStatus.DONE, now=now)
         if claim is not None:
-            self._progress(skipped=claim.skipped)
+            self._progress(skipped=claim.skipped, failed=claim.expired)
         return claim
 
     def _idle_wait(self) -> float | None:
@@ -128,42 +135,98 @@ class SendJob:
         return max(0.05, (due - self.clock()).total_seconds())
 
     def _send(self, claim: Claim) -> None:
-        emails = self.composer.build(claim)
-        self.pacer.acquire()
+        with self._holding(claim):
+            emails = self.composer.build(claim)
+            self.pacer.acquire()
+            try:
+                results = self.transport.send_batch(emails, idempotency_key=claim.idempotency_key)
+            except TransportError as exc:
+                self._after_failure(claim, exc)
+                return
+            with session_scope(self.engine) as session:
+                now = self.clock()
+                resend_at = now + timedelta(seconds=self.policy.refused_backoff(1, self.rng))
+                recorded = outcomes.record_results(
+                    session,
+                    claim,
+                    results,
+                    now=now,
+                    resend_at=resend_at,
+                    max_attempts=self.policy.max_attempts,
+                )
+        if recorded:
+            sent = sum(1 for r in results if r.ok)
+            final = sum(1 for r in results if not r.ok and r.permanent)
+            self._progress(sent=sent, failed=final)
+
+    @contextmanager
+    def _holding(self, claim: Claim) -> Iterator[None]:
+        """Renew the lease every third of it while the batch is built, paced and sent, so an
+        idle worker never takes a slow batch over and sends it twice (fatal over SMTP)."""
+        done = threading.Event()
+        beat = threading.Thread(target=self._heartbeat, args=(claim, done), daemon=True)
+        beat.start()
         try:
-            results = self.transport.send_batch(emails, idempotency_key=claim.idempotency_key)
-        except TransportError as exc:
-            self._after_failure(claim, exc)
-            return
-        with session_scope(self.engine) as session:
-            ledger.record_results(session, claim, results, now=self.clock())
-        failed = sum(1 for r in results if not r.ok)
-        self._progress(sent=len(results) - failed, failed=failed)
+            yield
+        finally:
+            done.set()
+            beat.join()
+
+    def _heartbeat(self, claim: Claim, done: threading.Event) -> None:
+        while not done.wait(self.lease.total_seconds() / 3):
+            try:
+                with session_scope(self.engine) as session:
+                    held = outcomes.renew_lease(session, claim, until=self.clock() + self.lease)
+            except Exception:  # a busy store: the next beat tries again, the lease still runs
+                log.exception("batch %s: renewing the lease failed", claim.batch_id)
+                continue
+            if not held:
+                log.warning("batch %s: lease lost to another worker", claim.batch_id)
+                return
 
     def _after_failure(self, claim: Claim, exc: TransportError) -> None:
         with session_scope(self.engine) as session:
-            attempts = ledger.attempts_of(session, claim.batch_id)
+            attempts = outcomes.attempts_of(session, claim.batch_id)
             decision = self.policy.decide(exc, attempts=attempts, shrunk=claim.shrunk, rng=self.rng)
-            now = self.clock()
-            if decision.action is Action.RETRY:
-                at = now + timedelta(seconds=decision.delay)
-                ledger.release_batch(
-                    session, claim, at=at, error=exc.message, count_attempt=decision.counts
-                )
-            elif decision.action is Action.PAUSE:
-                ledger.release_batch(session, claim, at=now, error=exc.message, count_attempt=False)
-                ledger.pause_issue(session, claim.issue_id, reason=exc.message, now=now)
-            elif decision.action is Action.SENT_EARLIER:
-                ledger.mark_sent_earlier(session, claim, now=now, note=exc.message)
-            else:
-                ledger.fail_batch(session, claim, error=exc.message, now=now)
+            if not self._apply(session, claim, exc, decision):
+                return
         if decision.action is Action.RETRY and exc.retry_after:
             self.pacer.hold(exc.retry_after)
         self._report(decision.action, claim, exc)
 
+    def _apply(
+        self, session: Session, claim: Claim, exc: TransportError, decision: Decision
+    ) -> bool:
+        """Write the decision to the ledger; False if this worker no longer holds the batch."""
+        now, action = self.clock(), decision.action
+        if action is Action.RETRY:
+            at = now + timedelta(seconds=decision.delay)
+            return outcomes.release_batch(
+                session, claim, at=at, error=exc.message, count_attempt=decision.counts
+            )
+        if action in (Action.PAUSE, Action.OUTAGE):
+            outage = action is Action.OUTAGE
+            if not outcomes.release_batch(
+                session,
+                claim,
+                at=now,
+                error=exc.message,
+                count_attempt=False,
+                reset_attempts=outage,
+            ):
+                return False
+            reason = OUTAGE_NOTE.format(exc.message) if outage else exc.message
+            outcomes.pause_issue(session, claim.issue_id, reason=reason, now=now)
+            return True
+        if action is Action.SENT_EARLIER:
+            return outcomes.mark_sent_earlier(session, claim, now=now, note=exc.message)
+        return outcomes.fail_batch(session, claim, error=exc.message, now=now)
+
     def _report(self, action: Action, claim: Claim, exc: TransportError) -> None:
-        if action is Action.PAUSE:
-            self.tally.paused = exc.message
+        if action in (Action.PAUSE, Action.OUTAGE):
+            self.tally.paused = (
+                OUTAGE_NOTE.format(exc.message) if action is Action.OUTAGE else exc.message
+            )
             self.stop.set()
         elif action is Action.SENT_EARLIER:
             self._progress(sent=len(claim.recipients))
@@ -176,3 +239,12 @@ class SendJob:
         self.tally.add(**counts)
         if self.on_progress is not None:
             self.on_progress(self.tally)
+
+
+def wait_all(events: list[threading.Event]) -> None:
+    """Wait for every worker. Not Thread.join: on Python 3.11 a join interrupted by Ctrl-C
+    marks a running thread stopped (bpo-45274's fix), so a second join returns at once and the
+    process would exit with batches in flight and unrecorded."""
+    for event in events:
+        while not event.wait(0.5):
+            pass

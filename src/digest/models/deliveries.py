@@ -47,6 +47,9 @@ class Batch(SQLModel, table=True):
     lease_owner: str | None = Field(default=None, max_length=100)
     lease_expires_at: datetime | None = utc_field(nullable=True)
     next_attempt_at: datetime = utc_field()
+    # When the first payload under the key left: past the provider's idempotency window
+    # (Resend keeps keys ~24 h) an unrecorded batch is not re-sent (see ledger.IDEMPOTENCY_WINDOW).
+    first_attempt_at: datetime | None = utc_field(nullable=True)
     last_error: str | None = Field(default=None, max_length=1000)
     created_at: datetime = utc_field(default_now=True)
     finished_at: datetime | None = utc_field(nullable=True)
@@ -70,6 +73,7 @@ class Delivery(SQLModel, table=True):
         )
     )
     status: DeliveryStatus = Field(sa_type=String(10))
+    attempts: int = 0  # answers recorded for this reader; temporary refusals resend, bounded
     provider_id: str | None = Field(default=None, max_length=200, index=True)
     error: str | None = Field(default=None, max_length=1000)
     created_at: datetime = utc_field(default_now=True)
