@@ -72,3 +72,11 @@ def test_import_refuses_a_huge_file_without_reading_it_all(
     assert result.returncode == 1
     assert "larger than 10 MiB" in result.stderr
     assert count(engine) == 0
+
+
+def test_an_absurd_issue_number_is_a_clear_not_found(
+    tmp_path: Path, env: dict[str, str], engine: Engine
+) -> None:
+    result = digest(tmp_path, env, "issue", "show", "99999999999999999999")
+    assert result.returncode == 1
+    assert "not found" in result.stderr and "OverflowError" not in result.stderr

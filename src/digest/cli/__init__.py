@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 import typer
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import DataError, OperationalError, ProgrammingError
 
 from digest.cli import comparisons, issue, ops, scheduler, subscribers
 from digest.cli import send as _send  # noqa: F401  (registers `issue send` and `issue show`)
@@ -66,6 +66,11 @@ def main(argv: list[str] | None = None) -> int:
 def _explain(exc: Exception) -> str:
     if isinstance(exc, DigestError):
         return exc.message
+    if isinstance(exc, OverflowError) or (
+        isinstance(exc, DataError) and "out of range" in str(exc.orig)
+    ):
+        # a number no row can have (SQLite: OverflowError; PostgreSQL: integer out of range)
+        return "not found: that number is larger than any stored number can be"
     if isinstance(exc, OperationalError | ProgrammingError):
         first = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         return f"database error: {first}. Is the schema current? Run: digest db upgrade"
