@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from digest import issues, privacy, subscriptions
 from digest.config import Settings
 from digest.db import session_scope
-from digest.errors import ConfigError, Conflict
+from digest.errors import ConfigError, Conflict, InvalidInput
 from digest.models import ConsentRoute, Subscriber, SubscriberStatus
 from digest.render import render_email
 from digest.tokens import Purpose, make_token
@@ -354,3 +354,13 @@ def test_anonymous_subscribe_does_not_rewrite_name_or_consent(
     # the owner confirmed that request: now it is the record
     assert after.name == "Mallory" and after.consent_user_agent == "Evil/1"
     assert after.consent_route == ConsentRoute.API and after.pending_consent_at is None
+
+
+@pytest.mark.parametrize("raw", ["josé@example.com", "用户@example.com"])
+def test_non_ascii_local_part_is_refused_clearly(raw: str) -> None:
+    with pytest.raises(InvalidInput, match="only ASCII letters before the @"):
+        subscriptions.normalise_email(raw)
+
+
+def test_internationalised_domain_is_fine() -> None:
+    assert subscriptions.normalise_email("Ann@Bücher.example").startswith("ann@")

@@ -32,8 +32,13 @@ def normalise_email(raw: str) -> str:
         raise InvalidInput("email", [("email", "enter an email address")])
     if len(text) > MAX_EMAIL_LENGTH:
         raise InvalidInput("email", [("email", "that address is too long")])
+    local = text.rpartition("@")[0]
+    if not local.isascii():
+        # Our transports cannot carry a non-ASCII mailbox name (SMTPUTF8); it would be mangled.
+        problem = "use an address with only ASCII letters before the @ (the domain may be any)"
+        raise InvalidInput("email", [("email", problem)])
     try:
-        result = validate_email(text, check_deliverability=False, allow_smtputf8=True)
+        result = validate_email(text, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
         raise InvalidInput("email", [("email", str(exc))]) from None
     # The local part is case-sensitive in theory only; every provider readers use ignores case,
