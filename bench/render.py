@@ -105,7 +105,9 @@ def personalisation_us(settings: Any, html: str, recipients: int = 20_000) -> tu
     """(fill only, fill + building the recipient's signed links) in microseconds per recipient."""
     body = compile_body(html)
     values = [
-        links.recipient_values(settings, i, f"Reader {i}", now=NOW, html=True)
+        links.recipient_values(
+            settings, i, f"Reader {i}", email=f"reader{i}@example.com", now=NOW, html=True
+        )
         for i in range(recipients)
     ]
     start = time.perf_counter()
@@ -114,7 +116,10 @@ def personalisation_us(settings: Any, html: str, recipients: int = 20_000) -> tu
     fill = (time.perf_counter() - start) / recipients * 1e6
     start = time.perf_counter()
     for i in range(recipients):
-        body.fill(links.recipient_values(settings, i, None, now=NOW, html=True))
+        values_i = links.recipient_values(
+            settings, i, None, email=f"reader{i}@example.com", now=NOW, html=True
+        )
+        body.fill(values_i)
     both = (time.perf_counter() - start) / recipients * 1e6
     return fill, both
 

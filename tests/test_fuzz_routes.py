@@ -124,15 +124,26 @@ def world(tmp_path: Path, sqlite_settings: Settings, sqlite_engine: Engine) -> I
 
 
 def tokens_for(subscriber_id: int) -> st.SearchStrategy[str]:
-    now = datetime.now(UTC)
-    confirm = make_token(SECRET, Purpose.CONFIRM, subscriber_id, now=now)
-    unsubscribe = make_token(SECRET, Purpose.UNSUBSCRIBE, subscriber_id, now=now)
+    now, fingerprint = datetime.now(UTC), subscriptions.email_hash("reader@example.com")
+    confirm = make_token(SECRET, Purpose.CONFIRM, subscriber_id, email_hash=fingerprint, now=now)
+    unsubscribe = make_token(
+        SECRET, Purpose.UNSUBSCRIBE, subscriber_id, email_hash=fingerprint, now=now
+    )
     forged = make_token(
-        "another-secret-entirely-0123456789", Purpose.PREFERENCES, subscriber_id, now=now
+        "another-secret-entirely-0123456789",
+        Purpose.PREFERENCES,
+        subscriber_id,
+        email_hash=fingerprint,
+        now=now,
+    )
+    other_reader = make_token(
+        SECRET, Purpose.PREFERENCES, subscriber_id, email_hash="f" * 64, now=now
     )
     return st.one_of(
         st.text(max_size=250),
-        st.sampled_from([confirm, forged, unsubscribe[:-1] + "A", "", "." * 3, "%00"]),
+        st.sampled_from(
+            [confirm, forged, other_reader, unsubscribe[:-1] + "A", "", "." * 3, "%00"]
+        ),
     )
 
 

@@ -43,11 +43,21 @@ def add(engine: Engine, email: str, *, confirmed: bool = False, name: str | None
             ip="198.51.100.7",
             user_agent="Tester/1",
         )
+        HASHES[subscriber.id or 0] = subscriber.email_hash
         return subscriber.id or 0
 
 
+HASHES: dict[int, str] = {}  # id -> email_hash of the readers `add` made (tokens carry a tag)
+
+
 def token(purpose: Purpose, subscriber_id: int, *, when: datetime | None = None) -> str:
-    return make_token(SECRET, purpose, subscriber_id, now=when or datetime.now(UTC))
+    return make_token(
+        SECRET,
+        purpose,
+        subscriber_id,
+        email_hash=HASHES.get(subscriber_id, "0" * 64),
+        now=when or datetime.now(UTC),
+    )
 
 
 def load(engine: Engine, subscriber_id: int) -> Subscriber:
@@ -86,7 +96,13 @@ def test_forged_tokens_get_a_friendly_400(base_url: str, engine: Engine, path: s
         good[:-2] + "xx",
         "nonsense",
         "a" * 500,
-        make_token("other-secret" * 4, Purpose(path), subscriber_id, now=datetime.now(UTC)),
+        make_token(
+            "other-secret" * 4,
+            Purpose(path),
+            subscriber_id,
+            email_hash=HASHES[subscriber_id],
+            now=datetime.now(UTC),
+        ),
     ]:
         for method in ("GET", "POST"):
             response = httpx.request(method, f"{base_url}/{path}/{bad}", timeout=10)
@@ -153,9 +169,9 @@ def test_preferences_rename_download_and_erase(
     base_url: str, engine: Engine, web_settings: Settings
 ) -> None:
     subscriber_id = add(engine, "me@example.com", confirmed=True, name="Ann")
-    url = links.preferences_url(web_settings, subscriber_id, now=datetime.now(UTC)).replace(
-        web_settings.base_url, base_url
-    )
+    url = links.preferences_url(
+        web_settings, subscriber_id, email_hash=HASHES[subscriber_id], now=datetime.now(UTC)
+    ).replace(web_settings.base_url, base_url)
     page = httpx.get(url, timeout=10)
     assert page.status_code == 200 and "me@example.com" in page.text
     assert_token_page_headers(page)

@@ -160,9 +160,13 @@ def test_preview_equals_sent_but_for_personal_links(engine: Engine, settings: Se
         before.email.preheader,
     )
     assert issue.html is not None and issue.text is not None
-    values = links.recipient_values(settings, 42, "Ana <b>", now=NOW, html=True)
+    values = links.recipient_values(
+        settings, 42, "Ana <b>", email="ana@example.com", now=NOW, html=True
+    )
     sent_html = compile_body(issue.html).fill(values)
-    text_values = links.recipient_values(settings, 42, "Ana", now=NOW, html=False)
+    text_values = links.recipient_values(
+        settings, 42, "Ana", email="ana@example.com", now=NOW, html=False
+    )
     sent_text = compile_body(issue.text).fill(text_values)
     archive = public_copy(settings, before.email)
     assert values["unsubscribe_url"] in sent_html and "/unsubscribe/" in values["unsubscribe_url"]

@@ -151,7 +151,8 @@ def test_one_click_unsubscribes_whatever_the_body(
     base_url: str, engine: Engine, body: str, content_type: str
 ) -> None:
     subscriber_id = add(engine, "one-click@example.com", confirmed=True)
-    token = make_token(SECRET, Purpose.UNSUBSCRIBE, subscriber_id, now=NOW)
+    fingerprint = subscriptions.email_hash("one-click@example.com")
+    token = make_token(SECRET, Purpose.UNSUBSCRIBE, subscriber_id, email_hash=fingerprint, now=NOW)
     answer = httpx.post(
         f"{base_url}/unsubscribe/{token}", content=body, headers={"Content-Type": content_type}
     )
@@ -244,8 +245,9 @@ def test_render_defuses_control_characters() -> None:
 
 def test_purged_id_is_not_reused_and_old_links_stay_dead(base_url: str, engine: Engine) -> None:
     old = add(engine, "gone@example.com", now=NOW - timedelta(days=60))
-    preferences = make_token(SECRET, Purpose.PREFERENCES, old, now=NOW)
-    unsubscribe = make_token(SECRET, Purpose.UNSUBSCRIBE, old, now=NOW)
+    gone = subscriptions.email_hash("gone@example.com")
+    preferences = make_token(SECRET, Purpose.PREFERENCES, old, email_hash=gone, now=NOW)
+    unsubscribe = make_token(SECRET, Purpose.UNSUBSCRIBE, old, email_hash=gone, now=NOW)
     with session_scope(engine) as session:
         assert subscriptions.purge_unconfirmed(session, now=NOW, older_than=timedelta(days=30))
     new = add(engine, "next@example.com", confirmed=True)
@@ -347,7 +349,10 @@ def test_anonymous_subscribe_does_not_rewrite_name_or_consent(
     before = load(engine, reader)
     assert before is not None and before.name == "Vic"
     assert before.consent_route == ConsentRoute.FORM and before.consent_user_agent != "Evil/1"
-    token = make_token(SECRET, Purpose.CONFIRM, reader, now=datetime.now(UTC))
+    fingerprint = subscriptions.email_hash("victim@example.com")
+    token = make_token(
+        SECRET, Purpose.CONFIRM, reader, email_hash=fingerprint, now=datetime.now(UTC)
+    )
     assert httpx.post(f"{base_url}/confirm/{token}").status_code == 200
     after = load(engine, reader)
     assert after is not None and after.status == SubscriberStatus.CONFIRMED
@@ -364,3 +369,20 @@ def test_non_ascii_local_part_is_refused_clearly(raw: str) -> None:
 
 def test_internationalised_domain_is_fine() -> None:
     assert subscriptions.normalise_email("Ann@Bücher.example").startswith("ann@")
+
+
+def test_a_link_for_another_address_with_the_same_id_is_refused(
+    base_url: str, engine: Engine
+) -> None:
+    reader = add(engine, "owner@example.com", confirmed=True)
+    stale = subscriptions.email_hash("someone-purged@example.com")
+    for purpose in (Purpose.PREFERENCES, Purpose.UNSUBSCRIBE):
+        token = make_token(SECRET, purpose, reader, email_hash=stale, now=NOW)
+        page = httpx.get(f"{base_url}/{purpose.value}/{token}")
+        assert page.status_code < 500 and "owner@example.com" not in page.text
+        httpx.post(f"{base_url}/{purpose.value}/{token}", data={"action": "erase", "sure": "yes"})
+        data = httpx.post(f"{base_url}/preferences/{token}", data={"action": "download"})
+        assert "owner@example.com" not in data.text
+    stored = load(engine, reader)
+    assert stored is not None and stored.status == SubscriberStatus.CONFIRMED
+    assert stored.email == "owner@example.com"

@@ -7,21 +7,22 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from digest.errors import TokenError
-from digest.tokens import Purpose, make_token, read_token
+from digest.tokens import Purpose, make_token, read_token, tag_matches
 
 SECRET = "s" * 48
 NOW = datetime(2026, 11, 16, 8, tzinfo=UTC)
+HASH = "ab12cd34" + "0" * 56
 
 
 def test_round_trip_each_purpose() -> None:
     for purpose in Purpose:
-        token = make_token(SECRET, purpose, 42, now=NOW)
-        assert read_token(SECRET, purpose, token, now=NOW) == 42
+        token = make_token(SECRET, purpose, 42, email_hash=HASH, now=NOW)
+        assert read_token(SECRET, purpose, token, now=NOW) == (42, HASH[:8])
 
 
 @pytest.mark.parametrize("made_for", list(Purpose))
 def test_a_token_only_works_for_its_purpose(made_for: Purpose) -> None:
-    token = make_token(SECRET, made_for, 7, now=NOW)
+    token = make_token(SECRET, made_for, 7, email_hash=HASH, now=NOW)
     for other in Purpose:
         if other is not made_for:
             with pytest.raises(TokenError):
@@ -29,16 +30,24 @@ def test_a_token_only_works_for_its_purpose(made_for: Purpose) -> None:
 
 
 def test_confirm_expires_after_seven_days() -> None:
-    token = make_token(SECRET, Purpose.CONFIRM, 1, now=NOW)
-    assert read_token(SECRET, Purpose.CONFIRM, token, now=NOW + timedelta(days=6, hours=23)) == 1
+    token = make_token(SECRET, Purpose.CONFIRM, 1, email_hash=HASH, now=NOW)
+    assert read_token(SECRET, Purpose.CONFIRM, token, now=NOW + timedelta(days=6, hours=23)) == (
+        1,
+        HASH[:8],
+    )
     with pytest.raises(TokenError, match="expired"):
         read_token(SECRET, Purpose.CONFIRM, token, now=NOW + timedelta(days=7, seconds=1))
 
 
 def test_unsubscribe_never_expires_and_is_stable() -> None:
-    token = make_token(SECRET, Purpose.UNSUBSCRIBE, 1, now=NOW)
-    assert token == make_token(SECRET, Purpose.UNSUBSCRIBE, 1, now=NOW + timedelta(days=3))
-    assert read_token(SECRET, Purpose.UNSUBSCRIBE, token, now=NOW + timedelta(days=3650)) == 1
+    token = make_token(SECRET, Purpose.UNSUBSCRIBE, 1, email_hash=HASH, now=NOW)
+    assert token == make_token(
+        SECRET, Purpose.UNSUBSCRIBE, 1, email_hash=HASH, now=NOW + timedelta(days=3)
+    )
+    assert read_token(SECRET, Purpose.UNSUBSCRIBE, token, now=NOW + timedelta(days=3650)) == (
+        1,
+        HASH[:8],
+    )
 
 
 @pytest.mark.parametrize(
@@ -53,12 +62,19 @@ def test_unsubscribe_never_expires_and_is_stable() -> None:
     ],
 )
 def test_forged_or_damaged_tokens_are_refused(mangle: object) -> None:
-    token = make_token(SECRET, Purpose.UNSUBSCRIBE, 1, now=NOW)
+    token = make_token(SECRET, Purpose.UNSUBSCRIBE, 1, email_hash=HASH, now=NOW)
     with pytest.raises(TokenError):
         read_token(SECRET, Purpose.UNSUBSCRIBE, mangle(token), now=NOW)  # type: ignore[operator]
 
 
 def test_other_secret_is_refused() -> None:
-    token = make_token(SECRET, Purpose.UNSUBSCRIBE, 1, now=NOW)
+    token = make_token(SECRET, Purpose.UNSUBSCRIBE, 1, email_hash=HASH, now=NOW)
     with pytest.raises(TokenError):
         read_token("t" * 48, Purpose.UNSUBSCRIBE, token, now=NOW)
+
+
+def test_token_carries_the_address_tag() -> None:
+    token = make_token(SECRET, Purpose.PREFERENCES, 5, email_hash=HASH, now=NOW)
+    _, tag = read_token(SECRET, Purpose.PREFERENCES, token, now=NOW)
+    assert tag_matches(tag, HASH)
+    assert not tag_matches(tag, "ff" * 32)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from html import escape
 
@@ -10,18 +11,28 @@ from digest.personalise import marker
 from digest.tokens import Purpose, make_token
 
 
-def confirm_url(settings: Settings, subscriber_id: int, *, now: datetime) -> str:
-    token = make_token(settings.secret, Purpose.CONFIRM, subscriber_id, now=now)
+def confirm_url(settings: Settings, subscriber_id: int, *, email_hash: str, now: datetime) -> str:
+    token = make_token(
+        settings.secret, Purpose.CONFIRM, subscriber_id, email_hash=email_hash, now=now
+    )
     return f"{settings.base_url}/confirm/{token}"
 
 
-def unsubscribe_url(settings: Settings, subscriber_id: int, *, now: datetime) -> str:
-    token = make_token(settings.secret, Purpose.UNSUBSCRIBE, subscriber_id, now=now)
+def unsubscribe_url(
+    settings: Settings, subscriber_id: int, *, email_hash: str, now: datetime
+) -> str:
+    token = make_token(
+        settings.secret, Purpose.UNSUBSCRIBE, subscriber_id, email_hash=email_hash, now=now
+    )
     return f"{settings.base_url}/unsubscribe/{token}"
 
 
-def preferences_url(settings: Settings, subscriber_id: int, *, now: datetime) -> str:
-    token = make_token(settings.secret, Purpose.PREFERENCES, subscriber_id, now=now)
+def preferences_url(
+    settings: Settings, subscriber_id: int, *, email_hash: str, now: datetime
+) -> str:
+    token = make_token(
+        settings.secret, Purpose.PREFERENCES, subscriber_id, email_hash=email_hash, now=now
+    )
     return f"{settings.base_url}/preferences/{token}"
 
 
@@ -30,20 +41,27 @@ def issue_url(settings: Settings, number: int) -> str:
 
 
 def recipient_values(
-    settings: Settings, subscriber_id: int, name: str | None, *, now: datetime, html: bool
+    settings: Settings,
+    subscriber_id: int,
+    name: str | None,
+    *,
+    email: str,
+    now: datetime,
+    html: bool,
 ) -> dict[str, str]:
     """The values `personalise.CompiledBody.fill` joins into one recipient's copy.
 
-    The name is the only thing a reader typed; it is escaped for the HTML part.
+    `email` is the stored (already normalised) address: its sha256 is the row's `email_hash`,
+    whose first digits bind the links to this reader. The name is the only thing a reader
+    typed; it is escaped for the HTML part.
     """
     greeting = (name or "").strip()
+    fingerprint = hashlib.sha256(email.encode("utf-8")).hexdigest()
+    unsubscribe = unsubscribe_url(settings, subscriber_id, email_hash=fingerprint, now=now)
+    preferences = preferences_url(settings, subscriber_id, email_hash=fingerprint, now=now)
     return {
-        "unsubscribe_url": escape(unsubscribe_url(settings, subscriber_id, now=now))
-        if html
-        else unsubscribe_url(settings, subscriber_id, now=now),
-        "preferences_url": escape(preferences_url(settings, subscriber_id, now=now))
-        if html
-        else preferences_url(settings, subscriber_id, now=now),
+        "unsubscribe_url": escape(unsubscribe) if html else unsubscribe,
+        "preferences_url": escape(preferences) if html else preferences,
         "greeting_name": escape(greeting) if html else greeting,
     }
 

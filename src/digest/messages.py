@@ -35,8 +35,12 @@ def compose(
         "newsletter_name": settings.newsletter_name,
         "postal_address": settings.postal_address,
         "expires_days": settings.confirm_max_age_days,
-        "confirm_url": links.confirm_url(settings, subscriber.id, now=message.created_at),
-        "preferences_url": links.preferences_url(settings, subscriber.id, now=message.created_at),
+        "confirm_url": links.confirm_url(
+            settings, subscriber.id, email_hash=subscriber.email_hash, now=message.created_at
+        ),
+        "preferences_url": links.preferences_url(
+            settings, subscriber.id, email_hash=subscriber.email_hash, now=message.created_at
+        ),
         **SUBJECTS[kind](settings),
     }
     rendered = render_email(kind.value, context)

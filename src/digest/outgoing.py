@@ -34,7 +34,9 @@ class Composer:
         sid, settings = recipient.subscriber_id, self.settings
         # Signing is the costly part: sign each link once, then escape for the HTML part
         # (what recipient_values(html=True) does value by value).
-        plain = links.recipient_values(settings, sid, recipient.name, now=self.now, html=False)
+        plain = links.recipient_values(
+            settings, sid, recipient.name, email=recipient.email, now=self.now, html=False
+        )
         markup = {name: escape(value) for name, value in plain.items()}
         return OutgoingEmail(
             reference=recipient.reference(self.issue_id),

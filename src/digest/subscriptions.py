@@ -15,6 +15,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import delete, func, or_, update
 from sqlmodel import Session, col, select
 
+from digest import tokens
 from digest.errors import Conflict, InvalidInput, NotFound
 from digest.models.subscribers import ConsentRoute, Subscriber, SubscriberStatus
 
@@ -76,6 +77,14 @@ def find_by_email(session: Session, email: str) -> Subscriber | None:
 def get_subscriber(session: Session, subscriber_id: int) -> Subscriber:
     subscriber = session.get(Subscriber, subscriber_id)
     if subscriber is None:
+        raise NotFound(f"no subscriber with id {subscriber_id}")
+    return subscriber
+
+
+def get_linked_subscriber(session: Session, subscriber_id: int, tag: str) -> Subscriber:
+    """The subscriber a link names, only if the link's address tag is this row's."""
+    subscriber = session.get(Subscriber, subscriber_id)
+    if subscriber is None or not tokens.tag_matches(tag, subscriber.email_hash):
         raise NotFound(f"no subscriber with id {subscriber_id}")
     return subscriber
 

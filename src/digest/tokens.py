@@ -5,10 +5,15 @@ another (each purpose signs with its own salt). Confirm tokens expire; unsubscri
 preference tokens do not, because an old issue's footer must keep working for years. Tokens
 that never expire carry no time stamp, so they are the same every time they are made: a resent
 batch has byte-identical bodies, which the provider's idempotency check requires.
+
+Each token also carries a short tag of the subscriber's address fingerprint (the first hex
+digits of `email_hash`), checked against the row it names: a link can never act on another
+reader, even if an id were ever handed out again after a purge.
 """
 
 from __future__ import annotations
 
+import hmac
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -18,6 +23,7 @@ from digest.errors import TokenError
 
 CONFIRM_MAX_AGE = timedelta(days=7)
 MAX_TOKEN_LENGTH = 200
+TAG_LENGTH = 8
 
 
 class Purpose(StrEnum):
@@ -29,10 +35,17 @@ class Purpose(StrEnum):
 EXPIRING = frozenset({Purpose.CONFIRM})
 
 
-def make_token(secret: str, purpose: Purpose, subscriber_id: int, *, now: datetime) -> str:
+def address_tag(email_hash: str) -> str:
+    """The part of a subscriber's address fingerprint that their tokens carry."""
+    return email_hash[:TAG_LENGTH]
+
+
+def make_token(
+    secret: str, purpose: Purpose, subscriber_id: int, *, email_hash: str, now: datetime
+) -> str:
     """A URL-safe token for `subscriber_id`; confirm tokens are stamped with `now`."""
     issued = int(now.timestamp()) if purpose in EXPIRING else 0
-    return _serializer(secret, purpose).dumps([subscriber_id, issued])
+    return _serializer(secret, purpose).dumps([subscriber_id, issued, address_tag(email_hash)])
 
 
 def read_token(
@@ -42,31 +55,37 @@ def read_token(
     *,
     now: datetime,
     max_age: timedelta | None = CONFIRM_MAX_AGE,
-) -> int:
-    """The subscriber id in a valid token; TokenError if forged, expired or for another purpose."""
+) -> tuple[int, str]:
+    """(subscriber id, address tag) of a valid token; TokenError if forged, expired or for
+    another purpose. The caller checks the tag against the row (`tag_matches`)."""
     if not token or len(token) > MAX_TOKEN_LENGTH:
         raise TokenError("this link is incomplete or damaged")
     try:
         payload = _serializer(secret, purpose).loads(token)
     except BadSignature:
         raise TokenError("this link is not valid (it may have been cut short or altered)") from None
-    subscriber_id, issued = _unpack(payload)
+    subscriber_id, issued, tag = _unpack(payload)
     if (
         purpose in EXPIRING
         and max_age is not None
         and now.timestamp() - issued > max_age.total_seconds()
     ):
         raise TokenError("this link has expired")
-    return subscriber_id
+    return subscriber_id, tag
 
 
-def _unpack(payload: object) -> tuple[int, int]:
+def tag_matches(tag: str, email_hash: str) -> bool:
+    return hmac.compare_digest(tag.encode(), address_tag(email_hash).encode())
+
+
+def _unpack(payload: object) -> tuple[int, int, str]:
     if (
         isinstance(payload, list)
-        and len(payload) == 2
-        and all(isinstance(part, int) and not isinstance(part, bool) for part in payload)
+        and len(payload) == 3
+        and all(isinstance(part, int) and not isinstance(part, bool) for part in payload[:2])
+        and isinstance(payload[2], str)
     ):
-        return payload[0], payload[1]
+        return payload[0], payload[1], payload[2]
     raise TokenError("this link is not valid")
 
 

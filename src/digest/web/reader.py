@@ -28,22 +28,23 @@ router = APIRouter(tags=["reader"])
 Action = Callable[..., Subscriber]
 
 
-def read_subscriber_id(settings: Settings, purpose: Purpose, token: str) -> int:
+def read_claim(settings: Settings, purpose: Purpose, token: str) -> tuple[int, str]:
     max_age = timedelta(days=settings.confirm_max_age_days)
     return tokens.read_token(settings.secret, purpose, token, now=now(), max_age=max_age)
 
 
 def load(request: Request, purpose: Purpose, token: str) -> Subscriber:
     """The subscriber a token names; TokenError or NotFound otherwise."""
-    subscriber_id = read_subscriber_id(request.app.state.settings, purpose, token)
+    subscriber_id, tag = read_claim(request.app.state.settings, purpose, token)
     with session_scope(get_engine(request), read_only=True) as session:
-        return subscriptions.get_subscriber(session, subscriber_id)
+        return subscriptions.get_linked_subscriber(session, subscriber_id, tag)
 
 
 def act(request: Request, purpose: Purpose, token: str, action: Action, **kw: Any) -> Subscriber:
     """Run one state change for the token's subscriber in its own transaction."""
-    subscriber_id = read_subscriber_id(request.app.state.settings, purpose, token)
+    subscriber_id, tag = read_claim(request.app.state.settings, purpose, token)
     with session_scope(get_engine(request)) as session:
+        subscriptions.get_linked_subscriber(session, subscriber_id, tag)  # same transaction
         return action(session, subscriber_id, **kw)
 
 
@@ -81,7 +82,9 @@ def gone_page(request: Request, subscriber: Subscriber) -> HTMLResponse | None:
 def settings_link(request: Request, subscriber: Subscriber) -> dict[str, str]:
     settings = request.app.state.settings
     assert subscriber.id is not None
-    url = links.preferences_url(settings, subscriber.id, now=now())
+    url = links.preferences_url(
+        settings, subscriber.id, email_hash=subscriber.email_hash, now=now()
+    )
     return {"url": url, "label": "Your settings"}
 
 
@@ -271,8 +274,9 @@ def preference_action(request: Request, token: str, fields: dict[str, str]) -> R
 
 
 def download(request: Request, token: str) -> Response:
-    subscriber_id = read_subscriber_id(request.app.state.settings, Purpose.PREFERENCES, token)
+    subscriber_id, tag = read_claim(request.app.state.settings, Purpose.PREFERENCES, token)
     with session_scope(get_engine(request), read_only=True) as session:
+        subscriptions.get_linked_subscriber(session, subscriber_id, tag)
         data = privacy.export_subscriber(session, subscriber_id)
     headers = {**PAGE_HEADERS, "Content-Disposition": 'attachment; filename="my-data.json"'}
     return JSONResponse(data, headers=headers)
