@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from datetime import timedelta
@@ -17,6 +18,7 @@ from digest.db import session_scope
 from digest.errors import TransportError
 from digest.models import Batch, Delivery, DeliveryStatus, IssueStatus
 from digest.pacing import Pacer
+from digest.retry import RetryPolicy
 from digest.transports.base import OutgoingEmail, SendResult
 from digest.transports.outbox import OutboxTransport
 from digest.transports.resend import ResendTransport
@@ -191,3 +193,31 @@ def test_the_same_key_in_flight_twice_is_409_and_the_retry_gets_the_stored_answe
         again = resend_to(slow).send_batch([email], idempotency_key="k-1")
         assert again[0].provider_id == answered[0][0].provider_id
         assert slow.recipients() == {"reader0@example.com": 1} and slow.statuses[409] == 1
+
+
+def test_a_reader_refused_for_minutes_leaves_the_send_unfinished_not_waiting(
+    engine: Engine, settings: Settings
+) -> None:
+    """Greylisting wants minutes: the run ends unfinished at once, a later run delivers."""
+    issue_id = setup_send(engine, settings, 3)
+    transport = Greylisting(settings, {"reader1@example.com": 1})
+    patient = RetryPolicy(max_attempts=3, base_seconds=0.01, cap_seconds=600)
+    started = time.monotonic()
+    first = run_send(engine, settings, issue_id, transport, policy=patient)
+    assert time.monotonic() - started < 30
+    assert first.counts == {"queued": 1, "sent": 2, "failed": 0, "skipped": 0}
+    assert first.issue.status == IssueStatus.SENDING
+    later = delivery.clock_from(NOW + timedelta(minutes=10))
+    second = delivery.send_issue(
+        engine,
+        settings,
+        issue_id,
+        transport=transport,
+        pacer=Pacer(1000),
+        workers=1,
+        now=NOW + timedelta(minutes=10),
+        clock=later,
+        policy=patient,
+    )
+    assert second.counts == {"queued": 0, "sent": 3, "failed": 0, "skipped": 0}
+    assert transport.mailed == everyone(3)

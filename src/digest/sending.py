@@ -30,6 +30,9 @@ from digest.retry import Action, Decision, RetryPolicy
 from digest.transports.base import Transport
 
 IDLE_POLL_SECONDS = 0.2  # how soon an idle worker notices a batch released for retry
+# Work due later than this (readers greylisted for minutes) is left to a later run: the
+# command ends "unfinished" instead of sitting idle, and the scheduler's maintenance resumes it.
+MAX_IDLE_SECONDS = 60.0
 OUTAGE_NOTE = "provider unavailable: {}; resumes automatically (hourly, or rerun the send)"
 
 log = logging.getLogger(__name__)
@@ -105,7 +108,7 @@ class SendJob:
             claim = self._claim(owner)
             if claim is None:
                 wait = self._idle_wait()
-                if wait is None:
+                if wait is None or wait > MAX_IDLE_SECONDS:
                     return
                 self.stop.wait(min(wait, IDLE_POLL_SECONDS))
             elif claim.recipients:
