@@ -99,6 +99,7 @@ def test_the_scheduler_registers_coalescing_jobs_with_the_grace(
     assert str(weekly.trigger.fields[4]) == "mon"  # day_of_week by name
     mail = scheduler.get_job("transactional-mail")
     assert mail is not None and mail.trigger.interval == schedule.MAIL_RETRY_EVERY
+    assert mail.misfire_grace_time is None and mail.coalesce
 
 
 def test_the_scheduler_retries_a_confirmation_the_transport_refused(

@@ -192,6 +192,9 @@ def build_scheduler(
         id="transactional-mail",
         coalesce=True,
         max_instances=1,
+        # Queued behind a long weekly send, it still runs once afterwards instead of being
+        # dropped for starting late.
+        misfire_grace_time=None,
     )
     return scheduler
 
