@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 23:12:54.408224
+Create Date: 2026-11-22 00:01:56.132044
 """
 from collections.abc import Sequence
 
@@ -81,9 +81,15 @@ def upgrade() -> None:
     sa.Column('consent_at', digest.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('consent_ip', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('consent_user_agent', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
+    sa.Column('pending_name', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
+    sa.Column('pending_consent_route', sa.String(length=10), nullable=True),
+    sa.Column('pending_consent_at', digest.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('pending_consent_ip', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+    sa.Column('pending_consent_user_agent', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_subscriber')),
     sa.UniqueConstraint('email', name=op.f('uq_subscriber_email')),
-    sa.UniqueConstraint('email_hash', name=op.f('uq_subscriber_email_hash'))
+    sa.UniqueConstraint('email_hash', name=op.f('uq_subscriber_email_hash')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('subscriber', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_subscriber_status'), ['status'], unique=False)
@@ -128,6 +134,7 @@ def upgrade() -> None:
     sa.Column('lease_owner', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
     sa.Column('lease_expires_at', digest.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('next_attempt_at', digest.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('first_attempt_at', digest.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_error', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=True),
     sa.Column('created_at', digest.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('finished_at', digest.db.UTCDateTime(timezone=True), nullable=True),
@@ -197,6 +204,7 @@ def upgrade() -> None:
     sa.Column('subscriber_id', sa.Integer(), nullable=False),
     sa.Column('batch_id', sa.Integer(), nullable=False),
     sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('provider_id', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
     sa.Column('error', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=True),
     sa.Column('created_at', digest.db.UTCDateTime(timezone=True), nullable=False),
