@@ -112,7 +112,7 @@ def prebuilt_payloads(settings: Settings, engine: Any, issue: Issue) -> list[lis
     composer = Composer(settings, issue, now=NOW)
     with session_scope(engine, read_only=True) as session:
         readers = session.exec(Subscriber.__table__.select()).all()  # type: ignore[attr-defined]
-    recipients = [Recipient(0, r.id, r.email, r.name) for r in readers]
+    recipients = [Recipient(0, r.id, r.email, r.name, r.email_hash) for r in readers]
     return [
         [
             to_params(e)

@@ -38,6 +38,7 @@ class Recipient:
     subscriber_id: int
     email: str
     name: str | None
+    email_hash: str
 
     def reference(self, issue_id: int) -> str:
         return f"i{issue_id}-s{self.subscriber_id}"
@@ -184,15 +185,22 @@ def recheck_recipients(
     """Queued recipients still confirmed; the others are recorded as skipped, with the reason."""
     table, people = Delivery.__table__, Subscriber.__table__  # type: ignore[attr-defined]
     query = (
-        sa_select(table.c.id, table.c.subscriber_id, people.c.status, people.c.email, people.c.name)
+        sa_select(
+            table.c.id,
+            table.c.subscriber_id,
+            people.c.status,
+            people.c.email,
+            people.c.name,
+            people.c.email_hash,
+        )
         .join(people, people.c.id == table.c.subscriber_id)
         .where(table.c.batch_id == batch.id, table.c.status == DeliveryStatus.QUEUED.value)
         .order_by(table.c.subscriber_id)
     )
     recipients, gone = [], []
-    for delivery_id, subscriber_id, status, email, name in session.execute(query).all():
+    for delivery_id, subscriber_id, status, email, name, hashed in session.execute(query).all():
         if status == SubscriberStatus.CONFIRMED and email:
-            recipients.append(Recipient(delivery_id, subscriber_id, email, name))
+            recipients.append(Recipient(delivery_id, subscriber_id, email, name, hashed))
         else:
             gone.append(
                 {"b_id": delivery_id, "b_error": f"subscriber became {status} after the send began"}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 from html import escape
 
@@ -45,20 +44,18 @@ def recipient_values(
     subscriber_id: int,
     name: str | None,
     *,
-    email: str,
+    email_hash: str,
     now: datetime,
     html: bool,
 ) -> dict[str, str]:
     """The values `personalise.CompiledBody.fill` joins into one recipient's copy.
 
-    `email` is the stored (already normalised) address: its sha256 is the row's `email_hash`,
-    whose first digits bind the links to this reader. The name is the only thing a reader
-    typed; it is escaped for the HTML part.
+    `email_hash` is the row's stored hash, whose first digits bind the links to this reader.
+    The name is the only thing a reader typed; it is escaped for the HTML part.
     """
     greeting = (name or "").strip()
-    fingerprint = hashlib.sha256(email.encode("utf-8")).hexdigest()
-    unsubscribe = unsubscribe_url(settings, subscriber_id, email_hash=fingerprint, now=now)
-    preferences = preferences_url(settings, subscriber_id, email_hash=fingerprint, now=now)
+    unsubscribe = unsubscribe_url(settings, subscriber_id, email_hash=email_hash, now=now)
+    preferences = preferences_url(settings, subscriber_id, email_hash=email_hash, now=now)
     return {
         "unsubscribe_url": escape(unsubscribe) if html else unsubscribe,
         "preferences_url": escape(preferences) if html else preferences,

@@ -35,7 +35,7 @@ class Composer:
         # Signing is the costly part: sign each link once, then escape for the HTML part
         # (what recipient_values(html=True) does value by value).
         plain = links.recipient_values(
-            settings, sid, recipient.name, email=recipient.email, now=self.now, html=False
+            settings, sid, recipient.name, email_hash=recipient.email_hash, now=self.now, html=False
         )
         markup = {name: escape(value) for name, value in plain.items()}
         return OutgoingEmail(
