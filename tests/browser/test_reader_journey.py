@@ -29,7 +29,6 @@ from tests.helpers.mailbox import Mail, wait_for_mail
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "reader-journey"
 PHONE = {"width": 375, "height": 812}
 
@@ -65,27 +64,6 @@ def world(tmp_path: Path) -> Iterator[tuple[Settings, Engine, dict[str, str]]]:
     with serve(settings, port):
         yield settings, engine, env
     engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip("Chromium is not installed at /usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-            ],
-        )
-        yield chromium
-        chromium.close()
 
 
 def shot(page: Any, name: str) -> None:
