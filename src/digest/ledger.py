@@ -229,6 +229,14 @@ def next_due(session: Session, issue_id: int) -> datetime | None:
     return min(times) if times else None
 
 
+def has_leased(session: Session, issue_id: int) -> bool:
+    """Whether some worker holds a batch of this issue right now (or held it until it died)."""
+    leased = select(Batch.id).where(
+        col(Batch.issue_id) == issue_id, col(Batch.status) == BatchStatus.LEASED
+    )
+    return session.exec(leased.limit(1)).first() is not None
+
+
 def is_sending(session: Session, issue_id: int) -> bool:
     status = session.exec(select(Issue.status).where(col(Issue.id) == issue_id)).first()
     return status == IssueStatus.SENDING

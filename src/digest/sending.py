@@ -108,7 +108,7 @@ class SendJob:
             claim = self._claim(owner)
             if claim is None:
                 wait = self._idle_wait()
-                if wait is None or wait > MAX_IDLE_SECONDS:
+                if wait is None:
                     return
                 self.stop.wait(min(wait, IDLE_POLL_SECONDS))
             elif claim.recipients:
@@ -131,11 +131,20 @@ class SendJob:
         return claim
 
     def _idle_wait(self) -> float | None:
+        """Seconds until a batch may become claimable; None when this run should end.
+
+        A batch leased by another worker or process is always waited for: it finishes, or its
+        lease expires and this run takes it over. Only work due later than MAX_IDLE_SECONDS
+        with nothing in flight is left to a later run.
+        """
+        issue_id = self.composer.issue_id
         with session_scope(self.engine, read_only=True) as session:
-            due = ledger.next_due(session, self.composer.issue_id)
+            due = ledger.next_due(session, issue_id)
+            in_flight = due is not None and ledger.has_leased(session, issue_id)
         if due is None:
             return None
-        return max(0.05, (due - self.clock()).total_seconds())
+        wait = max(0.05, (due - self.clock()).total_seconds())
+        return None if wait > MAX_IDLE_SECONDS and not in_flight else wait
 
     def _send(self, claim: Claim) -> None:
         with self._holding(claim):
