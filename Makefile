@@ -30,6 +30,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # bench/render.py compares against the official npm `mjml`, installed into bench/node_modules.
 bench/node_modules/.installed: bench/package.json

@@ -1,5 +1,5 @@
 """The long-running scheduler process (same as `digest scheduler`)."""
 
-from digest.schedule import main
+from digest.cli.scheduler import main
 
 raise SystemExit(main())

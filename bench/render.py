@@ -17,21 +17,23 @@ import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from html import escape
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests.helpers holds the realistic sample comparisons
 
+
 from digest import issues, links  # noqa: E402
 from digest.config import get_settings  # noqa: E402
 from digest.db import make_engine, session_scope  # noqa: E402
 from digest.models import metadata  # noqa: E402
-from digest.personalise import compile_body  # noqa: E402
-from digest.render import compile_mjml, render_mjml  # noqa: E402
-from digest.render_issue import issue_context, render_fitted, render_issue  # noqa: E402
-from digest.subscriptions import email_hash  # noqa: E402
-from tests.helpers.issue_data import import_docs, week_of  # noqa: E402
+from digest.readers.subscriptions import email_hash  # noqa: E402
+from digest.render.engine import compile_mjml, render_mjml  # noqa: E402
+from digest.render.issue import issue_context, render_issue  # noqa: E402
+from digest.render.personal import compile_body  # noqa: E402
+from tests.support.issue_data import import_docs, week_of  # noqa: E402
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 NODE_MJML = ROOT / "bench" / "node_modules" / "mjml"
@@ -107,7 +109,7 @@ def personalisation_us(settings: Any, html: str, recipients: int = 20_000) -> tu
     body = compile_body(html)
     hashes = [email_hash(f"reader{i}@example.com") for i in range(recipients)]  # stored per row
     values = [
-        links.recipient_values(settings, i, f"Reader {i}", email_hash=hashes[i], now=NOW, html=True)
+        _escaped(links.recipient_values(settings, i, email_hash=hashes[i], now=NOW))
         for i in range(recipients)
     ]
     start = time.perf_counter()
@@ -116,21 +118,25 @@ def personalisation_us(settings: Any, html: str, recipients: int = 20_000) -> tu
     fill = (time.perf_counter() - start) / recipients * 1e6
     start = time.perf_counter()
     for i in range(recipients):
-        values_i = links.recipient_values(
-            settings, i, None, email_hash=hashes[i], now=NOW, html=True
-        )
+        values_i = _escaped(links.recipient_values(settings, i, email_hash=hashes[i], now=NOW))
         body.fill(values_i)
     both = (time.perf_counter() - start) / recipients * 1e6
     return fill, both
 
 
+def _escaped(values: dict[str, str]) -> dict[str, str]:
+    """What the sender joins into the HTML part: every link escaped once."""
+    return {name: escape(value) for name, value in values.items()}
+
+
 def speed(settings: Any, row: Any, composition: Any, runs: int) -> list[str]:
     """Per-issue and per-recipient timings on one issue."""
-    context = issue_context(settings, row, composition, now=NOW)
+    featured, more = composition.featured, composition.more
+    context = issue_context(settings, row, featured, more, now=NOW)
     source = render_mjml("issue", context)
     jinja = median_ms(lambda: render_mjml("issue", context), runs)
     python = median_ms(lambda: compile_mjml(source), runs)
-    full = median_ms(lambda: render_issue(settings, row, composition, now=NOW), runs)
+    full = median_ms(lambda: render_issue(settings, row, featured, more, now=NOW), runs)
     node = node_compile(source, runs)
     fill, both = personalisation_us(settings, compile_mjml(source))
     lines = [
@@ -149,17 +155,18 @@ def speed(settings: Any, row: Any, composition: Any, runs: int) -> list[str]:
     return [
         *lines,
         "Per recipient (frozen body compiled once, filled per reader):",
-        f"  fill the 3 personal markers      {fill:8.2f} us   (goal <= 20 us)",
+        f"  fill the 2 personal markers      {fill:8.2f} us   (goal <= 20 us)",
         f"  sign 2 links + fill              {both:8.2f} us",
     ]
 
 
 def size_line(settings: Any, row: Any, composition: Any) -> str:
     cards = len(composition.featured)
-    source = render_mjml("issue", issue_context(settings, row, composition, now=NOW))
+    context = issue_context(settings, row, composition.featured, composition.more, now=NOW)
+    source = render_mjml("issue", context)
     ours = len(compile_mjml(source).encode())  # every card in full, as asked
     node = node_compile(source, 3)
-    fitted, kept = render_fitted(settings, row, composition, now=NOW)
+    fitted, kept = issues.fit_issue(settings, row, composition, now=NOW)
     full = len(kept.featured)
     return (
         f"  {cards:2d} cards  {ours / 1000:7.1f} KB | {(node or {}).get('bytes', 0) / 1000:7.1f} KB"
@@ -198,7 +205,8 @@ def write_docs(report: str) -> None:
         "the fill runs (joining precomputed parts of the frozen body: well under the 20 us goal).\n"
         "Signing the two personal links (HMAC, in links.py) costs more than the fill;\n"
         "both are tiny next to one provider round trip per batch of 100.\n"
-        "Over ~98 KB the issue moves its oldest full cards into the compact list (render_fitted),\n"
+        "Over ~98 KB the issue moves its oldest full cards into the compact list\n"
+        "(issues.fit_issue),\n"
         "so no week's issue is clipped by Gmail whatever DIGEST_MAX_COMPARISONS says.\n"
         f"{END}"
     )

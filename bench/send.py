@@ -30,15 +30,16 @@ from sqlalchemy import insert
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from digest import catalog, delivery, ledger  # noqa: E402
+from digest import catalog, delivery  # noqa: E402
 from digest.config import Settings, get_settings  # noqa: E402
 from digest.db import make_engine, session_scope  # noqa: E402
+from digest.delivery import claims  # noqa: E402
+from digest.delivery.claims import Claim, Recipient  # noqa: E402
+from digest.delivery.compose import Composer  # noqa: E402
+from digest.delivery.pacing import Pacer  # noqa: E402
 from digest.demo import sample_documents  # noqa: E402
-from digest.ledger import Claim, Recipient  # noqa: E402
 from digest.models import Issue, Subscriber, metadata  # noqa: E402
-from digest.outgoing import Composer  # noqa: E402
-from digest.pacing import Pacer  # noqa: E402
-from digest.subscriptions import email_hash  # noqa: E402
+from digest.readers.subscriptions import email_hash  # noqa: E402
 from digest.transports import make_transport  # noqa: E402
 from digest.transports.resend import to_params  # noqa: E402
 
@@ -112,7 +113,7 @@ def prebuilt_payloads(settings: Settings, engine: Any, issue: Issue) -> list[lis
     composer = Composer(settings, issue, now=NOW)
     with session_scope(engine, read_only=True) as session:
         readers = session.exec(Subscriber.__table__.select()).all()  # type: ignore[attr-defined]
-    recipients = [Recipient(0, r.id, r.email, r.name, r.email_hash) for r in readers]
+    recipients = [Recipient(0, r.id, r.email, r.email_hash) for r in readers]
     return [
         [
             to_params(e)
@@ -161,7 +162,7 @@ def run_pipeline(settings: Settings, engine: Any, issue: Issue) -> float:
     transport = make_transport(settings, observer=pacer.observe)
     started = time.perf_counter()
     with session_scope(engine) as session:  # part of the timed work: the ledger rows
-        ledger.enqueue_issue(session, issue, batch_size=BATCH, now=NOW)
+        claims.enqueue_issue(session, issue, batch_size=BATCH, now=NOW)
     report = delivery.send_issue(
         engine, settings, issue.id, transport=transport, pacer=pacer, workers=WORKERS, now=NOW
     )

@@ -1,4 +1,5 @@
-"""Shared fixtures: real SQLite and real PostgreSQL, settings in a temporary folder, a live server.
+"""Shared fixtures only (nothing imports this file): real SQLite and real PostgreSQL, settings in
+a temporary folder. Helpers live in tests/support/.
 
 Store tests take the `engine` fixture and run twice, once per engine. PostgreSQL's URL comes from
 DIGEST_TEST_POSTGRES_URL; each test gets its own schema, dropped afterwards. Under CI=true an
@@ -16,14 +17,14 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
-from digest.config import Settings, get_settings
+from digest.config import Settings
 from digest.db import make_engine
 from digest.models import metadata
+from tests.support.settings import make_test_settings
 
 PG_URL = os.environ.get(
     "DIGEST_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
 
 def _postgres_or_skip() -> None:
@@ -79,21 +80,6 @@ def database_url(request: pytest.FixtureRequest) -> str:
     """An empty database of each kind, one per test."""
     url: str = request.getfixturevalue(f"{request.param}_url")
     return url
-
-
-def make_test_settings(tmp_path: Path, database_url: str, **overrides: object) -> Settings:
-    values: dict[str, object] = {
-        "_env_file": None,
-        "database_url": database_url,
-        "secret_key": SECRET,
-        "secret_file": tmp_path / "secret",
-        "outbox_dir": tmp_path / "outbox",
-        "base_url": "http://digest.test",
-        "site_url": "https://site.test",
-        "transport": "outbox",
-    }
-    values.update(overrides)
-    return get_settings(**values)
 
 
 @pytest.fixture

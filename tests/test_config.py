@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import pytest
 
-from digest.config import get_settings
+from digest.config import Settings, get_settings
 from digest.errors import ConfigError
+from tests.support.settings import make_test_settings
 
 
 def test_development_secret_is_generated_once_and_kept(tmp_path: Path) -> None:
@@ -84,3 +86,28 @@ def test_env_example_lists_every_setting() -> None:
         alias = field.validation_alias
         variable = alias.choices[0] if alias is not None else f"DIGEST_{name.upper()}"  # type: ignore[union-attr]
         assert f"{variable}=" in example, f"{variable} is missing from .env.example"
+
+
+@pytest.mark.parametrize("blank", ["", "   "])
+def test_blank_secrets_count_as_unset(
+    tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch, blank: str
+) -> None:
+    """A blank secret, as in .env.example, is unset: never "the empty token"."""
+    for name in ("DIGEST_API_TOKEN", "DIGEST_EDITOR_PASSWORD", "RESEND_WEBHOOK_SECRET"):
+        monkeypatch.setenv(name, blank)
+    blank_settings = make_test_settings(tmp_path, settings.database_url)
+    assert blank_settings.api_token is None
+    assert blank_settings.editor_password is None
+    assert blank_settings.resend_webhook_secret is None
+
+
+@pytest.mark.parametrize(
+    "secret",
+    ["whsec_", "whsec_" + base64.b64encode(b"short").decode(), "whsec_not base64!"],
+)
+def test_weak_webhook_secret_is_refused_at_startup(
+    tmp_path: Path, settings: Settings, secret: str
+) -> None:
+    """An empty or short webhook key is a configuration error, named, at startup."""
+    with pytest.raises(ConfigError, match="RESEND_WEBHOOK_SECRET"):
+        make_test_settings(tmp_path, settings.database_url, RESEND_WEBHOOK_SECRET=secret)

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from digest import catalog, outbound, schedule, subscriptions
+from digest import catalog, schedule
 from digest.config import Settings
 from digest.db import make_engine, session_scope
 from digest.demo import sample_documents
@@ -31,12 +31,15 @@ from digest.models import (
     TransactionalMessage,
     metadata,
 )
-from digest.subscriptions import email_hash
-from tests.conftest import make_test_settings
-from tests.delivery_support import add_readers
-from tests.fakes.resend_server import FakeResend
-from tests.helpers.cli import DIGEST, digest_env
-from tests.helpers.issue_data import comparison_doc, import_docs, week_of
+from digest.readers import mail_queue, subscriptions
+from digest.readers.subscriptions import email_hash
+from digest.transports import make_transport
+from tests.support.cli import DIGEST, digest_env
+from tests.support.issue_data import comparison_doc, import_docs, week_of
+from tests.support.ledger import add_readers
+from tests.support.resend_server import FakeResend
+from tests.support.settings import make_test_settings
+from tests.support.wiring import wired
 
 ROOT = Path(__file__).resolve().parents[1]
 LONDON = ZoneInfo("Europe/London")
@@ -93,7 +96,7 @@ def test_last_run_time_is_wall_clock_in_the_zone() -> None:
 def test_the_scheduler_registers_coalescing_jobs_with_the_grace(
     sqlite_engine: Engine, sqlite_settings: Settings
 ) -> None:
-    scheduler = schedule.build_scheduler(sqlite_engine, sqlite_settings)
+    scheduler = schedule.build_scheduler(sqlite_engine, sqlite_settings, **wired(sqlite_settings))
     weekly = scheduler.get_job("weekly-send")
     assert weekly is not None and weekly.coalesce and weekly.misfire_grace_time == 6 * 3600
     assert str(weekly.trigger.fields[4]) == "mon"  # day_of_week by name
@@ -110,18 +113,18 @@ def test_the_scheduler_retries_a_confirmation_the_transport_refused(
         reader = subscriptions.add_subscriber(
             session, "late@example.com", route=ConsentRoute.FORM, now=MONDAY_8
         )
-        message = outbound.queue_message(session, reader, MessageKind.CONFIRM, now=MONDAY_8)
+        message = mail_queue.queue_message(session, reader, MessageKind.CONFIRM, now=MONDAY_8)
         message_id = message.id
-    assert schedule.retry_transactional_mail(engine, settings, now=MONDAY_8) == (
-        "sent 1 pending transactional message(s)"
-    )
+    assert schedule.retry_transactional_mail(
+        engine, settings, transport=make_transport(settings), now=MONDAY_8
+    ) == ("sent 1 pending transactional message(s)")
     assert len(list(settings.outbox_dir.glob("*.eml"))) == 1
     with session_scope(engine) as session:
         stored = session.get(TransactionalMessage, message_id)
         assert stored is not None and stored.status == MessageStatus.SENT
-    assert schedule.retry_transactional_mail(engine, settings, now=MONDAY_8) == (
-        "sent 0 pending transactional message(s)"
-    )
+    assert schedule.retry_transactional_mail(
+        engine, settings, transport=make_transport(settings), now=MONDAY_8
+    ) == ("sent 0 pending transactional message(s)")
 
 
 def load_catalog(engine: Engine, *, now: datetime) -> None:
@@ -131,7 +134,9 @@ def load_catalog(engine: Engine, *, now: datetime) -> None:
 
 def test_a_run_days_late_is_stale_and_sends_nothing(engine: Engine, settings: Settings) -> None:
     load_catalog(engine, now=MONDAY_8)
-    outcome = schedule.weekly_run(engine, settings, now=MONDAY_8 + timedelta(days=2))
+    outcome = schedule.weekly_run(
+        engine, settings, **wired(settings), now=MONDAY_8 + timedelta(days=2)
+    )
     assert outcome.startswith("stale")
     with session_scope(engine, read_only=True) as session:
         assert session.exec(select(Issue)).all() == []
@@ -141,8 +146,10 @@ def test_a_restart_days_after_a_sent_issue_is_not_called_stale(
     engine: Engine, settings: Settings
 ) -> None:
     load_catalog(engine, now=MONDAY_8)
-    schedule.weekly_run(engine, settings, now=MONDAY_8)
-    later = schedule.weekly_run(engine, settings, now=MONDAY_8 + timedelta(days=2))
+    schedule.weekly_run(engine, settings, **wired(settings), now=MONDAY_8)
+    later = schedule.weekly_run(
+        engine, settings, **wired(settings), now=MONDAY_8 + timedelta(days=2)
+    )
     assert later.startswith("the issue of 2026-11-16 was sent")
 
 
@@ -180,8 +187,12 @@ def test_a_run_hours_late_within_the_grace_sends_once(engine: Engine, settings: 
     load_catalog(engine, now=MONDAY_8)
     with session_scope(engine) as session:
         add_readers(session, 3)
-    first = schedule.weekly_run(engine, settings, now=MONDAY_8 + timedelta(hours=2))
-    again = schedule.weekly_run(engine, settings, now=MONDAY_8 + timedelta(hours=3))
+    first = schedule.weekly_run(
+        engine, settings, **wired(settings), now=MONDAY_8 + timedelta(hours=2)
+    )
+    again = schedule.weekly_run(
+        engine, settings, **wired(settings), now=MONDAY_8 + timedelta(hours=3)
+    )
     assert "sent=3" in first and "already sent" in again
     assert len(list(settings.outbox_dir.glob("*.eml"))) == 3
 
@@ -205,7 +216,9 @@ def test_maintenance_resumes_paused_sends_and_purges_old_signups(
         issue = schedule.delivery.open_period_issue(session, settings, now=MONDAY_8)
         issue.status = IssueStatus.PAUSED
         session.add(issue)
-    outcomes = schedule.maintenance_run(engine, settings, now=MONDAY_8 + timedelta(hours=1))
+    outcomes = schedule.maintenance_run(
+        engine, settings, **wired(settings), now=MONDAY_8 + timedelta(hours=1)
+    )
     assert "sent=2" in outcomes[0] and outcomes[-1] == "purged 1 unconfirmed signup(s)"
 
 
@@ -263,10 +276,12 @@ def test_a_late_sunday_run_sends_that_week_and_does_not_skip_the_next(
     import_docs(engine, week_of(SUNDAY_23, 2), now=SUNDAY_23)
     with session_scope(engine) as session:
         add_readers(session, 2)
-    late = schedule.weekly_run(engine, sunday, now=SUNDAY_23 + timedelta(minutes=90))
+    late = schedule.weekly_run(
+        engine, sunday, **wired(sunday), now=SUNDAY_23 + timedelta(minutes=90)
+    )
     next_sunday = SUNDAY_23 + timedelta(days=7)
     import_docs(engine, [comparison_doc(30, next_sunday - timedelta(days=2))], now=next_sunday)
-    on_time = schedule.weekly_run(engine, sunday, now=next_sunday)
+    on_time = schedule.weekly_run(engine, sunday, **wired(sunday), now=next_sunday)
     assert "(2026-W47)" in late and "sent=2" in late
     assert "(2026-W48)" in on_time and "sent=2" in on_time
     with session_scope(engine, read_only=True) as session:
@@ -284,7 +299,7 @@ def test_the_scheduler_runs_one_job_at_a_time(
 ) -> None:
     """Maintenance must not re-send a SENDING issue beside a long weekly send (that doubles
     the provider rate): the scheduler's jobs share one worker and run one after another."""
-    scheduler = schedule.build_scheduler(sqlite_engine, sqlite_settings)
+    scheduler = schedule.build_scheduler(sqlite_engine, sqlite_settings, **wired(sqlite_settings))
     runs: list[tuple[float, float]] = []
 
     def probe() -> None:

@@ -8,7 +8,8 @@
     ├── TokenError               a token is forged, expired or for another purpose
     ├── NothingToSend            no new comparisons since the last issue
     └── TransportError           the mail provider refused or could not be reached
-        └── QuotaExceeded        a daily/monthly quota: pause and resume later
+        ├── QuotaExceeded        a daily/monthly quota: pause and resume later
+        └── IdempotencyMismatch  the provider holds this batch's key with another payload
 
 Nothing below `web/` raises HTTPException; nothing below `cli` calls sys.exit.
 """
@@ -68,3 +69,14 @@ class QuotaExceeded(TransportError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, retryable=True)
+
+
+class IdempotencyMismatch(TransportError):
+    """The provider already holds this idempotency key with another payload (never retried).
+
+    The ledger reads it as "an earlier attempt under this key went through" when it shrank the
+    batch on purpose (someone unsubscribed between attempts); otherwise it is a failure.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=False)

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from html import escape
 
 from digest.config import Settings
-from digest.personalise import marker
 from digest.tokens import Purpose, make_token
 
 
@@ -40,26 +38,16 @@ def issue_url(settings: Settings, number: int) -> str:
 
 
 def recipient_values(
-    settings: Settings,
-    subscriber_id: int,
-    name: str | None,
-    *,
-    email_hash: str,
-    now: datetime,
-    html: bool,
+    settings: Settings, subscriber_id: int, *, email_hash: str, now: datetime
 ) -> dict[str, str]:
-    """The values `personalise.CompiledBody.fill` joins into one recipient's copy.
+    """The values `render.personal.CompiledBody.fill` joins into one recipient's copy.
 
     `email_hash` is the row's stored hash, whose first digits bind the links to this reader.
-    The name is the only thing a reader typed; it is escaped for the HTML part.
+    The values are plain URLs: the caller escapes them for the HTML part.
     """
-    greeting = (name or "").strip()
-    unsubscribe = unsubscribe_url(settings, subscriber_id, email_hash=email_hash, now=now)
-    preferences = preferences_url(settings, subscriber_id, email_hash=email_hash, now=now)
     return {
-        "unsubscribe_url": escape(unsubscribe) if html else unsubscribe,
-        "preferences_url": escape(preferences) if html else preferences,
-        "greeting_name": escape(greeting) if html else greeting,
+        "unsubscribe_url": unsubscribe_url(settings, subscriber_id, email_hash=email_hash, now=now),
+        "preferences_url": preferences_url(settings, subscriber_id, email_hash=email_hash, now=now),
     }
 
 
@@ -68,16 +56,4 @@ def anonymous_values(settings: Settings) -> dict[str, str]:
     return {
         "unsubscribe_url": f"{settings.base_url}/unsubscribe",
         "preferences_url": f"{settings.base_url}/preferences",
-        "greeting_name": "",
     }
-
-
-__all__ = [
-    "anonymous_values",
-    "confirm_url",
-    "issue_url",
-    "marker",
-    "preferences_url",
-    "recipient_values",
-    "unsubscribe_url",
-]

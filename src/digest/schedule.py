@@ -6,6 +6,9 @@ name, never a number (APScheduler 3 counts 0 as Monday, cron as Sunday). A sched
 down at send time sends on start if it is within DIGEST_SCHEDULE_GRACE_HOURS; later, the run is
 stale and only logged. The issue for a period is claimed in the database, so two schedulers
 (or a scheduler and an operator) send one issue, each reader once.
+
+The process that runs the scheduler builds one transport and its pacer and hands them to every
+job (`digest scheduler`, in cli/scheduler.py, is that composition root).
 """
 
 from __future__ import annotations
@@ -24,11 +27,14 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from digest import delivery, issues, outbound, subscriptions
+from digest import delivery, issues
 from digest.config import Settings
 from digest.db import session_scope, utcnow
+from digest.delivery import Pacer
 from digest.errors import ConfigError, NothingToSend
 from digest.models import Issue, IssueStatus
+from digest.readers import mail_queue, subscriptions
+from digest.transports import Transport
 
 log = logging.getLogger("digest.schedule")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -82,7 +88,9 @@ def last_run_time(weekly: WeeklyTime, tz: ZoneInfo, *, now: datetime) -> datetim
     raise AssertionError("a weekly time occurs within any 8 days")
 
 
-def weekly_run(engine: Engine, settings: Settings, *, now: datetime) -> str:
+def weekly_run(
+    engine: Engine, settings: Settings, *, transport: Transport, pacer: Pacer, now: datetime
+) -> str:
     """The weekly job: send this period's issue unless the run is stale; says what it did."""
     weekly = parse_schedule(settings.send_schedule)
     scheduled = last_run_time(weekly, settings.tz, now=now)
@@ -106,7 +114,7 @@ def weekly_run(engine: Engine, settings: Settings, *, now: datetime) -> str:
         return f"nothing to send: {exc.message}"
     if issue.status == IssueStatus.SENT:
         return f"issue #{issue.number} ({issue.period}) was already sent"
-    return send_and_log(engine, settings, issue, now=now)
+    return send_and_log(engine, settings, issue, transport=transport, pacer=pacer, now=now)
 
 
 def period_sent(engine: Engine, settings: Settings, *, at: datetime) -> bool:
@@ -116,9 +124,19 @@ def period_sent(engine: Engine, settings: Settings, *, at: datetime) -> bool:
     return status == IssueStatus.SENT
 
 
-def send_and_log(engine: Engine, settings: Settings, issue: Issue, *, now: datetime) -> str:
+def send_and_log(
+    engine: Engine,
+    settings: Settings,
+    issue: Issue,
+    *,
+    transport: Transport,
+    pacer: Pacer,
+    now: datetime,
+) -> str:
     assert issue.id is not None
-    report = delivery.send_with_configured_transport(engine, settings, issue.id, now=now)
+    report = delivery.send_issue(
+        engine, settings, issue.id, transport=transport, pacer=pacer, now=now
+    )
     counts = " ".join(f"{k}={v}" for k, v in report.counts.items())
     outcome = f"issue #{issue.number} ({issue.period}): {report.issue.status}; {counts}"
     if report.tally.paused:
@@ -127,11 +145,16 @@ def send_and_log(engine: Engine, settings: Settings, issue: Issue, *, now: datet
     return outcome
 
 
-def maintenance_run(engine: Engine, settings: Settings, *, now: datetime) -> list[str]:
+def maintenance_run(
+    engine: Engine, settings: Settings, *, transport: Transport, pacer: Pacer, now: datetime
+) -> list[str]:
     """Resume paused or unfinished sends; purge signups never confirmed."""
     with session_scope(engine, read_only=True) as session:
         pending = delivery.unfinished_issues(session)
-    outcomes = [send_and_log(engine, settings, issue, now=now) for issue in pending]
+    outcomes = [
+        send_and_log(engine, settings, issue, transport=transport, pacer=pacer, now=now)
+        for issue in pending
+    ]
     with session_scope(engine) as session:
         purged = subscriptions.purge_unconfirmed(
             session, now=now, older_than=timedelta(days=settings.purge_unconfirmed_days)
@@ -141,25 +164,34 @@ def maintenance_run(engine: Engine, settings: Settings, *, now: datetime) -> lis
     return [*outcomes, f"purged {purged} unconfirmed signup(s)"]
 
 
-def retry_transactional_mail(engine: Engine, settings: Settings, *, now: datetime) -> str:
+def retry_transactional_mail(
+    engine: Engine, settings: Settings, *, transport: Transport, now: datetime
+) -> str:
     """Send confirmations and other transactional mail that is due (first try failed)."""
-    sent = outbound.send_pending_messages(engine, settings, now=now)
+    sent = mail_queue.send_pending_messages(engine, settings, transport=transport, now=now)
     if sent:
         log.info("sent %d pending transactional message(s)", sent)
     return f"sent {sent} pending transactional message(s)"
 
 
-def run_once(engine: Engine, settings: Settings, *, now: datetime) -> list[str]:
+def run_once(
+    engine: Engine, settings: Settings, *, transport: Transport, pacer: Pacer, now: datetime
+) -> list[str]:
     """What a scheduler does on start: catch up on a due weekly run, then maintenance."""
     return [
-        weekly_run(engine, settings, now=now),
-        *maintenance_run(engine, settings, now=now),
-        retry_transactional_mail(engine, settings, now=now),
+        weekly_run(engine, settings, transport=transport, pacer=pacer, now=now),
+        *maintenance_run(engine, settings, transport=transport, pacer=pacer, now=now),
+        retry_transactional_mail(engine, settings, transport=transport, now=now),
     ]
 
 
 def build_scheduler(
-    engine: Engine, settings: Settings, *, clock: Callable[[], datetime] = utcnow
+    engine: Engine,
+    settings: Settings,
+    *,
+    transport: Transport,
+    pacer: Pacer,
+    clock: Callable[[], datetime] = utcnow,
 ) -> BlockingScheduler:
     weekly = parse_schedule(settings.send_schedule)
     # One worker: jobs run one after another. On the default pool, hourly maintenance would
@@ -171,7 +203,7 @@ def build_scheduler(
     )
     grace = int(settings.schedule_grace_hours * 3600)
     scheduler.add_job(
-        lambda: weekly_run(engine, settings, now=clock()),
+        lambda: weekly_run(engine, settings, transport=transport, pacer=pacer, now=clock()),
         make_trigger(weekly, settings.tz),
         id="weekly-send",
         misfire_grace_time=grace,
@@ -179,7 +211,7 @@ def build_scheduler(
         max_instances=1,
     )
     scheduler.add_job(
-        lambda: maintenance_run(engine, settings, now=clock()),
+        lambda: maintenance_run(engine, settings, transport=transport, pacer=pacer, now=clock()),
         IntervalTrigger(seconds=MAINTENANCE_EVERY.total_seconds(), timezone=settings.tz),
         id="maintenance",
         coalesce=True,
@@ -187,7 +219,7 @@ def build_scheduler(
         misfire_grace_time=grace,
     )
     scheduler.add_job(
-        lambda: retry_transactional_mail(engine, settings, now=clock()),
+        lambda: retry_transactional_mail(engine, settings, transport=transport, now=clock()),
         IntervalTrigger(seconds=MAIL_RETRY_EVERY.total_seconds(), timezone=settings.tz),
         id="transactional-mail",
         coalesce=True,
@@ -199,9 +231,9 @@ def build_scheduler(
     return scheduler
 
 
-def run_forever(engine: Engine, settings: Settings) -> None:
-    scheduler = build_scheduler(engine, settings)
-    for outcome in run_once(engine, settings, now=utcnow()):
+def run_forever(engine: Engine, settings: Settings, *, transport: Transport, pacer: Pacer) -> None:
+    scheduler = build_scheduler(engine, settings, transport=transport, pacer=pacer)
+    for outcome in run_once(engine, settings, transport=transport, pacer=pacer, now=utcnow()):
         log.info("on start: %s", outcome)
     job = scheduler.get_job("weekly-send")
     log.info(
@@ -211,12 +243,3 @@ def run_forever(engine: Engine, settings: Settings) -> None:
         job.trigger.get_next_fire_time(None, datetime.now(settings.tz)) if job else "-",
     )
     scheduler.start()
-
-
-def main(argv: list[str] | None = None) -> int:
-    """The process cron/systemd runs (`scheduler.py`): the same as `digest scheduler`."""
-    import sys
-
-    from digest.cli import main as cli_main
-
-    return cli_main(["scheduler", *(sys.argv[1:] if argv is None else argv)])

@@ -21,7 +21,6 @@ from itsdangerous import BadSignature, URLSafeSerializer
 
 from digest.errors import TokenError
 
-CONFIRM_MAX_AGE = timedelta(days=7)
 MAX_TOKEN_LENGTH = 200
 TAG_LENGTH = 8
 
@@ -54,10 +53,11 @@ def read_token(
     token: str,
     *,
     now: datetime,
-    max_age: timedelta | None = CONFIRM_MAX_AGE,
+    max_age: timedelta | None,
 ) -> tuple[int, str]:
     """(subscriber id, address tag) of a valid token; TokenError if forged, expired or for
-    another purpose. The caller checks the tag against the row (`tag_matches`)."""
+    another purpose. Expiring purposes (confirm) are older than `max_age` at most (None: no
+    limit). The caller checks the tag against the row (`tag_matches`)."""
     if not token or len(token) > MAX_TOKEN_LENGTH:
         raise TokenError("this link is incomplete or damaged")
     try:

@@ -16,16 +16,16 @@ import pytest
 import uvicorn
 from sqlalchemy.engine import Engine
 
-from digest import subscriptions
 from digest.config import Settings
 from digest.db import make_engine, session_scope
 from digest.models import ConsentRoute, metadata
+from digest.readers import subscriptions
 from digest.web.app import create_app
-from tests.conftest import SECRET, make_test_settings
-from tests.helpers.cli import digest_env, run_digest
-from tests.helpers.issue_data import import_docs, week_of
-from tests.helpers.live_server import free_port
-from tests.helpers.mailbox import Mail, wait_for_mail
+from tests.support.cli import digest_env, run_digest
+from tests.support.issue_data import import_docs, week_of
+from tests.support.live_server import free_port
+from tests.support.mailbox import Mail, wait_for_mail
+from tests.support.settings import SECRET, make_test_settings
 
 pytestmark = pytest.mark.browser
 

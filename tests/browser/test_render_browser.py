@@ -12,9 +12,9 @@ from sqlalchemy.engine import Engine
 from digest import issues
 from digest.config import Settings
 from digest.db import session_scope
-from tests.conftest import make_test_settings
-from tests.helpers.issue_data import hostile_doc, import_docs, week_of
-from tests.helpers.live_server import live_server
+from tests.support.issue_data import hostile_doc, import_docs, week_of
+from tests.support.live_server import live_server
+from tests.support.settings import make_test_settings
 
 pytestmark = pytest.mark.browser
 

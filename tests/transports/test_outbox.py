@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
-from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 
 from digest.errors import TransportError
 from digest.transports.outbox import OutboxTransport
+from tests.support.outbox import read_outbox
 from tests.transports.contract import Harness, TransportContract, make_email
-
-
-def read_outbox(directory: Path) -> list[EmailMessage]:
-    messages = []
-    for path in sorted(directory.glob("*.eml")):
-        parsed = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-        assert isinstance(parsed, EmailMessage)
-        messages.append(parsed)
-    return messages
 
 
 class TestOutboxContract(TransportContract):

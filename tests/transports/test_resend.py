@@ -6,10 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from digest.errors import QuotaExceeded, TransportError
-from digest.transports.errors import IdempotencyMismatch
+from digest.errors import IdempotencyMismatch, QuotaExceeded, TransportError
 from digest.transports.resend import ResendTransport
-from tests.fakes.resend_server import FakeResend
+from tests.support.resend_server import FakeResend
 from tests.transports.contract import Harness, TransportContract, make_email
 
 

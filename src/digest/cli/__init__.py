@@ -1,4 +1,16 @@
-"""The `digest` command. Each group lives in its own module; errors become one clear line."""
+"""The `digest` command-line edge. Entry point: `main(argv)`; `app` is the Typer application.
+
+    common.py       settings, engine, time parsing and the consoles every command shares
+    comparisons.py  digest comparisons import|list
+    issue.py        digest issue preview|edit|list, registering send.py's send|show
+    send.py         digest issue send|show: the progress bar and exit statuses
+    subscribers.py  digest subscribers add|import|export|list|remove
+    ops.py          digest db upgrade, serve, demo
+    scheduler.py    digest scheduler (and main() for the root scheduler.py)
+
+Rule: commands translate argv into calls of the domain packages, build the transport they use
+(composition roots), and turn DigestErrors into one clear line and an exit status.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +20,10 @@ import typer
 from sqlalchemy.exc import DataError, OperationalError, ProgrammingError
 
 from digest.cli import comparisons, issue, ops, scheduler, subscribers
-from digest.cli import send as _send  # noqa: F401  (registers `issue send` and `issue show`)
 from digest.cli.common import err_console
 from digest.errors import DigestError
+
+__all__ = ["app", "main"]
 
 app = typer.Typer(
     name="digest",

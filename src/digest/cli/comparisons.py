@@ -9,8 +9,8 @@ import typer
 from rich.table import Table
 
 from digest import catalog
+from digest.catalog import ComparisonIn, parse_document
 from digest.cli.common import NowOption, console, load_settings, open_engine, parse_time
-from digest.comparison_format import ComparisonIn, parse_document
 from digest.db import session_scope
 from digest.errors import InvalidInput
 

@@ -1,4 +1,4 @@
-"""`digest issue preview|edit|list`; `send` and `show` join this group from cli/send.py."""
+"""`digest issue preview|edit|list`, and `send`/`show` from cli/send.py."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from digest import delivery, issues
+from digest.cli import send
 from digest.cli.common import (
     NowOption,
     console,
@@ -20,8 +21,8 @@ from digest.cli.common import (
 )
 from digest.db import session_scope
 from digest.errors import NothingToSend
-from digest.render_lint import passed
-from digest.render_preview import Preview, preview_next_issue, public_copy
+from digest.issues import Preview, preview_next_issue
+from digest.render import passed, public_copy
 
 app = typer.Typer(help="Compose, preview, send and list weekly issues.", no_args_is_help=True)
 
@@ -133,3 +134,7 @@ def list_command() -> None:
         counts = "/".join(str(n.get(k, 0)) for k in ("sent", "failed", "skipped", "queued"))
         table.add_row(str(issue.number), issue.period, issue.status, frozen, counts, subject)
     console.print(table)
+
+
+app.command("send")(send.send_command)
+app.command("show")(send.show_command)

@@ -9,6 +9,8 @@ import typer
 
 from digest import schedule
 from digest.cli.common import NowOption, console, load_settings, open_engine, parse_time
+from digest.delivery import Pacer
+from digest.transports import make_transport
 
 
 def scheduler_command(
@@ -29,8 +31,25 @@ def scheduler_command(
     settings = load_settings()
     schedule.parse_schedule(settings.send_schedule)  # a bad schedule fails before anything runs
     engine = open_engine(settings)
-    if once:
-        for outcome in schedule.run_once(engine, settings, now=parse_time(now)):
-            console.print(outcome)
-        return
-    schedule.run_forever(engine, settings)
+    pacer = Pacer(settings.rate_limit)
+    transport = make_transport(settings, observer=pacer.observe)
+    try:
+        if once:
+            moment = parse_time(now)
+            for outcome in schedule.run_once(
+                engine, settings, transport=transport, pacer=pacer, now=moment
+            ):
+                console.print(outcome, markup=False)
+            return
+        schedule.run_forever(engine, settings, transport=transport, pacer=pacer)
+    finally:
+        transport.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The process cron/systemd runs (the root `scheduler.py`): the same as `digest scheduler`."""
+    import sys
+
+    from digest.cli import main as cli_main
+
+    return cli_main(["scheduler", *(sys.argv[1:] if argv is None else argv)])

@@ -7,11 +7,12 @@ from datetime import datetime
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from sqlalchemy.engine import Engine
 
-from digest import delivery, issues, ledger, render_preview
+from digest import delivery, issues
 from digest.cli.common import (
     NowOption,
     console,
@@ -20,19 +21,17 @@ from digest.cli.common import (
     open_engine,
     parse_time,
 )
-from digest.cli.issue import app
 from digest.config import Settings
 from digest.db import session_scope
-from digest.errors import NothingToSend
+from digest.delivery import Pacer, Tally
+from digest.errors import NothingToSend, TransportError
 from digest.models import DeliveryStatus, Issue, IssueStatus
-from digest.sending import Tally
-from digest.transports import make_transport
+from digest.transports import SendResult, Transport, make_transport
 
 EXIT_FAILED = 1  # some deliveries failed for good
 EXIT_UNFINISHED = 3  # paused (quota) or interrupted: run the command again later
 
 
-@app.command("send")
 def send_command(
     now: NowOption = None,
     dry_run: Annotated[
@@ -56,7 +55,7 @@ def send_command(
     engine = open_engine(settings)
     moment = parse_time(now)
     if test_to is not None:
-        return send_test(settings, engine, render_preview.normalise_address(test_to), now=moment)
+        return send_test(settings, engine, delivery.normalise_address(test_to), now=moment)
     if dry_run:
         return show_dry_run(settings, engine, now=moment)
     try:
@@ -83,10 +82,22 @@ def run_send(
     with session_scope(engine, read_only=True) as session:
         before = delivery.issue_counts(session, issue.id)
     console.print(f"Sending issue #{issue.number} ({issue.period}): {issue.subject}")
-    with SendProgress(before) as progress:
-        report = delivery.send_with_configured_transport(
-            engine, settings, issue.id, now=now, workers=workers, on_progress=progress.update
-        )
+    pacer = Pacer(settings.rate_limit)
+    transport = make_transport(settings, observer=pacer.observe)
+    try:
+        with SendProgress(before) as progress:
+            report = delivery.send_issue(
+                engine,
+                settings,
+                issue.id,
+                transport=transport,
+                pacer=pacer,
+                now=now,
+                workers=workers,
+                on_progress=progress.update,
+            )
+    finally:
+        transport.close()
     finish_with_status(report, issue)
 
 
@@ -183,8 +194,8 @@ def show_dry_run(settings: Settings, engine: Engine, *, now: datetime) -> None:
             counts = delivery.issue_counts(session, issue.id)
             console.print(f"Would resume issue #{issue.number} ({issue.period}): {issue.subject}")
             return print_counts(counts)
-        preview = render_preview.preview_next_issue(session, settings, now=now)
-        readers = len(ledger.eligible_subscriber_ids(session))
+        preview = issues.preview_next_issue(session, settings, now=now)
+        readers = len(delivery.eligible_subscriber_ids(session))
     batches = -(-readers // settings.batch_size)
     issue, size = preview.issue, len(preview.email.html.encode()) // 1024
     console.print(f"Would send issue #{issue.number} ({issue.period}): {preview.email.subject}")
@@ -196,25 +207,33 @@ def show_dry_run(settings: Settings, engine: Engine, *, now: datetime) -> None:
 
 def send_test(settings: Settings, engine: Engine, address: str, *, now: datetime) -> None:
     """A [TEST] copy of the issue being sent, or else of the next one (the editor's preview)."""
-    with session_scope(engine, read_only=True) as session:
-        pending = delivery.unfinished_issues(session)
-        if not pending:
-            preview, result = render_preview.send_test_copy(session, settings, to=address, now=now)
-            number = preview.issue.number
-    if pending:
-        number = pending[0].number
-        transport = make_transport(settings)
-        try:
-            result = delivery.send_test_copy(settings, pending[0], to=address, transport=transport)
-        finally:
-            transport.close()
-    if not result.ok:
-        err_console.print(f"[red]Test copy refused:[/red] {result.error}")
-        raise typer.Exit(EXIT_FAILED)
+    transport = make_transport(settings)
+    try:
+        number, result = _send_proof(settings, engine, address, transport=transport, now=now)
+    except TransportError as exc:
+        err_console.print(f"[red]Test copy refused:[/red] {escape(exc.message)}")
+        raise typer.Exit(EXIT_FAILED) from None
+    finally:
+        transport.close()
     console.print(f"Test copy of issue #{number} sent to {address} ({result.provider_id}).")
 
 
-@app.command("show")
+def _send_proof(
+    settings: Settings, engine: Engine, address: str, *, transport: Transport, now: datetime
+) -> tuple[int, SendResult]:
+    with session_scope(engine, read_only=True) as session:
+        pending = delivery.unfinished_issues(session)
+        if pending:
+            proof = delivery.send_frozen_test_copy(
+                settings, pending[0], to=address, transport=transport
+            )
+            return pending[0].number, proof
+        preview, proof = delivery.send_test_copy(
+            session, settings, to=address, transport=transport, now=now
+        )
+        return preview.issue.number, proof
+
+
 def show_command(number: Annotated[int, typer.Argument(help="The issue's number.")]) -> None:
     """One issue: status, subject, and its ledger (deliveries and batches by status)."""
     settings = load_settings()

@@ -10,13 +10,13 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from digest import outbound, privacy, subscriber_io, subscriptions
 from digest.cli.common import NowOption, console, load_settings, open_engine, parse_time
 from digest.config import Settings
 from digest.db import session_scope
 from digest.errors import InvalidInput, NotFound
-from digest.models.events import MessageKind
-from digest.models.subscribers import ConsentRoute, SubscriberStatus
+from digest.models import ConsentRoute, SubscriberStatus
+from digest.readers import csv_io, mail_queue, privacy, signup, subscriptions
+from digest.transports import make_transport
 
 app = typer.Typer(help="Add, import, export, list and erase subscribers.", no_args_is_help=True)
 
@@ -45,8 +45,7 @@ def add(
             session, email, name=name, confirmed=confirmed, route=ConsentRoute.CLI, now=moment
         )
         if not confirmed:
-            subscriber.confirm_sent_at = moment
-            outbound.queue_message(session, subscriber, MessageKind.CONFIRM, now=moment)
+            signup.queue_confirmation(session, subscriber, now=moment)
     console.print(f"Added {subscriber.email} ({subscriber.status}).")
     if not confirmed:
         _send_now(settings, moment)
@@ -67,17 +66,13 @@ def import_file(
     """Import a CSV: all or nothing (bad rows are listed by line); known addresses are skipped."""
     try:
         with file.open("rb") as handle:  # bounded: /dev/zero must not exhaust memory
-            raw = handle.read(subscriber_io.MAX_FILE_BYTES + 1)
-        if len(raw) > subscriber_io.MAX_FILE_BYTES:
-            limit = subscriber_io.MAX_FILE_BYTES // 1_048_576
-            raise InvalidInput(str(file), [("", f"larger than {limit} MiB; split the file")])
-        text = raw.decode("utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(str(file), [("", getattr(exc, "strerror", None) or str(exc))]) from None
-    rows = subscriber_io.parse_csv(str(file), text)
+            raw = handle.read(csv_io.MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise InvalidInput(str(file), [("", exc.strerror or str(exc))]) from None
+    rows = csv_io.parse_csv(str(file), raw)
     settings, moment = load_settings(), parse_time(now)
     with session_scope(open_engine(settings)) as session:
-        report = subscriber_io.import_rows(session, rows, confirmed=confirmed, now=moment)
+        report = csv_io.import_rows(session, rows, confirmed=confirmed, now=moment)
     state = "confirmed" if confirmed else "pending, confirmation email queued"
     console.print(f"Imported {len(report.added)} new subscriber(s) ({state}).")
     if report.already_listed:
@@ -103,7 +98,7 @@ def export(
     settings = load_settings()
     with session_scope(open_engine(settings), read_only=True) as session:
         rows = subscriptions.list_subscribers(session, status=status)
-    lines = subscriber_io.export_csv(rows)
+    lines = csv_io.export_csv(rows)
     if out is None:
         sys.stdout.writelines(lines)
         return
@@ -153,6 +148,12 @@ def remove(
 def _send_now(settings: Settings, moment: datetime) -> None:
     """Best effort; whatever fails is retried by `digest serve` and the scheduler."""
     engine, sent = open_engine(settings), 0
-    while batch := outbound.send_pending_messages(engine, settings, now=moment):
-        sent += batch
+    transport = make_transport(settings)
+    try:
+        while batch := mail_queue.send_pending_messages(
+            engine, settings, transport=transport, now=moment
+        ):
+            sent += batch
+    finally:
+        transport.close()
     console.print(f"Sent {sent} confirmation email(s); any that failed are retried later.")

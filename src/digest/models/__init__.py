@@ -1,20 +1,23 @@
 """SQLModel tables and status enums, one module per concept, re-exported here.
 
-Importing this package registers every table on `metadata` (Alembic and create_all rely on it).
+    base.py         the naming convention and the UTC timestamp column helper
+    catalog.py      Tool, Review, Comparison, ComparisonTool; Persona, Verdict
+    issues.py       Issue, IssueComparison; IssueStatus
+    subscribers.py  Subscriber; SubscriberStatus, ConsentRoute
+    deliveries.py   the send ledger: Batch, Delivery, and DeliveryMark (what the provider said)
+    messages.py     TransactionalMessage (readers' own mail); MessageKind, MessageStatus
+    events.py       RateCounter (abuse counters), WebhookEvent (provider events applied once)
+
+Rule: importing this package registers every table on `metadata` (Alembic and create_all rely
+on it); import models from here, not from the modules.
 """
 
 from digest.models.base import metadata
 from digest.models.catalog import Comparison, ComparisonTool, Persona, Review, Tool, Verdict
-from digest.models.deliveries import Batch, BatchStatus, Delivery, DeliveryStatus
-from digest.models.events import (
-    DeliveryMark,
-    MessageKind,
-    MessageStatus,
-    RateCounter,
-    TransactionalMessage,
-    WebhookEvent,
-)
+from digest.models.deliveries import Batch, BatchStatus, Delivery, DeliveryMark, DeliveryStatus
+from digest.models.events import RateCounter, WebhookEvent
 from digest.models.issues import Issue, IssueComparison, IssueStatus
+from digest.models.messages import MessageKind, MessageStatus, TransactionalMessage
 from digest.models.subscribers import ConsentRoute, Subscriber, SubscriberStatus
 
 __all__ = [

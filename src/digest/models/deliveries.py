@@ -48,7 +48,7 @@ class Batch(SQLModel, table=True):
     lease_expires_at: datetime | None = utc_field(nullable=True)
     next_attempt_at: datetime = utc_field()
     # When the first payload under the key left: past the provider's idempotency window
-    # (Resend keeps keys ~24 h) an unrecorded batch is not re-sent (see ledger.IDEMPOTENCY_WINDOW).
+    # (Resend keeps keys ~24 h) an unrecorded batch is not re-sent (see claims.IDEMPOTENCY_WINDOW).
     first_attempt_at: datetime | None = utc_field(nullable=True)
     last_error: str | None = Field(default=None, max_length=1000)
     created_at: datetime = utc_field(default_now=True)
@@ -78,3 +78,21 @@ class Delivery(SQLModel, table=True):
     error: str | None = Field(default=None, max_length=1000)
     created_at: datetime = utc_field(default_now=True)
     finished_at: datetime | None = utc_field(nullable=True)
+
+
+class DeliveryMark(SQLModel, table=True):
+    """What the provider later told us about one delivery of an issue: delivered, bounced,
+    complained. Kept beside the ledger (which records only the send) so both stay simple."""
+
+    __tablename__ = "delivery_mark"
+    __table_args__ = (UniqueConstraint("delivery_id", "event"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("delivery.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    event: str = Field(max_length=30)  # "delivered" | "bounced" | "complained" | ...
+    detail: str | None = Field(default=None, max_length=200)
+    at: datetime = utc_field()

@@ -14,7 +14,7 @@ from digest.models.base import utc_field
 class IssueStatus(StrEnum):
     DRAFT = "draft"  # claimed for its period; editor overrides may be set; not frozen
     SENDING = "sending"  # frozen: subject, preheader, html and text never change again
-    PAUSED = "paused"  # frozen; the provider's quota ran out, resumes later
+    PAUSED = "paused"  # frozen; quota spent or provider down: resumes later (pause_reason says)
     SENT = "sent"  # every delivery reached a final state
 
 

@@ -1,15 +1,21 @@
-"""Ways of sending mail; `make_transport(settings)` picks the configured one."""
+"""Ways of sending mail: the I/O seam. `make_transport(settings)` builds the configured one.
+
+    base.py    the Transport protocol, OutgoingEmail, SendResult, HeaderObserver
+    mime.py    the RFC 5322 message the SMTP and outbox transports write
+    outbox.py  one .eml file per message (the embedded default)
+    resend.py  Resend's batch API (the only module that imports the `resend` SDK)
+    smtp.py    any SMTP server
+
+Rule: transports are built at the composition roots (`create_app`, each CLI command, the
+scheduler) and passed in; nothing in the domain calls `make_transport`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-
 from digest.config import Settings, TransportName
 from digest.errors import ConfigError
-from digest.transports.base import OutgoingEmail, SendResult, Transport
+from digest.transports.base import HeaderObserver, OutgoingEmail, SendResult, Transport
 from digest.transports.outbox import OutboxTransport
-
-HeaderObserver = Callable[[Mapping[str, str]], None]
 
 __all__ = [
     "HeaderObserver",

@@ -7,9 +7,12 @@ recipient comes back in that recipient's SendResult, so one bad address never bl
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
+
+# Sees the headers of every provider answer (the pacer adapts to rate-limit headers).
+HeaderObserver = Callable[[Mapping[str, str]], None]
 
 
 @dataclass(frozen=True)

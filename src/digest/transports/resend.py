@@ -8,7 +8,7 @@ in one process (tests) never send with each other's settings.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import requests
@@ -16,13 +16,11 @@ import resend
 from requests.adapters import HTTPAdapter
 from resend.exceptions import ResendError
 
-from digest.errors import QuotaExceeded, TransportError
-from digest.transports.base import OutgoingEmail, SendResult
-from digest.transports.errors import IdempotencyMismatch
+from digest.errors import IdempotencyMismatch, QuotaExceeded, TransportError
+from digest.transports.base import HeaderObserver, OutgoingEmail, SendResult
 
 MAX_BATCH = 100
 QUOTA_ERRORS = {"daily_quota_exceeded", "monthly_quota_exceeded"}
-HeaderObserver = Callable[[Mapping[str, str]], None]
 _sdk_lock = threading.Lock()
 
 

@@ -1,1 +1,24 @@
-"""HTTP edge: turns requests into calls of the domain modules and DigestErrors into responses."""
+"""The web edge: HTTP only. Entry point: `create_app(settings)` in app.py.
+
+    app.py          create_app: routers, the engine and the one transport (composition root)
+    deps.py         request helpers: settings, engine, transport, read sessions, bounded bodies
+    forms.py        small form or JSON bodies, read the same way everywhere
+    pages.py        server-rendered pages (templates/web) with strict headers
+    signup.py       GET /, POST /subscribe, GET|POST /preferences, GET /unsubscribe
+    subscription.py /confirm/{token}, /unsubscribe/{token}, /preferences/{token}
+    reader_link.py  the reader a link's token names, as a dependency
+    archive.py      /issues, /issues/{number}, /feed.xml
+    editor.py       the editor's preview, overrides and test copies
+    editor_auth.py  editor login, session cookie, CSRF, and the dependencies that require them
+    api.py          POST /api/comparisons (bearer token)
+    webhooks.py     POST /webhooks/resend
+    mail_retry.py   the web process's pending-mail loop
+    access_log.py   keeps link tokens out of the access log
+
+Rule: routes translate HTTP into calls of the domain packages and their DigestErrors into
+pages; no SQL, rendering or provider calls here, and nothing below raises HTTPException.
+"""
+
+from digest.web.app import create_app
+
+__all__ = ["create_app"]

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from digest import catalog
-from digest.comparison_format import validate_document
 from digest.db import session_scope
 from digest.errors import InvalidInput
 from digest.web.deps import BodyTooLarge, SettingsDep, get_engine, now, read_body
@@ -55,7 +54,7 @@ async def post_comparisons(request: Request, settings: SettingsDep) -> JSONRespo
 
 def _import(request: Request, data: object) -> JSONResponse:
     try:
-        documents = [("request", validate_document("request", data))]
+        documents = [("request", catalog.validate_document("request", data))]
         with session_scope(get_engine(request)) as session:
             report = catalog.import_comparisons(session, documents, now=now())
     except InvalidInput as exc:

@@ -12,18 +12,31 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from digest.config import Settings
 from digest.db import check_database, make_engine
-from digest.web import api, archive, editor, hooks, public, reader
-from digest.web.background import retry_pending_mail
+from digest.transports import make_transport
+from digest.web import (
+    api,
+    archive,
+    editor,
+    editor_auth,
+    reader_link,
+    signup,
+    subscription,
+    webhooks,
+)
+from digest.web.mail_retry import retry_pending_mail
 
 
 def create_app(settings: Settings) -> FastAPI:
+    """The app, with its composition root: one engine and one transport for its lifetime."""
     engine = make_engine(settings.database_url)
+    transport = make_transport(settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        mail_retry = asyncio.create_task(retry_pending_mail(engine, settings))
+        mail_retry = asyncio.create_task(retry_pending_mail(engine, settings, transport))
         yield
         mail_retry.cancel()
+        transport.close()
         engine.dispose()
 
     # No /openapi.json either: the API is private, its schema is nobody else's business.
@@ -36,13 +49,16 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.transport = transport
     app.include_router(api.router)
-    app.include_router(public.router)
-    app.include_router(reader.router)
-    app.include_router(hooks.router)
+    app.include_router(signup.router)
+    app.include_router(subscription.router)
+    app.include_router(webhooks.router)
     app.include_router(archive.router)
     app.include_router(editor.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["ops"])
+    app.add_exception_handler(reader_link.BadLink, reader_link.bad_link_page)
+    app.add_exception_handler(editor_auth.EditorRefused, editor_auth.refusal)
     return app
 
 

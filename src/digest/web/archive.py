@@ -11,9 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from digest import issues
 from digest.errors import NotFound
-from digest.render import RenderedEmail
-from digest.render_feed import render_feed
-from digest.render_preview import public_copy
+from digest.render import public_copy, render_feed
 from digest.web.deps import ReadSessionDep, SettingsDep
 from digest.web.pages import PAGE_HEADERS, render_page
 
@@ -48,8 +46,8 @@ def archive_issue(
         issue = issues.get_published(session, int(number))
     except NotFound:
         return _missing(request, number)
-    frozen = RenderedEmail(issue.subject or "", issue.preheader or "", issue.html or "", "")
-    return HTMLResponse(public_copy(settings, frozen).html, headers=PAGE_HEADERS)
+    copy = public_copy(settings, issues.frozen_email(issue))
+    return HTMLResponse(copy.html, headers=PAGE_HEADERS)
 
 
 def _missing(request: Request, number: str) -> Response:

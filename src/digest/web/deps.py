@@ -1,4 +1,5 @@
-"""Request-scoped helpers shared by the routers: settings, sessions, bounded bodies, time."""
+"""Request-scoped helpers shared by the routers: settings, the engine, read sessions, the
+transport, bounded bodies and the time."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlmodel import Session
 
 from digest.config import Settings
 from digest.db import session_scope
+from digest.transports import Transport
 
 
 class BodyTooLarge(Exception):
@@ -28,10 +30,10 @@ def get_engine(request: Request) -> Engine:
     return engine
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """A write transaction around the request: committed if the handler returns normally."""
-    with session_scope(get_engine(request)) as session:
-        yield session
+def get_transport(request: Request) -> Transport:
+    """The app's one transport, built by `create_app` and closed when the app stops."""
+    transport: Transport = request.app.state.transport
+    return transport
 
 
 def get_read_session(request: Request) -> Iterator[Session]:
@@ -59,5 +61,4 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
-SessionDep = Annotated[Session, Depends(get_session)]
 ReadSessionDep = Annotated[Session, Depends(get_read_session)]

@@ -1,6 +1,8 @@
 """Editor pages: GET /editor/preview, POST /editor/issue, POST /editor/test-send, login/logout.
 
-Every route answers 404 while DIGEST_EDITOR_PASSWORD is unset. GET never changes state.
+Every route answers 404 while DIGEST_EDITOR_PASSWORD is unset, and needs the editor's session
+(and, for forms, its CSRF token): the `editor_auth` dependencies see to both. GET never changes
+state.
 """
 
 from __future__ import annotations
@@ -11,14 +13,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from digest import issues
+from digest import delivery, issues
 from digest.config import Settings
 from digest.db import session_scope
 from digest.errors import DigestError, InvalidInput, NothingToSend
-from digest.render_lint import passed
-from digest.render_preview import Preview, preview_next_issue, public_copy, send_test_copy
+from digest.render import passed, public_copy
 from digest.web import editor_auth as auth
-from digest.web.deps import SettingsDep, get_engine, now
+from digest.web.deps import SettingsDep, get_engine, get_transport, now
+from digest.web.editor_auth import EditorEnabled, EditorForm, EditorSession
 from digest.web.pages import render_page
 
 router = APIRouter(prefix="/editor", tags=["editor"])
@@ -32,32 +34,23 @@ NOTICES = {
 FormText = Annotated[str, Form()]
 
 
-def _not_found(request: Request) -> Response:
-    context = {"title": "Not found", "lines": ["There is no page at this address."]}
-    return render_page(request, "notice.html", context, status_code=404)
-
-
 def _to(path: str) -> RedirectResponse:
     return RedirectResponse(path, status_code=303)
 
 
 @router.get("")
 @router.get("/")
-def editor_home(request: Request, settings: SettingsDep) -> Response:
-    return _to("/editor/preview") if auth.enabled(settings) else _not_found(request)
+def editor_home(_settings: EditorEnabled) -> Response:
+    return _to("/editor/preview")
 
 
 @router.get("/login")
-def login_form(request: Request, settings: SettingsDep) -> Response:
-    if not auth.enabled(settings):
-        return _not_found(request)
+def login_form(request: Request, _settings: EditorEnabled) -> Response:
     return render_page(request, "editor_login.html", {"error": None})
 
 
 @router.post("/login")
-async def login(request: Request, settings: SettingsDep, password: FormText = "") -> Response:
-    if not auth.enabled(settings):
-        return _not_found(request)
+async def login(request: Request, settings: EditorEnabled, password: FormText = "") -> Response:
     if not auth.login_allowed(get_engine(request), request, now=now()):
         await asyncio.sleep(FAILED_LOGIN_DELAY)
         minutes = int(auth.LOGIN_WINDOW.total_seconds() // 60)
@@ -73,21 +66,16 @@ async def login(request: Request, settings: SettingsDep, password: FormText = ""
 
 
 @router.post("/logout")
-def logout(request: Request, settings: SettingsDep) -> Response:
-    if not auth.enabled(settings):
-        return _not_found(request)
+def logout(_settings: EditorEnabled) -> Response:
     response = _to("/editor/login")
     auth.end_session(response)
     return response
 
 
 @router.get("/preview")
-def preview_page(request: Request, settings: SettingsDep, notice: str = "") -> Response:
-    if not auth.enabled(settings):
-        return _not_found(request)
-    session_id = auth.session_id(settings, request)
-    if session_id is None:
-        return _to("/editor/login")
+def preview_page(
+    request: Request, settings: SettingsDep, session_id: EditorSession, notice: str = ""
+) -> Response:
     return _render_preview(request, settings, session_id, notice=NOTICES.get(notice))
 
 
@@ -95,15 +83,11 @@ def preview_page(request: Request, settings: SettingsDep, notice: str = "") -> R
 def save_overrides(
     request: Request,
     settings: SettingsDep,
-    csrf: FormText = "",
+    session_id: EditorForm,
     subject: FormText = "",
     note: FormText = "",
 ) -> Response:
     """Set the next issue's subject (empty = generated) and editor's note (empty = none)."""
-    session_id, refused = _authorise(request, settings, csrf)
-    if refused is not None:
-        return refused
-    assert session_id is not None
     try:
         with session_scope(get_engine(request)) as session:
             issues.set_overrides(session, settings, subject=subject, note=note, now=now())
@@ -115,37 +99,19 @@ def save_overrides(
 
 @router.post("/test-send")
 def test_send(
-    request: Request, settings: SettingsDep, csrf: FormText = "", to: FormText = ""
+    request: Request, settings: SettingsDep, session_id: EditorForm, to: FormText = ""
 ) -> Response:
     """One copy of the next issue to `to`, subject prefixed [TEST], via the configured transport."""
-    session_id, refused = _authorise(request, settings, csrf)
-    if refused is not None:
-        return refused
-    assert session_id is not None
+    transport = get_transport(request)
     try:
         with session_scope(get_engine(request), read_only=True) as session:
-            send_test_copy(session, settings, to=to, now=now())
+            delivery.send_test_copy(session, settings, to=to, transport=transport, now=now())
     except DigestError as exc:
         status = 422 if isinstance(exc, InvalidInput | NothingToSend) else 502
         return _render_preview(
             request, settings, session_id, error=exc.message, test_to=to, status_code=status
         )
     return _to("/editor/preview?notice=sent")
-
-
-def _authorise(
-    request: Request, settings: Settings, csrf: str
-) -> tuple[str | None, Response | None]:
-    """(session id, None) for a logged-in editor with a valid form token; else (None, answer)."""
-    if not auth.enabled(settings):
-        return None, _not_found(request)
-    session_id = auth.session_id(settings, request)
-    if session_id is None:
-        return None, _to("/editor/login")
-    if not auth.csrf_ok(settings, session_id, csrf):
-        context = {"title": "Form expired", "lines": ["Reload the preview and try again."]}
-        return None, render_page(request, "notice.html", context, status_code=403)
-    return session_id, None
 
 
 def _render_preview(
@@ -160,7 +126,7 @@ def _render_preview(
     with session_scope(get_engine(request), read_only=True) as session:
         draft = issues.find_draft(session)
         try:
-            preview: Preview | None = preview_next_issue(session, settings, now=now())
+            preview: issues.Preview | None = issues.preview_next_issue(session, settings, now=now())
             empty = None
         except NothingToSend as exc:
             preview, empty = None, exc.message

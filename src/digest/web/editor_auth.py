@@ -1,4 +1,5 @@
-"""Editor login: one shared password (DIGEST_EDITOR_PASSWORD), a signed session cookie, CSRF.
+"""Editor login: one shared password (DIGEST_EDITOR_PASSWORD), a signed session cookie, CSRF,
+and the `EditorSession` / `EditorForm` dependencies every editor route takes.
 
 The cookie holds a random session id signed with the secret key and a timestamp (12 hours).
 Forms carry an HMAC of that id, so a page on another site cannot post as the editor even if a
@@ -11,14 +12,17 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime, timedelta
+from typing import Annotated
 
-from fastapi import Request, Response
+from fastapi import Depends, Form, Request, Response
+from fastapi.responses import RedirectResponse
 from itsdangerous import BadSignature, TimestampSigner
 from sqlalchemy.engine import Engine
 
-from digest import ratelimit
+from digest import throttle
 from digest.config import Settings
 from digest.db import session_scope
+from digest.web.pages import render_page
 
 COOKIE = "digest_editor"
 MAX_AGE_SECONDS = 12 * 3600
@@ -46,7 +50,7 @@ def login_allowed(engine: Engine, request: Request, *, now: datetime) -> bool:
     right password while blocked learns nothing."""
     ip = request.client.host if request.client else "unknown"
     with session_scope(engine) as session:
-        return ratelimit.allow(
+        return throttle.allow(
             session, f"editor-login:{ip}", limit=LOGIN_LIMIT, window=LOGIN_WINDOW, now=now
         )
 
@@ -91,3 +95,52 @@ def csrf_token(settings: Settings, session: str) -> str:
 def csrf_ok(settings: Settings, session: str, given: str) -> bool:
     # bytes: compare_digest refuses non-ASCII str (a 500), and a forged value is just wrong
     return hmac.compare_digest(csrf_token(settings, session).encode(), given.encode())
+
+
+class EditorRefused(Exception):
+    """The request may not reach an editor page; `response` says why (404, login, 403)."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+def refusal(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, EditorRefused)
+    return exc.response
+
+
+def not_found(request: Request) -> Response:
+    context = {"title": "Not found", "lines": ["There is no page at this address."]}
+    return render_page(request, "notice.html", context, status_code=404)
+
+
+def require_enabled(request: Request) -> Settings:
+    """The settings, while DIGEST_EDITOR_PASSWORD is set; otherwise every editor route is 404."""
+    settings: Settings = request.app.state.settings
+    if not enabled(settings):
+        raise EditorRefused(not_found(request))
+    return settings
+
+
+def require_editor(request: Request) -> str:
+    """The logged-in editor's session id; otherwise the login page (or 404 when disabled)."""
+    settings = require_enabled(request)
+    session = session_id(settings, request)
+    if session is None:
+        raise EditorRefused(RedirectResponse("/editor/login", status_code=303))
+    return session
+
+
+def require_editor_form(request: Request, csrf: Annotated[str, Form()] = "") -> str:
+    """`require_editor`, plus the form's CSRF token must be this session's."""
+    session = require_editor(request)
+    if not csrf_ok(request.app.state.settings, session, csrf):
+        context = {"title": "Form expired", "lines": ["Reload the preview and try again."]}
+        raise EditorRefused(render_page(request, "notice.html", context, status_code=403))
+    return session
+
+
+EditorEnabled = Annotated[Settings, Depends(require_enabled)]
+EditorSession = Annotated[str, Depends(require_editor)]
+EditorForm = Annotated[str, Depends(require_editor_form)]

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-TEMPLATE_DIR = Path(__file__).resolve().parents[3] / "templates" / "web"
-templates = Jinja2Templates(directory=str(TEMPLATE_DIR))
+from digest.paths import WEB_TEMPLATES
+
+templates = Jinja2Templates(directory=str(WEB_TEMPLATES))
 
 # Pages carry no scripts of ours and load nothing from elsewhere; styles are inline in <style>.
 STRICT_CSP = (

@@ -1,0 +1,48 @@
+"""Delivery: the send ledger and the engine that drains it, exactly once per reader.
+
+    send.py     prepare (freeze + enqueue), open the period's issue, resume, finish; send_issue
+    workers.py  SendJob: worker threads, lease heartbeat, applying retry decisions; Tally
+    claims.py   the ledger, taking side: enqueue once, lease the next due batch, recheck readers
+    results.py  the ledger, recording side: answers, retries, resends, failures, pauses
+    compose.py  Composer: one recipient's copy of a frozen issue (personal links, headers)
+    retry.py    RetryPolicy: what to do after a failed batch attempt
+    pacing.py   Pacer: DIGEST_RATE_LIMIT and the provider's rate-limit headers
+    reports.py  read-only counts and failure reasons of an issue's ledger
+    proof.py    [TEST] copies, outside the ledger
+
+Rule: the store is the checkpoint. A batch is done only when the provider's answer is recorded,
+by the worker that still holds its lease; the transport is passed in, never built here.
+"""
+
+from digest.delivery.claims import eligible_subscriber_ids
+from digest.delivery.pacing import Pacer
+from digest.delivery.proof import normalise_address, send_frozen_test_copy, send_test_copy
+from digest.delivery.reports import batch_counts, failure_reasons, issue_by_number, issue_counts
+from digest.delivery.retry import RetryPolicy
+from digest.delivery.send import (
+    SendReport,
+    open_period_issue,
+    prepare_issue,
+    send_issue,
+    unfinished_issues,
+)
+from digest.delivery.workers import Tally
+
+__all__ = [
+    "Pacer",
+    "RetryPolicy",
+    "SendReport",
+    "Tally",
+    "batch_counts",
+    "eligible_subscriber_ids",
+    "failure_reasons",
+    "issue_by_number",
+    "issue_counts",
+    "normalise_address",
+    "open_period_issue",
+    "prepare_issue",
+    "send_frozen_test_copy",
+    "send_issue",
+    "send_test_copy",
+    "unfinished_issues",
+]

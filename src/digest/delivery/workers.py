@@ -1,0 +1,262 @@
+"""The send loop: workers claim leased batches, pace, send, and record each answer.
+
+Progress lives in the store only. A worker that dies leaves its batch leased; when the lease
+expires any worker (in any process) re-claims it and sends it again under the same key.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import socket
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from digest.db import session_scope, utcnow
+from digest.delivery import claims, results
+from digest.delivery.claims import Claim
+from digest.delivery.compose import Composer
+from digest.delivery.pacing import Pacer
+from digest.delivery.retry import Action, Decision, RetryPolicy
+from digest.errors import TransportError
+from digest.models import BatchStatus
+from digest.transports import Transport
+
+IDLE_POLL_SECONDS = 0.2  # how soon an idle worker notices a batch released for retry
+# Work due later than this (readers greylisted for minutes) is left to a later run: the
+# command ends "unfinished" instead of sitting idle, and the scheduler's maintenance resumes it.
+MAX_IDLE_SECONDS = 60.0
+OUTAGE_NOTE = "provider unavailable: {}; resumes automatically (hourly, or rerun the send)"
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Tally:
+    """What this run did (not the ledger's totals)."""
+
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+    paused: str | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, *, sent: int = 0, failed: int = 0, skipped: int = 0) -> None:
+        with self.lock:
+            self.sent, self.failed, self.skipped = (
+                self.sent + sent,
+                self.failed + failed,
+                self.skipped + skipped,
+            )
+
+
+@dataclass
+class SendJob:
+    engine: Engine
+    composer: Composer
+    transport: Transport
+    pacer: Pacer
+    policy: RetryPolicy
+    lease: timedelta
+    clock: Callable[[], datetime] = utcnow
+    on_progress: Callable[[Tally], None] | None = None
+    tally: Tally = field(default_factory=Tally)
+    stop: threading.Event = field(default_factory=threading.Event)
+    errors: list[BaseException] = field(default_factory=list)
+    rng: random.Random = field(default_factory=random.Random)
+
+    def run(self, workers: int) -> Tally:
+        prefix = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+        finished = [threading.Event() for _ in range(workers)]
+        threads = [
+            threading.Thread(target=self._guarded, args=(f"{prefix}:{n}", done), daemon=True)
+            for n, done in enumerate(finished)
+        ]
+        # Holding one connection open for the run keeps SQLite from checkpointing its WAL
+        # every time a worker's session closes the last connection (a third of the ledger time).
+        with self.engine.connect():
+            for thread in threads:
+                thread.start()
+            try:
+                wait_all(finished)
+            except KeyboardInterrupt:  # Ctrl-C: let in-flight batches finish and be recorded
+                self.stop.set()
+                wait_all(finished)
+                raise
+        if self.errors:
+            raise self.errors[0]
+        return self.tally
+
+    def _guarded(self, owner: str, done: threading.Event) -> None:
+        try:
+            self._work(owner)
+        except BaseException as exc:  # surface in run(); the lease lets others resume the batch
+            self.errors.append(exc)
+            self.stop.set()
+        finally:
+            done.set()
+
+    def _work(self, owner: str) -> None:
+        while not self.stop.is_set():
+            claim = self._claim(owner)
+            if claim is None:
+                wait = self._idle_wait()
+                if wait is None:
+                    return
+                self.stop.wait(min(wait, IDLE_POLL_SECONDS))
+            elif claim.recipients:
+                self._send(claim)
+
+    def _claim(self, owner: str) -> Claim | None:
+        issue_id = self.composer.issue_id
+        with session_scope(self.engine) as session:
+            if not claims.is_sending(session, issue_id):
+                self.stop.set()  # paused (quota) or finished elsewhere
+                return None
+            now = self.clock()
+            claim = claims.claim_batch(
+                session, issue_id=issue_id, owner=owner, now=now, lease=self.lease
+            )
+            if claim is not None and not claim.recipients and not claim.expired:
+                results.finish_batch(session, claim, BatchStatus.DONE, now=now)
+        if claim is not None:
+            self._progress(skipped=claim.skipped, failed=claim.expired)
+        return claim
+
+    def _idle_wait(self) -> float | None:
+        """Seconds until a batch may become claimable; None when this run should end.
+
+        A batch leased by another worker or process is always waited for: it finishes, or its
+        lease expires and this run takes it over. Only work due later than MAX_IDLE_SECONDS
+        with nothing in flight is left to a later run.
+        """
+        issue_id = self.composer.issue_id
+        with session_scope(self.engine, read_only=True) as session:
+            due = claims.next_due(session, issue_id)
+            in_flight = due is not None and claims.has_leased(session, issue_id)
+        if due is None:
+            return None
+        wait = max(0.05, (due - self.clock()).total_seconds())
+        return None if wait > MAX_IDLE_SECONDS and not in_flight else wait
+
+    def _send(self, claim: Claim) -> None:
+        with self._holding(claim):
+            emails = self.composer.build(claim)
+            self.pacer.acquire()
+            try:
+                answers = self.transport.send_batch(emails, idempotency_key=claim.idempotency_key)
+            except TransportError as exc:
+                self._after_failure(claim, exc)
+                return
+            with session_scope(self.engine) as session:
+                now = self.clock()
+                resend_at = now + timedelta(seconds=self.policy.refused_backoff(1, self.rng))
+                recorded = results.record_results(
+                    session,
+                    claim,
+                    answers,
+                    now=now,
+                    resend_at=resend_at,
+                    max_attempts=self.policy.max_attempts,
+                )
+        if recorded:
+            sent = sum(1 for r in answers if r.ok)
+            final = sum(1 for r in answers if not r.ok and r.permanent)
+            self._progress(sent=sent, failed=final)
+
+    @contextmanager
+    def _holding(self, claim: Claim) -> Iterator[None]:
+        """Renew the lease every third of it while the batch is built, paced and sent, so an
+        idle worker never takes a slow batch over and sends it twice (fatal over SMTP)."""
+        done = threading.Event()
+        beat = threading.Thread(target=self._heartbeat, args=(claim, done), daemon=True)
+        beat.start()
+        try:
+            yield
+        finally:
+            done.set()
+            beat.join()
+
+    def _heartbeat(self, claim: Claim, done: threading.Event) -> None:
+        while not done.wait(self.lease.total_seconds() / 3):
+            try:
+                with session_scope(self.engine) as session:
+                    held = results.renew_lease(session, claim, until=self.clock() + self.lease)
+            except Exception:  # a busy store: the next beat tries again, the lease still runs
+                log.exception("batch %s: renewing the lease failed", claim.batch_id)
+                continue
+            if not held:
+                log.warning("batch %s: lease lost to another worker", claim.batch_id)
+                return
+
+    def _after_failure(self, claim: Claim, exc: TransportError) -> None:
+        with session_scope(self.engine) as session:
+            attempts = results.attempts_of(session, claim.batch_id)
+            decision = self.policy.decide(exc, attempts=attempts, shrunk=claim.shrunk, rng=self.rng)
+            if not self._apply(session, claim, exc, decision):
+                return
+        if decision.action is Action.RETRY and exc.retry_after:
+            self.pacer.hold(exc.retry_after)
+        self._report(decision.action, claim, exc)
+
+    def _apply(
+        self, session: Session, claim: Claim, exc: TransportError, decision: Decision
+    ) -> bool:
+        """Write the decision to the ledger; False if this worker no longer holds the batch."""
+        now, action = self.clock(), decision.action
+        if action is Action.RETRY:
+            at = now + timedelta(seconds=decision.delay)
+            return results.release_batch(
+                session, claim, at=at, error=exc.message, count_attempt=decision.counts
+            )
+        if action in (Action.PAUSE, Action.OUTAGE):
+            outage = action is Action.OUTAGE
+            if not results.release_batch(
+                session,
+                claim,
+                at=now,
+                error=exc.message,
+                count_attempt=False,
+                reset_attempts=outage,
+            ):
+                return False
+            reason = OUTAGE_NOTE.format(exc.message) if outage else exc.message
+            results.pause_issue(session, claim.issue_id, reason=reason, now=now)
+            return True
+        if action is Action.SENT_EARLIER:
+            return results.mark_sent_earlier(session, claim, now=now, note=exc.message)
+        return results.fail_batch(session, claim, error=exc.message, now=now)
+
+    def _report(self, action: Action, claim: Claim, exc: TransportError) -> None:
+        if action in (Action.PAUSE, Action.OUTAGE):
+            self.tally.paused = (
+                OUTAGE_NOTE.format(exc.message) if action is Action.OUTAGE else exc.message
+            )
+            self.stop.set()
+        elif action is Action.SENT_EARLIER:
+            self._progress(sent=len(claim.recipients))
+        elif action is Action.FAIL:
+            self._progress(failed=len(claim.recipients))
+
+    def _progress(self, **counts: int) -> None:
+        if not any(counts.values()):
+            return
+        self.tally.add(**counts)
+        if self.on_progress is not None:
+            self.on_progress(self.tally)
+
+
+def wait_all(events: list[threading.Event]) -> None:
+    """Wait for every worker. Not Thread.join: on Python 3.11 a join interrupted by Ctrl-C
+    marks a running thread stopped (bpo-45274's fix), so a second join returns at once and the
+    process would exit with batches in flight and unrecorded."""
+    for event in events:
+        while not event.wait(0.5):
+            pass

@@ -1,0 +1,46 @@
+"""The weekly issue: claim its period, compose it, fit and freeze it, preview it.
+
+    compose.py  Composition, period_of; claim/list/get the issue rows; the draft's overrides;
+                which comparisons the next issue carries; the latest published issue
+    freeze.py   fit_issue (demote cards until the email fits) and freeze_issue (store it once)
+    preview.py  the next issue before freezing (Preview), and an issue's frozen copy
+
+Rule: this is the layer that reads the store *and* renders; `render/` below it stays pure.
+Uniqueness of period and number lives in the database, never in memory.
+"""
+
+from digest.issues.compose import (
+    FROZEN,
+    Composition,
+    claim_issue,
+    compose_issue,
+    find_draft,
+    get_published,
+    latest_published,
+    list_issues,
+    list_published,
+    period_of,
+    set_overrides,
+)
+from digest.issues.freeze import fit_issue, freeze_issue
+from digest.issues.preview import Preview, frozen_email, preview_next_issue, write_preview
+
+__all__ = [
+    "FROZEN",
+    "Composition",
+    "Preview",
+    "claim_issue",
+    "compose_issue",
+    "find_draft",
+    "fit_issue",
+    "freeze_issue",
+    "frozen_email",
+    "get_published",
+    "latest_published",
+    "list_issues",
+    "list_published",
+    "period_of",
+    "preview_next_issue",
+    "set_overrides",
+    "write_preview",
+]

@@ -1,0 +1,60 @@
+"""The next issue before it is frozen (editor preview, `digest issue preview`, the demo's file),
+and the frozen copy of an issue that went out (archive, test copies).
+
+The preview calls the same `fit_issue` that freezing calls, with the same inputs, so the
+preview is the email (tests prove preview == sent, but for the recipient's own links).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlmodel import Session
+
+from digest.config import Settings
+from digest.errors import NothingToSend
+from digest.issues.compose import Composition, compose_issue, next_issue_row
+from digest.issues.freeze import fit_issue
+from digest.models import Issue
+from digest.render import LintCheck, RenderedEmail, lint_email, public_copy
+
+
+@dataclass(frozen=True)
+class Preview:
+    issue: Issue  # unsaved: the number and overrides the next issue will have
+    composition: Composition
+    email: RenderedEmail  # frozen form: personal markers still in place
+    checks: list[LintCheck]
+
+
+def preview_next_issue(session: Session, settings: Settings, *, now: datetime) -> Preview:
+    """Render the next issue as freezing at `now` would; raises NothingToSend when empty."""
+    issue = next_issue_row(session, settings, now=now)
+    composition = compose_issue(session, settings, now=now)
+    email, composition = fit_issue(settings, issue, composition, now=now)
+    return Preview(issue, composition, email, lint_email(email))
+
+
+def frozen_email(issue: Issue) -> RenderedEmail:
+    """The copy an issue was frozen with (personal markers still in place)."""
+    return RenderedEmail(
+        subject=issue.subject or "",
+        preheader=issue.preheader or "",
+        html=issue.html or "",
+        text=issue.text or "",
+    )
+
+
+def write_preview(
+    session: Session, settings: Settings, *, now: datetime, target: Path
+) -> Preview | None:
+    """Write the next issue's web copy to `target`; None (and no file) when there is nothing new."""
+    try:
+        preview = preview_next_issue(session, settings, now=now)
+    except NothingToSend:
+        return None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(public_copy(settings, preview.email).html, encoding="utf-8")
+    return preview

@@ -1,0 +1,17 @@
+"""Readers: subscribers, their opt-in and consent, their own data, and the mail only they get.
+
+    subscriptions.py  the state machine: add, confirm, unsubscribe, resubscribe, rename,
+                      suppress, purge; addresses normalised and hashed; the reader a link names
+    signup.py         the public subscribe and "email me my link" requests, with bot defences
+    privacy.py        the consent record, "download my data" (with delivery history), erasure
+    csv_io.py         CSV import (strict, all or nothing) and export (defused cells)
+    mail_queue.py     transactional mail: queued with its cause, claimed, sent, retried, cancelled
+    mail_compose.py   what the confirmation and "your link" emails say
+
+Rule: independent of `delivery/` (issues go out there); every function takes the session and
+`now` and leaves the commit to the caller. Edges import the modules: `readers.signup`, ...
+"""
+
+from digest.readers import csv_io, mail_compose, mail_queue, privacy, signup, subscriptions
+
+__all__ = ["csv_io", "mail_compose", "mail_queue", "privacy", "signup", "subscriptions"]

@@ -1,0 +1,224 @@
+"""Transactional mail (confirmation, "your link"): stored with its cause, sent afterwards.
+
+Nothing to do with issues: those go through `delivery/`. This is the readers' own mail.
+
+`queue_message` writes a row in the caller's transaction, so a signup and its confirmation email
+commit together or not at all. `deliver_message` sends one (right after the request, best
+effort); `send_pending_messages` sends whatever is due (the scheduler and `digest serve` call it),
+so a transport hiccup delays a message but never loses it.
+
+Each send first claims the row with a conditional UPDATE that pushes `next_attempt_at` a lease
+ahead, so two senders never both send it; a sender that dies mid-send leaves a row that becomes
+due again when the lease runs out, and the retry carries the same idempotency key.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from digest.config import Settings
+from digest.db import session_scope
+from digest.errors import TransportError
+from digest.models import MessageKind, MessageStatus, Subscriber, TransactionalMessage
+from digest.readers import mail_compose
+from digest.transports import OutgoingEmail, SendResult, Transport
+
+LEASE = timedelta(minutes=5)
+FIRST_RETRY = timedelta(seconds=30)
+LONGEST_RETRY = timedelta(hours=2)
+BATCH = 100
+
+
+@dataclass(frozen=True)
+class Claimed:
+    message_id: int
+    email: OutgoingEmail | None  # None: nobody to send to any more; cancel it
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Held:
+    """A message its creator holds for one lease, to send as soon as its transaction commits
+    (no second claim needed); if that send never happens, the lease runs out and the retry
+    loop sends it."""
+
+    message: TransactionalMessage
+    subscriber: Subscriber
+
+
+def queue_message(
+    session: Session,
+    subscriber: Subscriber,
+    kind: MessageKind,
+    *,
+    now: datetime,
+    hold: bool = False,
+) -> TransactionalMessage:
+    """A pending message to `subscriber`, written in the caller's transaction; `hold` claims it
+    for the caller at once (see `Held`)."""
+    assert subscriber.id is not None
+    reference = f"{kind.value}-s{subscriber.id}-{int(now.timestamp())}-{secrets.token_hex(3)}"
+    message = TransactionalMessage(
+        reference=reference,
+        subscriber_id=subscriber.id,
+        kind=kind,
+        status=MessageStatus.PENDING,
+        attempts=1 if hold else 0,
+        next_attempt_at=now + LEASE if hold else now,
+        created_at=now,
+    )
+    session.add(message)
+    session.flush()
+    return message
+
+
+def deliver_held(
+    engine: Engine, settings: Settings, held: Held, *, transport: Transport, now: datetime
+) -> bool:
+    """Send a message created with `hold=True`, after its transaction committed."""
+    assert held.message.id is not None
+    email = mail_compose.compose(settings, held.message, held.subscriber)
+    claimed = Claimed(held.message.id, email, held.message.attempts)
+    return _deliver_claimed(engine, settings, claimed, transport=transport, now=now)
+
+
+def cancel_messages(session: Session, subscriber_id: int) -> None:
+    """Drop unsent mail to a reader who is going away (erased, suppressed)."""
+    session.execute(
+        update(TransactionalMessage)
+        .where(
+            col(TransactionalMessage.subscriber_id) == subscriber_id,
+            col(TransactionalMessage.status) == MessageStatus.PENDING,
+        )
+        .values(status=MessageStatus.CANCELLED)
+    )
+
+
+def send_pending_messages(
+    engine: Engine, settings: Settings, *, transport: Transport, now: datetime
+) -> int:
+    """Send every message that is due; return how many the transport accepted."""
+    with session_scope(engine, read_only=True) as session:
+        due = session.exec(
+            select(TransactionalMessage.id)
+            .where(
+                col(TransactionalMessage.status) == MessageStatus.PENDING,
+                col(TransactionalMessage.next_attempt_at) <= now,
+            )
+            .order_by(col(TransactionalMessage.next_attempt_at))
+            .limit(BATCH)
+        ).all()
+    return sum(
+        deliver_message(engine, settings, message_id, transport=transport, now=now)
+        for message_id in due
+        if message_id is not None
+    )
+
+
+def deliver_message(
+    engine: Engine,
+    settings: Settings,
+    message_id: int,
+    *,
+    transport: Transport,
+    now: datetime,
+) -> bool:
+    """Send one message if it is due and nobody else holds it; True if the transport took it."""
+    claimed = claim_message(engine, settings, message_id, now=now)
+    if claimed is None:
+        return False
+    return _deliver_claimed(engine, settings, claimed, transport=transport, now=now)
+
+
+def _deliver_claimed(
+    engine: Engine,
+    settings: Settings,
+    claimed: Claimed,
+    *,
+    transport: Transport,
+    now: datetime,
+) -> bool:
+    if claimed.email is None:
+        _finish(engine, claimed.message_id, status=MessageStatus.CANCELLED, error="no recipient")
+        return False
+    result = _send(transport, claimed.email)
+    return record_result(engine, settings, claimed, result, now=now)
+
+
+def claim_message(
+    engine: Engine, settings: Settings, message_id: int, *, now: datetime
+) -> Claimed | None:
+    """Take the message for one lease; render it; None if it is not due or someone holds it."""
+    with session_scope(engine) as session:
+        taken: Any = session.execute(
+            update(TransactionalMessage)
+            .where(
+                col(TransactionalMessage.id) == message_id,
+                col(TransactionalMessage.status) == MessageStatus.PENDING,
+                col(TransactionalMessage.next_attempt_at) <= now,
+            )
+            .values(
+                attempts=col(TransactionalMessage.attempts) + 1,
+                next_attempt_at=now + LEASE,
+            )
+        )
+        if taken.rowcount != 1:
+            return None
+        message = session.get(TransactionalMessage, message_id)
+        subscriber = session.get(Subscriber, message.subscriber_id) if message else None
+    if message is None:
+        return None
+    # Rendered after the claim commits: MJML takes milliseconds, a SQLite write lock should not.
+    email = mail_compose.compose(settings, message, subscriber) if subscriber else None
+    return Claimed(message_id, email, message.attempts)
+
+
+def _send(transport: Transport, email: OutgoingEmail) -> SendResult:
+    try:
+        return transport.send_batch([email], idempotency_key=f"msg-{email.reference}")[0]
+    except TransportError as exc:
+        return SendResult(email.reference, error=exc.message, permanent=not exc.retryable)
+
+
+def record_result(
+    engine: Engine, settings: Settings, claimed: Claimed, result: SendResult, *, now: datetime
+) -> bool:
+    if result.ok:
+        _finish(
+            engine,
+            claimed.message_id,
+            status=MessageStatus.SENT,
+            sent_at=now,
+            provider_id=result.provider_id,
+        )
+        return True
+    if result.permanent or claimed.attempts >= settings.message_max_attempts:
+        _finish(engine, claimed.message_id, status=MessageStatus.FAILED, error=result.error)
+        return False
+    delay = min(FIRST_RETRY * 2 ** (claimed.attempts - 1), LONGEST_RETRY)
+    _finish(
+        engine,
+        claimed.message_id,
+        status=MessageStatus.PENDING,
+        error=result.error,
+        next_attempt_at=now + delay,
+    )
+    return False
+
+
+def _finish(engine: Engine, message_id: int, *, status: MessageStatus, **values: Any) -> None:
+    if "error" in values:
+        values["last_error"] = (values.pop("error") or "")[:1000] or None
+    with session_scope(engine) as session:
+        session.execute(
+            update(TransactionalMessage)
+            .where(col(TransactionalMessage.id) == message_id)
+            .values(status=status, **values)
+        )

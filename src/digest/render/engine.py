@@ -1,0 +1,117 @@
+"""Jinja2 -> MJML -> HTML, once per message, plus a plain-text part from its own template.
+
+`render_email("confirm", context)` renders `templates/email/confirm.mjml.j2` (autoescaped: content
+is data, never template) and compiles it with mjml-python, and renders `confirm.txt.j2` for the
+text part. The context must hold `subject`; `preheader` is optional.
+
+Personal values never pass through here: templates write `personal("unsubscribe_url")`, which
+leaves a `marker` in the output for `personal.CompiledBody.fill` to join per recipient.
+Anything in the data that looks like a marker is defused, so content cannot forge one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+from mjml import mjml2html
+
+from digest.paths import EMAIL_TEMPLATES
+from digest.text import strip_controls
+
+# The personal fields a template may leave for the sender to fill per recipient.
+FIELDS = ("unsubscribe_url", "preferences_url")
+MARKER_START = "[[digest:"
+# A zero-width space after "[[" keeps look-alike text from ever matching the marker pattern.
+DEFUSED_START = "[[\u200bdigest:"
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    preheader: str
+    html: str
+    text: str
+
+
+def marker(field: str) -> str:
+    """The placeholder a template writes where `field` goes."""
+    if field not in FIELDS:
+        raise ValueError(f"unknown personal field {field!r}")
+    return f"{MARKER_START}{field}]]"
+
+
+class PersonalField(str):
+    """A marker written on purpose by a template; `_finalize` lets it through untouched."""
+
+    __slots__ = ()
+
+
+def personal(field: str) -> PersonalField:
+    return PersonalField(marker(field))
+
+
+def _finalize(value: Any) -> Any:
+    if isinstance(value, PersonalField) or value is None:
+        return "" if value is None else str(value)
+    if isinstance(value, Markup):
+        # Swapping one plain-text run for another inside escaped markup keeps it escaped.
+        return Markup(_defuse(str(value)))  # noqa: S704
+    if isinstance(value, str):
+        return _defuse(value)
+    return value
+
+
+def _defuse(text: str) -> str:
+    # Backstop: inputs refuse or strip control characters, but one slipping through must not
+    # make the MJML compiler fail and block a whole issue.
+    return strip_controls(text.replace(MARKER_START, DEFUSED_START))
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    """One environment: `*.mjml.j2` autoescaped, `*.txt.j2` not (plain text has no markup)."""
+    env = Environment(
+        loader=FileSystemLoader(str(EMAIL_TEMPLATES)),
+        autoescape=select_autoescape(
+            enabled_extensions=("mjml.j2", "html.j2"),
+            disabled_extensions=("txt.j2",),
+            default=True,
+        ),
+        undefined=StrictUndefined,
+        finalize=_finalize,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.globals["personal"] = personal
+    return env
+
+
+def render_mjml(template: str, context: dict[str, Any]) -> str:
+    return environment().get_template(f"{template}.mjml.j2").render(context)
+
+
+def render_text(template: str, context: dict[str, Any]) -> str:
+    text = environment().get_template(f"{template}.txt.j2").render(context)
+    return text.strip() + "\n"
+
+
+def compile_mjml(source: str) -> str:
+    """MJML to HTML; `fonts={}` keeps mjml from linking its default remote web fonts."""
+    return str(mjml2html(source, fonts={}))
+
+
+def render_email(template: str, context: dict[str, Any]) -> RenderedEmail:
+    """Render one email from templates/email/{template}.mjml.j2 and .txt.j2."""
+    if "subject" not in context:
+        raise ValueError(f"render_email({template!r}) needs a 'subject' in its context")
+    return RenderedEmail(
+        subject=str(context["subject"]),
+        preheader=str(context.get("preheader", "")),
+        html=compile_mjml(render_mjml(template, context)),
+        text=render_text(template, context),
+    )

@@ -1,0 +1,65 @@
+"""Render one weekly issue (templates/email/issue.*) from its cards: once per issue.
+
+The result still holds the personal markers (unsubscribe, preferences); the sender fills them
+per recipient and the archive and preview fill them with `links.anonymous_values`. Which
+comparisons get a full card and which go to the compact list is the caller's decision
+(`issues.fit_issue` demotes cards until the email fits the size budget).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from digest import links
+from digest.catalog import ComparisonView
+from digest.config import Settings
+from digest.models import Issue
+from digest.render.cards import build_card, make_preheader, make_subject, shorten
+from digest.render.engine import RenderedEmail, render_email
+
+
+def issue_context(
+    settings: Settings,
+    issue: Issue,
+    featured: Sequence[ComparisonView],
+    more: Sequence[ComparisonView],
+    *,
+    now: datetime,
+) -> dict[str, Any]:
+    """Everything the issue templates use, as plain data."""
+    featured_cards = [build_card(view, settings.site_url) for view in featured]
+    more_cards = [build_card(view, settings.site_url) for view in more]
+    cards = featured_cards + more_cards
+    subject = issue.subject_override or make_subject(cards)
+    local = now.astimezone(settings.tz)
+    return {
+        "subject": subject,
+        "preheader": make_preheader(cards, issue.editor_note),
+        "newsletter_name": settings.newsletter_name,
+        "number": issue.number,
+        "date": f"{local.day} {local:%B %Y}",
+        "note": issue.editor_note,
+        "featured": featured_cards,
+        "more": more_cards,
+        "count": len(cards),
+        "site_url": settings.site_url,
+        "base_url": settings.base_url,
+        "archive_url": f"{settings.base_url}/issues",
+        "view_url": links.issue_url(settings, issue.number),
+        "postal_address": settings.postal_address,
+        "shorten": shorten,
+    }
+
+
+def render_issue(
+    settings: Settings,
+    issue: Issue,
+    featured: Sequence[ComparisonView],
+    more: Sequence[ComparisonView],
+    *,
+    now: datetime,
+) -> RenderedEmail:
+    """The issue's subject, preheader, HTML and text, markers still in place."""
+    return render_email("issue", issue_context(settings, issue, featured, more, now=now))

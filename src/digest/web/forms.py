@@ -1,0 +1,55 @@
+"""Reading small request bodies: a urlencoded form or a JSON object, as flat strings.
+
+Every reader-facing POST reads its body through here, so the size cap, the UTF-8 check and the
+field cap are the same everywhere.
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qs
+
+from fastapi import Request
+
+from digest.web.deps import BodyTooLarge, read_body
+
+MAX_FORM_BYTES = 16 * 1024
+MAX_FORM_FIELDS = 20
+
+
+class BadBody(Exception):
+    """The body is not a small urlencoded form or JSON object."""
+
+
+async def read_fields(request: Request) -> tuple[dict[str, str], bool]:
+    """A small urlencoded form or JSON object as flat strings, and whether it was JSON."""
+    try:
+        raw = await read_body(request, MAX_FORM_BYTES)
+    except BodyTooLarge:
+        raise BadBody("that request is too large") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadBody("that request is not UTF-8 text") from None
+    if wants_json(request):
+        return _json_fields(text), True
+    try:
+        pairs = parse_qs(text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
+    except ValueError:  # more fields than any of our forms has
+        raise BadBody("that request has too many fields") from None
+    return {key: values[0] for key, values in pairs.items()}, False
+
+
+def _json_fields(text: str) -> dict[str, str]:
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):  # also a 4300+ digit number, or absurd nesting
+        raise BadBody("that request is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise BadBody('send a JSON object such as {"email": "you@example.com"}')
+    return {str(key): value for key, value in data.items() if isinstance(value, str)}
+
+
+def wants_json(request: Request) -> bool:
+    content_type = request.headers.get("content-type", "")
+    return content_type.split(";")[0].strip().lower() == "application/json"

@@ -1,0 +1,239 @@
+"""Pages behind the links in a reader's email: /confirm, /unsubscribe and /preferences/{token}.
+
+GET only shows a page (mail scanners follow links); POST acts. A forged, expired or misused
+token gets a friendly 400 page with a way to ask again; an erased reader's old link gets a calm
+page. Every page here sends `Referrer-Policy: no-referrer` and a strict CSP (see pages.py).
+The token is read by the `reader_link` dependencies; a bad one never reaches a handler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from digest import links
+from digest.errors import Conflict, InvalidInput
+from digest.models import Subscriber, SubscriberStatus
+from digest.readers import privacy, subscriptions
+from digest.web.deps import now
+from digest.web.forms import BadBody, read_fields
+from digest.web.pages import PAGE_HEADERS, render_page
+from digest.web.reader_link import ConfirmLink, PreferencesLink, ReaderLink, UnsubscribeLink
+
+router = APIRouter(tags=["subscription"])
+StateChange = Callable[..., Subscriber]
+
+
+def calm(request: Request, title: str, *lines: str, **extra: Any) -> HTMLResponse:
+    return render_page(request, "notice.html", {"title": title, "lines": lines, **extra})
+
+
+def gone_page(request: Request, subscriber: Subscriber) -> HTMLResponse | None:
+    """The calm answer for an erased or suppressed reader, or None for everyone else."""
+    if subscriber.status == SubscriberStatus.ERASED:
+        return calm(request, "Nothing to do", "This subscription was erased; no mail goes to it.")
+    if subscriber.status in subscriptions.SUPPRESSED:
+        return calm(
+            request,
+            "Mail is switched off",
+            "Mail to this address bounced or was reported as spam, so we stopped sending to it.",
+        )
+    return None
+
+
+def settings_link(request: Request, subscriber: Subscriber) -> dict[str, str]:
+    settings = request.app.state.settings
+    assert subscriber.id is not None
+    url = links.preferences_url(
+        settings, subscriber.id, email_hash=subscriber.email_hash, now=now()
+    )
+    return {"url": url, "label": "Your settings"}
+
+
+def button(url: str, label: str, *, secondary: bool = False, **fields: str) -> dict[str, Any]:
+    return {"url": url, "label": label, "secondary": secondary, "fields": fields}
+
+
+# -- confirm ---------------------------------------------------------------------------------
+
+
+@router.get("/confirm/{token}", response_class=HTMLResponse)
+def confirm_page(request: Request, link: ConfirmLink) -> HTMLResponse:
+    subscriber = link.load()
+    if page := gone_page(request, subscriber):
+        return page
+    if subscriber.status == SubscriberStatus.CONFIRMED:
+        return calm(
+            request,
+            "You are subscribed",
+            "Nothing more to do.",
+            links=[settings_link(request, subscriber)],
+        )
+    lines = ["One more step: press the button to start receiving the weekly issue."]
+    if name := subscriber.pending_name or subscriber.name:  # what confirming will keep
+        lines.append(f"We will greet you as “{name}”; you can change that later.")
+    url = str(request.url.path)
+    return calm(
+        request, "Confirm your subscription", *lines, action=button(url, "Confirm my subscription")
+    )
+
+
+@router.post("/confirm/{token}", response_class=HTMLResponse)
+def confirm(request: Request, link: ConfirmLink) -> HTMLResponse:
+    try:
+        subscriber = link.act(subscriptions.confirm_subscriber, now=link.now)
+    except Conflict as exc:
+        return calm(request, "Nothing to do", exc.message[:1].upper() + exc.message[1:] + ".")
+    return calm(
+        request,
+        "You are subscribed",
+        "Thank you. The next weekly issue will be in your inbox.",
+        "Every issue has a one-click unsubscribe link at the bottom.",
+        links=[settings_link(request, subscriber)],
+    )
+
+
+# -- unsubscribe ------------------------------------------------------------------------------
+
+
+@router.get("/unsubscribe/{token}", response_class=HTMLResponse)
+def unsubscribe_page(request: Request, link: UnsubscribeLink) -> HTMLResponse:
+    subscriber = link.load()
+    if page := gone_page(request, subscriber):
+        return page
+    url = str(request.url.path)
+    if subscriber.status == SubscriberStatus.UNSUBSCRIBED:
+        return unsubscribed_page(request, subscriber, url)
+    return calm(
+        request,
+        "Unsubscribe",
+        "Stop receiving the weekly issue at this address?",
+        action=button(url, "Unsubscribe"),
+    )
+
+
+@router.post("/unsubscribe/{token}")
+async def unsubscribe(request: Request, link: UnsubscribeLink) -> Response:
+    """Also RFC 8058 one-click: body `List-Unsubscribe=One-Click`, no cookies, 200, no redirect."""
+    try:
+        fields, _ = await read_fields(request)
+    except BadBody:
+        fields = {}  # a one-click client's odd body must not stop the unsubscribe
+    action = (
+        subscriptions.resubscribe_subscriber
+        if fields.get("action") == "resubscribe"
+        else subscriptions.unsubscribe_subscriber
+    )
+    try:
+        subscriber = link.act(action, now=link.now)
+    except Conflict as exc:
+        return calm(request, "Nothing to do", exc.message[:1].upper() + exc.message[1:] + ".")
+    if page := gone_page(request, subscriber):
+        return page
+    url = str(request.url.path)
+    if subscriber.status == SubscriberStatus.UNSUBSCRIBED:
+        return unsubscribed_page(request, subscriber, url)
+    return calm(
+        request,
+        "Welcome back",
+        "You will receive the weekly issue again.",
+        action=button(url, "Unsubscribe", secondary=True),
+        links=[settings_link(request, subscriber)],
+    )
+
+
+def unsubscribed_page(request: Request, subscriber: Subscriber, url: str) -> HTMLResponse:
+    lines = ["You will not receive the weekly issue any more.", "Changed your mind?"]
+    return calm(
+        request,
+        "You are unsubscribed",
+        *lines,
+        action=button(url, "Undo: resubscribe me", secondary=True, action="resubscribe"),
+    )
+
+
+# -- preferences -------------------------------------------------------------------------------
+
+
+@router.get("/preferences/{token}", response_class=HTMLResponse)
+def preferences_page(request: Request, link: PreferencesLink) -> HTMLResponse:
+    return show_preferences(request, link.load())
+
+
+def show_preferences(
+    request: Request, subscriber: Subscriber, *, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    if subscriber.status == SubscriberStatus.ERASED:
+        return gone_page(request, subscriber) or calm(request, "Nothing to do")
+    values = {
+        "subscriber": subscriber,
+        "url": str(request.url.path),
+        "status_text": STATUS_TEXT.get(subscriber.status, str(subscriber.status)),
+        **context,
+    }
+    return render_page(request, "preferences.html", values, status_code=status_code)
+
+
+STATUS_TEXT = {
+    SubscriberStatus.PENDING: "waiting for you to confirm",
+    SubscriberStatus.CONFIRMED: "subscribed",
+    SubscriberStatus.UNSUBSCRIBED: "unsubscribed",
+    SubscriberStatus.BOUNCED: "mail switched off: it bounced",
+    SubscriberStatus.COMPLAINED: "mail switched off: it was reported as spam",
+}
+
+
+@router.post("/preferences/{token}")
+async def change_preferences(request: Request, link: PreferencesLink) -> Response:
+    try:
+        fields, _ = await read_fields(request)
+    except BadBody as exc:
+        fields = {"action": "", "error": str(exc)}
+    return preference_action(request, link, fields)
+
+
+def preference_action(request: Request, link: ReaderLink, fields: dict[str, str]) -> Response:
+    action = fields.get("action", "")
+    if action == "download":
+        return download(link)
+    if action == "erase":
+        return erase(request, link, sure=fields.get("sure") == "yes")
+    changes: dict[str, tuple[StateChange, dict[str, Any], str]] = {
+        "rename": (subscriptions.rename_subscriber, {"name": fields.get("name")}, "Name saved."),
+        "unsubscribe": (subscriptions.unsubscribe_subscriber, {"now": link.now}, "Unsubscribed."),
+        "resubscribe": (subscriptions.resubscribe_subscriber, {"now": link.now}, "Welcome back."),
+    }
+    if action not in changes:
+        subscriber = link.load()
+        return show_preferences(request, subscriber, status_code=400, error="Unknown request.")
+    function, kwargs, notice = changes[action]
+    try:
+        subscriber = link.act(function, **kwargs)
+    except (Conflict, InvalidInput) as exc:
+        subscriber = link.load()
+        error = exc.problems[0][1] if isinstance(exc, InvalidInput) else exc.message
+        return show_preferences(request, subscriber, status_code=400, error=error)
+    return show_preferences(request, subscriber, notice=notice)
+
+
+def download(link: ReaderLink) -> Response:
+    data = link.read(lambda session, reader: privacy.export_subscriber(session, reader.id or 0))
+    headers = {**PAGE_HEADERS, "Content-Disposition": 'attachment; filename="my-data.json"'}
+    return JSONResponse(data, headers=headers)
+
+
+def erase(request: Request, link: ReaderLink, *, sure: bool) -> Response:
+    if not sure:
+        error = "Tick the box to confirm that you want your data erased."
+        return show_preferences(request, link.load(), status_code=400, error=error)
+    link.act(privacy.erase_subscriber, now=link.now)
+    return calm(
+        request,
+        "Your data is erased",
+        "We removed your address, your name and your consent record.",
+        "We keep only a one-way fingerprint of the address, so that no old list can make us "
+        "email you again. Subscribing again from the front page still works.",
+    )

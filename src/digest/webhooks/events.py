@@ -1,0 +1,24 @@
+"""Our vocabulary for what a provider tells us about a message, whatever the provider."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class EventType(StrEnum):
+    DELIVERED = "delivered"
+    BOUNCED = "bounced"
+    COMPLAINED = "complained"
+    OTHER = "other"  # anything we do not act on (opened, clicked, sent, ...)
+
+
+@dataclass(frozen=True)
+class DeliveryEvent:
+    event_id: str  # the provider's id for this event (Resend: svix-id); applied once
+    type: EventType
+    raw_type: str  # the provider's own name, kept for the event log ("email.bounced")
+    email_id: str | None  # the provider's id of the message it is about
+    recipients: tuple[str, ...]
+    permanent: bool  # for bounces: a hard bounce (retrying cannot help)
+    detail: str

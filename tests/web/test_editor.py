@@ -1,0 +1,224 @@
+"""Editor pages over real HTTP: login, preview, subject/note, test send, 404 when disabled."""
+
+from __future__ import annotations
+
+import email
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email import policy
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy.engine import Engine
+
+from digest import issues
+from digest.config import Settings
+from digest.db import session_scope
+from tests.support.issue_data import import_docs, week_of
+from tests.support.live_server import live_server
+from tests.support.settings import make_test_settings
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def editor_settings(tmp_path: Path, settings: Settings) -> Settings:
+    return make_test_settings(tmp_path, settings.database_url, editor_password=PASSWORD)
+
+
+@pytest.fixture
+def web_settings(editor_settings: Settings, engine: Engine) -> Settings:
+    return editor_settings
+
+
+@pytest.fixture
+def base_url(web_settings: Settings) -> Iterator[str]:
+    with live_server(web_settings) as url:
+        yield url
+
+
+@pytest.fixture
+def with_content(engine: Engine) -> None:
+    now = datetime.now(UTC)
+    import_docs(engine, week_of(now, 6), now=now)
+
+
+def login(client: httpx.Client, password: str = PASSWORD) -> httpx.Response:
+    return client.post("/editor/login", data={"password": password})
+
+
+def csrf_of(page: str) -> str:
+    found = re.search(r'name="csrf" value="([0-9a-f]+)"', page)
+    assert found, "no CSRF field on the page"
+    return found.group(1)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/editor"),
+        ("GET", "/editor/login"),
+        ("POST", "/editor/login"),
+        ("GET", "/editor/preview"),
+        ("POST", "/editor/issue"),
+        ("POST", "/editor/test-send"),
+    ],
+)
+def test_editor_is_404_without_a_password(
+    engine: Engine, settings: Settings, method: str, path: str
+) -> None:
+    with live_server(settings) as base:
+        response = httpx.request(method, f"{base}{path}", data={"password": ""})
+    assert response.status_code == 404
+
+
+def test_preview_needs_login(engine: Engine, editor_settings: Settings, with_content: None) -> None:
+    with live_server(editor_settings) as base, httpx.Client(base_url=base) as client:
+        assert client.get("/editor/preview").headers["location"] == "/editor/login"
+        wrong = login(client, "guess")
+        assert wrong.status_code == 401 and "not right" in wrong.text
+        assert "digest_editor" not in client.cookies
+        with httpx.Client(base_url=base, cookies={"digest_editor": "x.1.2"}) as forger:
+            assert forger.get("/editor/preview").status_code == 303
+        assert login(client).status_code == 303
+        page = client.get("/editor/preview")
+    assert page.status_code == 200
+    assert 'width="600"' in page.text and 'width="375"' in page.text
+    assert page.text.count("srcdoc=") == 2
+    assert (
+        'id="text-part"' in page.text and "Read the full comparison: https://site.test" in page.text
+    )
+    assert "Claude Files" in page.text  # subject
+    assert "ok</td><td>size" in page.text and "Ready to send." in page.text
+    assert "[[digest:" not in page.text
+    assert page.text.count("(listed)</span></li>") == 1  # 6 comparisons: 5 cards + 1 listed
+
+
+def test_editor_sets_subject_and_note(
+    engine: Engine, editor_settings: Settings, with_content: None
+) -> None:
+    with live_server(editor_settings) as base, httpx.Client(base_url=base) as client:
+        login(client)
+        token = csrf_of(client.get("/editor/preview").text)
+        refused = client.post("/editor/issue", data={"csrf": "0" * 64, "subject": "Nope"})
+        assert refused.status_code == 403
+        saved = client.post(
+            "/editor/issue", data={"csrf": token, "subject": "GPUs & files", "note": "Big <week>"}
+        )
+        assert saved.status_code == 303
+        page = client.get(saved.headers["location"]).text
+        too_long = client.post("/editor/issue", data={"csrf": token, "subject": "x" * 151})
+    assert "Saved." in page
+    assert '<dd id="subject">GPUs &amp; files</dd>' in page
+    assert "Big &amp;lt;week&amp;gt;" in page  # inside srcdoc: escaped twice, shown once
+    assert too_long.status_code == 200 and "at most 150 characters" in too_long.text
+    with session_scope(engine, read_only=True) as session:
+        draft = issues.find_draft(session)
+    assert draft is not None
+    assert (draft.subject_override, draft.editor_note) == ("GPUs & files", "Big <week>")
+
+
+def test_get_never_changes_state(
+    engine: Engine, editor_settings: Settings, with_content: None
+) -> None:
+    with live_server(editor_settings) as base, httpx.Client(base_url=base) as client:
+        login(client)
+        client.get("/editor/preview")
+        client.get("/editor/issue", params={"subject": "via GET"})
+    with session_scope(engine, read_only=True) as session:
+        assert issues.list_issues(session) == []
+
+
+def test_test_send_delivers_one_marked_copy(
+    engine: Engine, editor_settings: Settings, with_content: None
+) -> None:
+    outbox = editor_settings.outbox_dir
+    with live_server(editor_settings) as base, httpx.Client(base_url=base) as client:
+        login(client)
+        token = csrf_of(client.get("/editor/preview").text)
+        bad = client.post("/editor/test-send", data={"csrf": token, "to": "not-an-address"})
+        assert bad.status_code == 422 and "must have an @-sign" in bad.text
+        assert not outbox.exists() or not list(outbox.iterdir())
+        sent = client.post("/editor/test-send", data={"csrf": token, "to": "Editor@Example.COM"})
+        assert sent.status_code == 303
+        assert "Test copy sent" in client.get(sent.headers["location"]).text
+    [path] = list(outbox.glob("*.eml"))
+    message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+    assert message["Subject"].startswith("[TEST] Claude Files")
+    assert message["To"] == "Editor@example.com"
+    html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "[[digest:" not in html + text
+    assert f"{editor_settings.base_url}/unsubscribe" in text
+    with session_scope(engine, read_only=True) as session:
+        assert issues.list_issues(session) == []  # a test copy claims nothing
+
+
+def test_empty_week_says_so(engine: Engine, editor_settings: Settings) -> None:
+    old = datetime.now(UTC) - timedelta(days=30)
+    import_docs(engine, week_of(old, 1), now=old)
+    with live_server(editor_settings) as base, httpx.Client(base_url=base) as client:
+        login(client)
+        page = client.get("/editor/preview")
+    assert page.status_code == 200 and "Nothing to send yet" in page.text
+    assert "srcdoc" not in page.text and 'name="subject"' in page.text
+
+
+def test_transport_failure_is_reported_not_crashed(
+    tmp_path: Path, engine: Engine, settings: Settings, with_content: None
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the outbox folder should be")
+    broken = make_test_settings(
+        tmp_path, settings.database_url, editor_password=PASSWORD, outbox_dir=blocker
+    )
+    with live_server(broken) as base, httpx.Client(base_url=base) as client:
+        login(client)
+        token = csrf_of(client.get("/editor/preview").text)
+        answer = client.post("/editor/test-send", data={"csrf": token, "to": "ed@example.com"})
+    assert answer.status_code == 502
+    assert "cannot write to outbox" in answer.text and "Traceback" not in answer.text
+    assert 'value="ed@example.com"' in answer.text  # the form keeps what the editor typed
+
+
+def test_editor_overrides_drop_control_characters(
+    base_url: str, engine: Engine, web_settings: Settings
+) -> None:
+    """Control characters pasted into the subject or note are dropped before they are stored."""
+    now = datetime.now(UTC)
+    import_docs(engine, week_of(now, 3), now=now)
+    with httpx.Client(base_url=base_url) as client:
+        client.post("/editor/login", data={"password": PASSWORD})
+        page = client.get("/editor/preview").text
+        csrf = page.split('name="csrf" value="')[1].split('"')[0]
+        saved = client.post(
+            "/editor/issue",
+            data={"csrf": csrf, "subject": "Big\x00 week\x1f", "note": "A\x0bnote\ufffe\nok"},
+        )
+        assert saved.status_code == 303
+        preview = client.get("/editor/preview")
+    assert preview.status_code == 200
+    with session_scope(engine, read_only=True) as session:
+        draft = issues.find_draft(session)
+    assert draft is not None
+    assert (draft.subject_override, draft.editor_note) == ("Big week", "Anote\nok")
+
+
+def test_editor_login_is_rate_limited(base_url: str) -> None:
+    """Login guesses are limited per client, in the database; the right password while blocked gets no session."""
+    with httpx.Client(base_url=base_url) as client:
+        for _ in range(10):
+            wrong = client.post("/editor/login", data={"password": "guess"})
+            assert wrong.status_code == 401 and "not right" in wrong.text
+        blocked = client.post("/editor/login", data={"password": PASSWORD})
+    assert blocked.status_code == 401 and "Too many attempts" in blocked.text
+    assert "digest_editor" not in blocked.headers.get("set-cookie", "")
+
+
+def test_non_ascii_csrf_is_refused_not_a_500(base_url: str) -> None:
+    with httpx.Client(base_url=base_url) as client:
+        client.post("/editor/login", data={"password": PASSWORD})
+        answer = client.post("/editor/issue", data={"csrf": "é" * 64, "subject": "x"})
+    assert answer.status_code == 403

@@ -1,0 +1,229 @@
+"""Property: whatever arrives at a public route, the answer is never a 500 and nothing is stored
+that should not be (no forged signup, no state change without a valid token, no webhook event
+without a valid signature). Real HTTP against uvicorn on 127.0.0.1, SQLite."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import quote, urlencode
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from digest.config import Settings
+from digest.db import session_scope
+from digest.models import ConsentRoute
+from digest.readers import subscriptions
+from digest.tokens import Purpose, make_token
+from tests.support.hostile import NASTY_JSON
+from tests.support.live_server import live_server
+from tests.support.settings import SECRET, make_test_settings
+
+World = tuple[httpx.Client, Engine, int]
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"fuzz-webhook-secret-0123456789ab").decode()
+FIELD_NAMES = ["email", "name", "website", "form_stamp", "action", "sure", "List-Unsubscribe"]
+CONTENT_TYPES = [
+    "application/x-www-form-urlencoded",
+    "application/json",
+    "multipart/form-data; boundary=x",
+    "text/plain",
+    "application/json; charset=latin-1",
+    "",
+]
+# Header values h11 will put on the wire: visible ASCII, no leading or trailing space.
+header_text = st.text(
+    alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=0, max_size=60
+)
+# Digits Python's isdigit() accepts but int() refuses, and other non-ASCII header bytes.
+odd_header_text = st.one_of(
+    header_text,
+    st.sampled_from(["²", "١٢٣", "1²", "9" * 40, "é", "Bearer"]),
+)
+headers = st.dictionaries(
+    st.sampled_from(
+        [
+            "user-agent",
+            "x-forwarded-for",
+            "svix-id",
+            "svix-timestamp",
+            "svix-signature",
+            "cookie",
+            "accept",
+            "x-anything",
+            "authorization",
+        ]
+    ),
+    odd_header_text,
+    max_size=5,
+)
+fields = st.dictionaries(
+    st.one_of(st.sampled_from(FIELD_NAMES), st.text(max_size=10)),
+    st.one_of(
+        st.text(max_size=300),
+        st.sampled_from(
+            [
+                "yes",
+                "erase",
+                "download",
+                "rename",
+                "unsubscribe",
+                "resubscribe",
+                "One-Click",
+                "a@example.com",
+            ]
+        ),
+    ),
+    max_size=6,
+)
+bodies = st.one_of(
+    fields.map(lambda f: urlencode(f).encode()),
+    fields.map(lambda f: json.dumps(f).encode()),
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+        lambda inner: (
+            st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+        ),
+        max_leaves=8,
+    ).map(lambda value: json.dumps(value).encode()),
+    st.binary(max_size=2000),
+    # Shapes that once answered 500: deep nesting (RecursionError), an integer over Python's
+    # 4300-digit limit (ValueError), more form fields than parse_qs allows (ValueError).
+    st.integers(min_value=1000, max_value=5000).map(lambda depth: b"[" * depth),
+    st.integers(min_value=1000, max_value=3000).map(lambda depth: b'{"a":' * depth),
+    st.integers(min_value=4301, max_value=6000).map(lambda n: b'{"email": ' + b"7" * n + b"}"),
+    st.integers(min_value=21, max_value=200).map(
+        lambda n: "&".join(f"f{i}=x" for i in range(n)).encode()
+    ),
+)
+
+
+@pytest.fixture
+def base_url(tmp_path: Path, settings: Settings, engine: Engine) -> Iterator[str]:
+    """The app with the API on, on both engines: every JSON route is reachable."""
+    app_settings = make_test_settings(
+        tmp_path, settings.database_url, api_token="api-token-for-tests"
+    )
+    with live_server(app_settings) as url:
+        yield url
+
+
+@pytest.fixture
+def world(tmp_path: Path, sqlite_settings: Settings, sqlite_engine: Engine) -> Iterator[World]:
+    """A live app with one confirmed reader whose tokens the fuzzer may see misused."""
+    app_settings = make_test_settings(
+        tmp_path, sqlite_settings.database_url, RESEND_WEBHOOK_SECRET=WEBHOOK_SECRET
+    )
+    with session_scope(sqlite_engine) as session:
+        reader = subscriptions.add_subscriber(
+            session,
+            "reader@example.com",
+            name="Reader",
+            confirmed=True,
+            route=ConsentRoute.CLI,
+            now=datetime.now(UTC),
+        )
+    with live_server(app_settings) as url, httpx.Client(base_url=url, timeout=20) as client:
+        yield client, sqlite_engine, reader.id or 0
+
+
+def tokens_for(subscriber_id: int) -> st.SearchStrategy[str]:
+    now, fingerprint = datetime.now(UTC), subscriptions.email_hash("reader@example.com")
+    confirm = make_token(SECRET, Purpose.CONFIRM, subscriber_id, email_hash=fingerprint, now=now)
+    unsubscribe = make_token(
+        SECRET, Purpose.UNSUBSCRIBE, subscriber_id, email_hash=fingerprint, now=now
+    )
+    forged = make_token(
+        "another-secret-entirely-0123456789",
+        Purpose.PREFERENCES,
+        subscriber_id,
+        email_hash=fingerprint,
+        now=now,
+    )
+    other_reader = make_token(
+        SECRET, Purpose.PREFERENCES, subscriber_id, email_hash="f" * 64, now=now
+    )
+    return st.one_of(
+        st.text(max_size=250),
+        st.sampled_from(
+            [confirm, forged, other_reader, unsubscribe[:-1] + "A", "", "." * 3, "%00"]
+        ),
+    )
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_no_route_answers_500_or_stores_what_it_should_not(
+    world: World, data: st.DataObject
+) -> None:
+    client, engine, reader_id = world
+    token = data.draw(tokens_for(reader_id))
+    # The confirm token may only be used on /confirm (where the reader is already confirmed) and
+    # the unsubscribe token is damaged: no draw can legitimately change the reader.
+    path = data.draw(
+        st.sampled_from(
+            [
+                "/",
+                "/subscribe",
+                "/preferences",
+                "/unsubscribe",
+                "/webhooks/resend",
+                "/api/comparisons",
+                "/editor/login",
+                f"/confirm/{quote(token, safe='')}",
+                f"/unsubscribe/{quote(token, safe='')}",
+                f"/preferences/{quote(token, safe='')}",
+            ]
+        )
+    )
+    method = data.draw(st.sampled_from(["GET", "POST", "POST", "PUT"]))
+    request_headers = data.draw(headers)
+    content_type = data.draw(st.sampled_from(CONTENT_TYPES))
+    if content_type:
+        request_headers["content-type"] = content_type
+    body = data.draw(bodies) if method != "GET" else b""
+    wire_headers = {key.encode(): value.encode() for key, value in request_headers.items()}
+    response = client.request(method, path, content=body, headers=wire_headers)
+    assert response.status_code < 500, (method, path, body[:200], response.text[:500])
+    assert "Traceback" not in response.text
+    check_store(engine, reader_id)
+
+
+def check_store(engine: Engine, reader_id: int) -> None:
+    with engine.connect() as connection:
+        reader = connection.execute(
+            text("SELECT email, name, status FROM subscriber WHERE id = :id"), {"id": reader_id}
+        ).one()
+        others = connection.execute(
+            text("SELECT email, consent_route FROM subscriber WHERE id != :id"), {"id": reader_id}
+        ).all()
+        webhook_events = connection.execute(text("SELECT count(*) FROM webhook_event")).scalar_one()
+    assert tuple(reader) == ("reader@example.com", "Reader", "confirmed")
+    assert webhook_events == 0
+    for email, route in others:
+        # Only a JSON request with a valid address can add someone (forms need a signed stamp).
+        assert route == "api"
+        assert subscriptions.normalise_email(email) == email
+
+
+@pytest.mark.parametrize("body", NASTY_JSON)
+def test_nasty_json_is_400_everywhere(base_url: str, body: bytes) -> None:
+    """Absurd nesting or a 4300+ digit number is a 400 on every JSON route, never a 500."""
+    json_type = {"Content-Type": "application/json"}
+    for path in ("/subscribe", "/preferences"):
+        assert httpx.post(base_url + path, content=body, headers=json_type).status_code == 400
+    api = httpx.post(
+        f"{base_url}/api/comparisons",
+        content=body,
+        headers={**json_type, "Authorization": "Bearer api-token-for-tests"},
+    )
+    assert api.status_code == 400
