@@ -318,3 +318,23 @@ def test_late_imports_count_only_within_the_last_issues_window(
     with session_scope(engine, read_only=True) as session:
         composition = issues.compose_issue(session, settings, now=later)
     assert slugs(composition) == ["tool-a-52-vs-tool-b-52", "tool-a-51-vs-tool-b-51"]
+
+
+def test_the_front_page_and_the_archive_agree_on_a_paused_issue(engine: Engine) -> None:
+    """A paused send is public in the archive, so the front page's sample shows it too."""
+    with session_scope(engine) as session:
+        for number, status in ((1, IssueStatus.SENT), (2, IssueStatus.PAUSED)):
+            session.add(
+                Issue(
+                    number=number,
+                    period=f"2026-W{46 + number}",
+                    status=status,
+                    subject=f"Issue {number}",
+                    frozen_at=NOW,
+                )
+            )
+    with session_scope(engine, read_only=True) as session:
+        latest = issues.latest_published(session)
+        archive = issues.list_published(session)
+    assert latest is not None and latest.number == 2
+    assert [issue.number for issue in archive] == [2, 1]

@@ -230,10 +230,11 @@ def next_issue_row(session: Session, settings: Settings, *, now: datetime) -> Is
 
 
 def latest_published(session: Session) -> Issue | None:
-    """The newest issue that went out, for the front page's sample."""
+    """The newest published issue (the archive's rule: sending, paused or sent), for the front
+    page's sample."""
     statement = (
         select(Issue)
-        .where(col(Issue.status).in_([IssueStatus.SENDING, IssueStatus.SENT]))
+        .where(col(Issue.status).in_(FROZEN))
         .order_by(col(Issue.number).desc())
         .limit(1)
     )
