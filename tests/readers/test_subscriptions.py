@@ -171,3 +171,20 @@ def test_non_ascii_local_part_is_refused_clearly(raw: str) -> None:
 
 def test_internationalised_domain_is_fine() -> None:
     assert subscriptions.normalise_email("Ann@Bücher.example").startswith("ann@")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Ann\u00a0Lee", "Ann Lee"),  # a no-break space is a space, not nothing
+        ("Ann\u200bLee", "Ann Lee"),  # so is a zero-width space
+        ("Ann\u2028Lee", "Ann Lee"),  # a line separator never makes a name two lines
+        ("  Ann \t Lee\n", "Ann Lee"),
+        ("Ann\x00\x1b[31mLee", "Ann[31mLee"),  # controls go
+        ("\u202eeeL nnA", "eeL nnA"),  # a bidi override cannot flip what others see
+        ("\U0001f469\u200d\U0001f4bb Ann", "\U0001f469\u200d\U0001f4bb Ann"),  # ZWJ emoji kept
+        ("\u00a0\u200b", None),
+    ],
+)
+def test_clean_name_turns_every_kind_of_space_into_one(raw: str, expected: str | None) -> None:
+    assert subscriptions.clean_name(raw) == expected
