@@ -24,6 +24,7 @@ import threading
 import time
 import uuid
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -85,6 +86,8 @@ class FakeResend:
         self.faults: deque[Fault] = deque()
         self.keys: dict[str, tuple[str, Answer | None]] = {}
         self.lock = threading.Lock()
+        self.arrived = 0  # POST requests received so far, answered or not
+        self.arrivals = threading.Condition(self.lock)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self.server.daemon_threads = True
         self.thread: threading.Thread | None = None
@@ -102,6 +105,17 @@ class FakeResend:
     def __exit__(self, *_exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+    def wait_for_arrivals(self, count: int, *, until: Callable[[], bool]) -> bool:
+        """Wait until `count` POST requests have arrived (True), or `until()` holds (False).
+
+        Tests wait on the client's progress this way, never on wall time."""
+        with self.arrivals:
+            while self.arrived < count:
+                if until():
+                    return False
+                self.arrivals.wait(0.05)
+        return True
 
     def inject(self, kind: str, *, count: int = 1, status: int = 500, seconds: float = 0.0) -> None:
         with self.lock:
@@ -272,6 +286,8 @@ def _handler_for(fake: FakeResend) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             with fake.lock:
                 fake.in_flight += 1
+                fake.arrived += 1
+                fake.arrivals.notify_all()
             try:
                 self._answer()
             finally:
