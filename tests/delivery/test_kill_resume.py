@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,10 @@ from tests.support.resend_server import FakeResend
 
 READERS = 3000  # 300 batches: more than 50 kills of at most a few batches each can finish
 MIN_KILLS = 50
+
+
+def exited(process: subprocess.Popen[bytes]) -> bool:
+    return process.poll() is not None
 
 
 @pytest.fixture
@@ -87,7 +92,7 @@ def test_sigkill_at_random_instants_loses_and_duplicates_nothing(
             )
             if kills < MIN_KILLS:
                 target = fake.arrived + rng.randint(1, 3)
-                fake.wait_for_arrivals(target, until=lambda run=process: run.poll() is not None)
+                fake.wait_for_arrivals(target, until=partial(exited, process))
                 if process.poll() is None:
                     mid_flight += fake.in_flight > 0
                     process.send_signal(signal.SIGKILL)
