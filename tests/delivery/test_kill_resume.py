@@ -56,6 +56,9 @@ def busy_cores() -> Iterator[None]:
 
 
 @pytest.mark.slow
+# Bounded by progress (50 kills, then one run to the end), not by time; this is only the
+# safety net, generous because every core is busy on purpose.
+@pytest.mark.timeout(1200)
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 def test_sigkill_at_random_instants_loses_and_duplicates_nothing(
     tmp_path: Path, kind: str, request: pytest.FixtureRequest, busy_cores: None
