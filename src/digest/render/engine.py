@@ -100,9 +100,16 @@ def render_text(template: str, context: dict[str, Any]) -> str:
     return text.strip() + "\n"
 
 
+# mjml wraps the body in <div role="article" aria-roledescription="email">. An email shown on
+# its own (webmail's reading pane, "view in browser") is the page's main content: as the main
+# landmark, screen readers can jump to it and nothing is left outside a landmark.
+_WRAPPER_ROLE = 'aria-roledescription="email" role="article"'
+_MAIN_ROLE = 'aria-roledescription="email" role="main"'
+
+
 def compile_mjml(source: str) -> str:
     """MJML to HTML; `fonts={}` keeps mjml from linking its default remote web fonts."""
-    return str(mjml2html(source, fonts={}))
+    return str(mjml2html(source, fonts={})).replace(_WRAPPER_ROLE, _MAIN_ROLE, 1)
 
 
 def render_email(template: str, context: dict[str, Any]) -> RenderedEmail:

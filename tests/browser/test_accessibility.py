@@ -1,0 +1,174 @@
+"""axe-core (the real checker, from npm) in a real Chromium: every page and every email kind has
+zero violations.
+
+The pages are served by the running app; the emails are the exact HTML a reader gets, loaded
+into the page the way a webmail client shows them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from digest import issues, links
+from digest.config import Settings
+from digest.db import session_scope
+from digest.models import ConsentRoute, MessageKind
+from digest.readers import mail_compose, mail_queue, subscriptions
+from digest.render import public_copy
+from tests.support.issue_data import comparison_doc, hostile_doc, import_docs, week_of
+from tests.support.live_server import live_server
+from tests.support.settings import make_test_settings
+
+pytestmark = pytest.mark.browser
+
+AXE = Path(__file__).parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+PASSWORD = "editor-password-for-axe-tests"
+RUN_AXE = """async () => {
+  const result = await axe.run(document, {resultTypes: ['violations']});
+  return result.violations.map(v => ({
+    id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.slice(0, 3).map(n => n.target.join(' ')),
+  }));
+}"""
+
+
+@pytest.fixture(scope="module")
+def axe_source() -> str:
+    if not AXE.exists():
+        message = f"axe-core is not installed at {AXE} (make test installs it)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return AXE.read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def site(
+    tmp_path: Path, sqlite_settings: Settings, sqlite_engine: Engine
+) -> Iterator[dict[str, Any]]:
+    """A running app with a sent issue, the next one in the making (three comparisons published
+    since), one reader and the editor enabled."""
+    settings = make_test_settings(tmp_path, sqlite_settings.database_url, editor_password=PASSWORD)
+    now = datetime.now(UTC)
+    sent_at = now - timedelta(days=1)
+    import_docs(sqlite_engine, [*week_of(sent_at, 6), hostile_doc(sent_at)], now=sent_at)
+    with session_scope(sqlite_engine) as session:
+        claimed = issues.claim_issue(session, settings, now=sent_at)
+        issue = issues.freeze_issue(session, settings, claimed, now=sent_at)
+    import_docs(
+        sqlite_engine,
+        [comparison_doc(20 + n, now - timedelta(hours=n + 1)) for n in range(3)],
+        now=now,
+    )
+    with session_scope(sqlite_engine) as session:
+        reader = subscriptions.add_subscriber(
+            session, "ann@example.com", name="Ann", route=ConsentRoute.FORM, now=now
+        )
+        confirm = mail_queue.queue_message(session, reader, MessageKind.CONFIRM, now=now)
+        manage = mail_queue.queue_message(session, reader, MessageKind.MANAGE, now=now)
+        emails = {
+            "issue email": public_copy(settings, issues.frozen_email(issue)).html,
+            "confirmation email": _html(mail_compose.compose(settings, confirm, reader)),
+            "link email": _html(mail_compose.compose(settings, manage, reader)),
+        }
+    tokens = {  # paths: the live server's address replaces DIGEST_BASE_URL
+        name: url(settings, reader.id or 0, email_hash=reader.email_hash, now=now).removeprefix(
+            settings.base_url
+        )
+        for name, url in (
+            ("confirm", links.confirm_url),
+            ("unsubscribe", links.unsubscribe_url),
+            ("preferences", links.preferences_url),
+        )
+    }
+    with live_server(settings) as base:
+        yield {"base": base, "number": issue.number, "tokens": tokens, "emails": emails}
+
+
+def _html(email: Any) -> str:
+    assert email is not None
+    return str(email.html)
+
+
+def violations(page: Any, axe_source: str) -> list[dict[str, Any]]:
+    page.add_script_tag(content=axe_source)
+    found: list[dict[str, Any]] = page.evaluate(RUN_AXE)
+    return found
+
+
+def check(page: Any, axe_source: str, where: str) -> None:
+    found = violations(page, axe_source)
+    assert not found, f"{where}: {json.dumps(found, indent=1)}"
+
+
+def public_pages(site: dict[str, Any]) -> dict[str, str]:
+    base, tokens = site["base"], site["tokens"]
+    return {
+        "front page": f"{base}/",
+        "archive": f"{base}/issues",
+        "issue page": f"{base}/issues/{site['number']}",
+        "missing issue": f"{base}/issues/9999",
+        "ask for a link": f"{base}/preferences",
+        "anonymous unsubscribe": f"{base}/unsubscribe",
+        "confirm page": base + tokens["confirm"],
+        "unsubscribe page": base + tokens["unsubscribe"],
+        "preferences page": base + tokens["preferences"],
+        "bad link": f"{base}/confirm/not-a-token",
+        "editor login": f"{base}/editor/login",
+    }
+
+
+def test_every_public_page_has_no_violations(
+    browser: Any, axe_source: str, site: dict[str, Any]
+) -> None:
+    page = browser.new_context(bypass_csp=True, viewport={"width": 1280, "height": 900}).new_page()
+    for where, address in public_pages(site).items():
+        page.goto(address)
+        check(page, axe_source, where)
+    page.goto(site["base"] + "/")
+    page.fill("input[name=email]", "someone@example.com")
+    page.click("button[type=submit]")
+    check(page, axe_source, "after subscribing")
+    page.close()
+
+
+def test_the_editor_pages_have_no_violations(
+    browser: Any, axe_source: str, site: dict[str, Any]
+) -> None:
+    page = browser.new_context(bypass_csp=True, viewport={"width": 1280, "height": 900}).new_page()
+    page.goto(site["base"] + "/editor/login")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/editor/preview")
+    check(page, axe_source, "editor preview")
+    assert tab_to(page, "text-part"), "the plain-text part cannot be reached with the Tab key"
+    page.keyboard.press("PageDown")
+    assert page.eval_on_selector("#text-part", "e => e.scrollTop") > 0
+    page.close()
+
+
+def tab_to(page: Any, element_id: str, *, presses: int = 400) -> bool:
+    """Press Tab until the element has the keyboard focus; False if it never gets it."""
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement && document.activeElement.id") == element_id:
+            return True
+    return False
+
+
+@pytest.mark.parametrize("kind", ["issue email", "confirmation email", "link email"])
+def test_every_email_has_no_violations(
+    browser: Any, axe_source: str, site: dict[str, Any], kind: str
+) -> None:
+    page = browser.new_page(viewport={"width": 600, "height": 900})
+    page.set_content(site["emails"][kind])
+    check(page, axe_source, kind)
+    page.close()
