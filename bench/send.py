@@ -53,10 +53,10 @@ NOW = datetime(2026, 11, 16, 8, 0, tzinfo=UTC)
 
 
 class Fake:
-    """tests/fakes/resend_server.py in its own process, so it never shares our GIL."""
+    """tests/support/resend_server.py in its own process, so it never shares our GIL."""
 
     def __init__(self, *args: str) -> None:
-        command = [sys.executable, "-m", "tests.fakes.resend_server", "--api-key", API_KEY, *args]
+        command = [sys.executable, "-m", "tests.support.resend_server", "--api-key", API_KEY, *args]
         self.process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
         assert self.process.stdout is not None
         self.url = self.process.stdout.readline().strip()
