@@ -16,7 +16,11 @@ class TestOutboxContract(TransportContract):
     @pytest.fixture
     def harness(self, tmp_path: Path) -> Harness:
         directory = tmp_path / "outbox"
-        return Harness(OutboxTransport(directory), lambda: read_outbox(directory))
+        return Harness(
+            OutboxTransport(directory),
+            lambda: read_outbox(directory),
+            lambda: [path.read_bytes() for path in sorted(directory.glob("*.eml"))],
+        )
 
 
 def test_no_temporary_files_are_left(tmp_path: Path) -> None:

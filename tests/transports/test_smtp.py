@@ -93,7 +93,8 @@ class TestSmtpContract(TransportContract):
     @pytest.fixture
     def harness(self, plain: tuple[Inbox, int]) -> Harness:
         inbox, port = plain
-        return Harness(SmtpTransport(f"smtp://127.0.0.1:{port}", timeout=5), lambda: inbox.messages)
+        transport = SmtpTransport(f"smtp://127.0.0.1:{port}", timeout=5)
+        return Harness(transport, lambda: inbox.messages, lambda: inbox.raw)
 
 
 class TestStarttlsAuthContract(TransportContract):

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from digest.errors import TransportError
 from digest.transports.base import OutgoingEmail, SendResult
-from digest.transports.mime import build_mime
+from digest.transports.headers import UNSENDABLE
+from digest.transports.mime import build_message
 
 
 class OutboxTransport:
@@ -27,7 +28,7 @@ class OutboxTransport:
     ) -> list[SendResult]:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            return [self._write(email) for email in emails]
+            return [self._write(email, idempotency_key) for email in emails]
         except OSError as exc:
             raise TransportError(
                 f"cannot write to outbox {self.directory}: {exc.strerror}", retryable=True
@@ -39,17 +40,24 @@ class OutboxTransport:
     def path_for(self, email: OutgoingEmail) -> Path:
         return self.directory / file_name(email.reference)
 
-    def _write(self, email: OutgoingEmail) -> SendResult:
+    def _write(self, email: OutgoingEmail, key: str) -> SendResult:
         target = self.path_for(email)
         if not target.exists():
-            data = build_mime(email).as_bytes()
-            temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-            with open(temporary, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, target)
+            try:
+                data = build_message(email, idempotency_key=key, linesep=os.linesep)
+            except UNSENDABLE as exc:
+                return SendResult(email.reference, error=f"not sent: {exc}", permanent=True)
+            _write_atomically(target, data)
         return SendResult(reference=email.reference, provider_id=target.name)
+
+
+def _write_atomically(target: Path, data: bytes) -> None:
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    with open(temporary, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, target)
 
 
 def file_name(reference: str) -> str:
