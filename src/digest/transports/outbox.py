@@ -1,7 +1,8 @@
 """The embedded default transport: one `.eml` file per message in a folder.
 
 Files are written atomically (temporary file, fsync, rename) and named after the message's
-reference, so sending the same message twice leaves exactly one file.
+reference, so sending the same message twice leaves exactly one file. They hold links that
+never expire, so they are created readable by their owner only (0600; the folder 0700).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ class OutboxTransport:
         self, emails: Sequence[OutgoingEmail], *, idempotency_key: str
     ) -> list[SendResult]:
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             return [self._write(email, idempotency_key) for email in emails]
         except OSError as exc:
             raise TransportError(
@@ -47,13 +48,16 @@ class OutboxTransport:
                 data = build_message(email, idempotency_key=key, linesep=os.linesep)
             except UNSENDABLE as exc:
                 return SendResult(email.reference, error=f"not sent: {exc}", permanent=True)
-            _write_atomically(target, data)
+            _write_private(target, data)
         return SendResult(reference=email.reference, provider_id=target.name)
 
 
-def _write_atomically(target: Path, data: bytes) -> None:
+def _write_private(target: Path, data: bytes) -> None:
+    """`data` into `target`, atomically, readable and writable by the owner only."""
     temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    with open(temporary, "wb") as handle:
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        os.fchmod(handle.fileno(), 0o600)  # whatever the umask or a leftover file said
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
