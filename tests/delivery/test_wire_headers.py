@@ -41,6 +41,8 @@ OURS = {
     "message-id",
     "list-unsubscribe",
     "list-unsubscribe-post",
+    "list-id",
+    "feedback-id",
     "mime-version",
     "content-type",
 }
