@@ -40,6 +40,7 @@ def spamassassin(raw: bytes, home: Path) -> Verdict:
     )
     checked = email.message_from_bytes(result.stdout, policy=email.policy.default)
     status = " ".join(str(checked["X-Spam-Status"] or "").split())
-    found = re.search(r"score=(-?[\d.]+) .*tests=(\S*)", status)
+    found = re.search(r"score=(-?[\d.]+) .*?tests=(.*?)(?: autolearn=| version=|$)", status)
     assert found is not None, f"no X-Spam-Status in SpamAssassin's answer: {status!r}"
-    return Verdict(float(found[1]), frozenset(filter(None, found[2].split(","))))
+    rules = found[2].replace(" ", "").split(",")
+    return Verdict(float(found[1]), frozenset(rule for rule in rules if rule and rule != "none"))

@@ -20,6 +20,7 @@ from markupsafe import Markup
 from mjml import mjml2html
 
 from digest.paths import EMAIL_TEMPLATES
+from digest.render.wrap import break_long_words, drop_wrapping_css
 from digest.text import strip_controls
 
 # The personal fields a template may leave for the sender to fill per recipient.
@@ -101,8 +102,9 @@ def render_text(template: str, context: dict[str, Any]) -> str:
 
 
 def compile_mjml(source: str) -> str:
-    """MJML to HTML; `fonts={}` keeps mjml from linking its default remote web fonts."""
-    return str(mjml2html(source, fonts={}))
+    """MJML to HTML; `fonts={}` keeps mjml from linking its default remote web fonts. Long
+    words get break opportunities instead of CSS most clients ignore (wrap.py)."""
+    return break_long_words(drop_wrapping_css(str(mjml2html(source, fonts={}))))
 
 
 def render_email(template: str, context: dict[str, Any]) -> RenderedEmail:
