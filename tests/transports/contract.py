@@ -144,14 +144,16 @@ class HeaderContract:
             make_email(0),
             make_email(1, to="reader1@example.com\r\nBcc: a@evil.io"),
             make_email(2, to="=?utf-8?q?reader1=0D=0ABcc:_a@evil.io?=@example.com"),
-            make_email(3),
+            make_email(3, to="=?utf-8?q?=0D=0A=0D=0A?=@example.com"),  # all atext, still hostile
+            make_email(4, to="Reader <reader4@example.com>, c@evil.io"),
+            make_email(5),
         ]
         results = harness.transport.send_batch(emails, idempotency_key="k")
-        assert [r.ok for r in results] == [True, False, False, True]
-        assert results[1].permanent and results[2].permanent
+        assert [r.ok for r in results] == [True, False, False, False, False, True]
+        assert all(r.permanent for r in results[1:5])
         assert sorted(by_recipient(harness.received())) == [
             "reader0@example.com",
-            "reader3@example.com",
+            "reader5@example.com",
         ]
 
     def test_url_headers_are_plain_ascii_on_the_wire(self, harness: Harness) -> None:

@@ -54,6 +54,8 @@ def ascii_address(address: str) -> str:
         )
     if len(local) > 64 or not _LOCAL_PART.fullmatch(local):
         raise AddressError(f"not an address we can send to: {_shown(address)}")
+    if "=?" in local:  # lenient parsers (Python's) decode an encoded-word even in an address
+        raise AddressError(f"{_shown(address)} looks like an RFC 2047 encoded-word")
     return f"{local}@{ascii_domain(domain)}"
 
 
