@@ -263,3 +263,40 @@ def test_an_issue_over_real_smtp_with_one_refused_reader(
     ]
     with session_scope(engine, read_only=True) as session:
         assert delivery.failure_reasons(session, issue.id)[0][0].startswith("550")
+
+
+def test_readers_at_internationalised_domains_over_smtp_never_pause_the_issue(
+    engine: Engine, settings: Settings
+) -> None:
+    """A server without SMTPUTF8 (as many are): the IDN reader is sent as punycode, the
+    reader whose address cannot be written in ASCII fails alone with the reason, as does one
+    the server refuses; nobody else waits and the issue finishes."""
+    with session_scope(engine) as session:
+        readers = add_readers(session, 5)
+        for reader, address in zip(
+            readers[1:4],
+            ["leser@bücher.example", "jörg@example.com", "refused@example.com"],
+            strict=True,
+        ):
+            reader.email = address
+            session.add(reader)
+        issue = frozen_issue(session)
+        claims.enqueue_issue(session, issue, batch_size=5, now=NOW)
+    assert issue.id is not None
+    inbox = Inbox()
+    controller = start(inbox, enable_SMTPUTF8=False)
+    try:
+        transport = SmtpTransport(f"smtp://127.0.0.1:{controller.port}", timeout=5)
+        report = run_send(engine, settings, issue.id, transport)
+    finally:
+        controller.stop()
+    assert report.issue.status == IssueStatus.SENT and report.issue.pause_reason is None
+    assert report.counts == {"queued": 0, "sent": 3, "failed": 2, "skipped": 0}
+    assert sorted(rcpt for _, [rcpt] in inbox.envelopes) == [
+        "leser@xn--bcher-kva.example",
+        "reader0@example.com",
+        "reader4@example.com",
+    ]
+    with session_scope(engine, read_only=True) as session:
+        reasons = " | ".join(reason for reason, _ in delivery.failure_reasons(session, issue.id))
+    assert "non-ASCII local part" in reasons and "550 5.1.1 no such user" in reasons

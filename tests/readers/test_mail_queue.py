@@ -10,8 +10,14 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from digest.config import Settings
-from digest.db import session_scope
-from digest.models import ConsentRoute, MessageKind, MessageStatus, TransactionalMessage
+from digest.db import make_engine, session_scope
+from digest.models import (
+    ConsentRoute,
+    MessageKind,
+    MessageStatus,
+    TransactionalMessage,
+    metadata,
+)
 from digest.readers import mail_queue, privacy, signup, subscriptions
 from digest.transports import make_transport
 from tests.support.mailbox import outbox_mail
@@ -195,3 +201,20 @@ def test_manage_link_mail_carries_the_preferences_link(settings: Settings, engin
         == 1
     )
     assert "/preferences/" in outbox_mail(settings.outbox_dir)[0].link("preferences")
+
+
+def test_confirmations_from_two_databases_never_share_a_message_id(tmp_path: Path) -> None:
+    """Staging and production send from one domain: same reader id, same instant, same secret."""
+    found = []
+    for name in ("staging", "production"):
+        (tmp_path / name).mkdir()
+        settings = make_test_settings(tmp_path / name, f"sqlite:///{tmp_path / name}/db.sqlite")
+        engine = make_engine(settings.database_url)
+        metadata.create_all(engine)
+        message_id = queue_plain(engine, "reader@example.com")
+        transport = make_transport(settings)
+        mail_queue.deliver_message(engine, settings, message_id, transport=transport, now=NOW)
+        engine.dispose()
+        (mail,) = outbox_mail(settings.outbox_dir)
+        found.append(mail.headers["Message-ID"])
+    assert found[0] != found[1]

@@ -26,7 +26,9 @@ import uuid
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email import message_from_bytes
 from email.message import EmailMessage
+from email.policy import default
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -252,7 +254,9 @@ def error(status: int, name: str, message: str) -> Answer:
 
 
 def to_message(email: dict[str, Any]) -> EmailMessage:
-    """What a recipient would see (for contract tests that read real messages)."""
+    """What a recipient would see (for contract tests that read real messages): the provider
+    builds a MIME message from the payload (here with Python's email package, which decodes
+    encoded-words it is given) and the recipient parses its bytes."""
     message = EmailMessage()
     message["From"] = email["from"]
     message["To"] = ", ".join(email["to"])
@@ -264,7 +268,9 @@ def to_message(email: dict[str, Any]) -> EmailMessage:
         message[f"X-Tag-{tag['name']}"] = tag["value"]
     message.set_content(email.get("text") or "", subtype="plain", charset="utf-8")
     message.add_alternative(email.get("html") or "", subtype="html", charset="utf-8")
-    return message
+    received = message_from_bytes(message.as_bytes(), policy=default)
+    assert isinstance(received, EmailMessage)
+    return received
 
 
 def _handler_for(fake: FakeResend) -> type[BaseHTTPRequestHandler]:

@@ -16,6 +16,8 @@ from aiosmtpd.smtp import Envelope, Session
 class Inbox:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
+        self.raw: list[bytes] = []  # each message's bytes as they came over the wire
+        self.envelopes: list[tuple[str, list[str]]] = []  # MAIL FROM and RCPT TOs of each
         self.sessions: list[object] = []  # the SMTP session (connection) of each message
 
     async def handle_RCPT(  # noqa: N802
@@ -32,6 +34,8 @@ class Inbox:
         parsed = email.message_from_bytes(raw, policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
         self.messages.append(parsed)
+        self.raw.append(raw)
+        self.envelopes.append((str(envelope.mail_from), list(envelope.rcpt_tos)))
         self.sessions.append(session.peer)
         return "250 Message accepted"
 

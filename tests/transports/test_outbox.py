@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,11 @@ class TestOutboxContract(TransportContract):
     @pytest.fixture
     def harness(self, tmp_path: Path) -> Harness:
         directory = tmp_path / "outbox"
-        return Harness(OutboxTransport(directory), lambda: read_outbox(directory))
+        return Harness(
+            OutboxTransport(directory),
+            lambda: read_outbox(directory),
+            lambda: [path.read_bytes() for path in sorted(directory.glob("*.eml"))],
+        )
 
 
 def test_no_temporary_files_are_left(tmp_path: Path) -> None:
@@ -41,3 +47,18 @@ def test_unwritable_outbox_is_a_retryable_error(tmp_path: Path) -> None:
     with pytest.raises(TransportError) as caught:
         OutboxTransport(blocker / "outbox").send_batch([make_email(1)], idempotency_key="k")
     assert caught.value.retryable
+
+
+def test_files_are_readable_by_their_owner_only(tmp_path: Path) -> None:
+    """They hold links that never expire (unsubscribe, preferences): 0600, in a 0700 folder."""
+    previous = os.umask(0o022)  # the usual umask, which made them world-readable
+    try:
+        OutboxTransport(tmp_path / "outbox").send_batch(
+            [make_email(n) for n in range(2)], idempotency_key="k"
+        )
+    finally:
+        os.umask(previous)
+    files = list((tmp_path / "outbox").iterdir())
+    assert len(files) == 2
+    assert {stat.S_IMODE(path.stat().st_mode) for path in files} == {0o600}
+    assert stat.S_IMODE((tmp_path / "outbox").stat().st_mode) == 0o700

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from email.header import decode_header, make_header
 
 import pytest
 
 from digest.errors import IdempotencyMismatch, QuotaExceeded, TransportError
 from digest.transports.resend import ResendTransport
 from tests.support.resend_server import FakeResend
-from tests.transports.contract import Harness, TransportContract, make_email
+from tests.transports.contract import (
+    CONTROL,
+    HOSTILE,
+    Harness,
+    TransportContract,
+    hostile_email,
+    make_email,
+)
 
 
 @pytest.fixture
@@ -149,3 +158,44 @@ def test_the_fake_validates_strictly_unless_asked_to_be_permissive(fake: FakeRes
     )
     assert strict.status_code == 422 and "emails[0]" in strict.json()["message"]
     assert too_many.status_code == 422 and fake.accepted == []
+
+
+ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[bBqQ]\?")
+
+
+def strings_in(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for item in value.items() for s in strings_in(list(item))]
+    if isinstance(value, list):
+        return [s for item in value for s in strings_in(item)]
+    return []
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_the_payload_carries_no_line_break_and_no_encoded_word(fake: FakeResend, text: str) -> None:
+    """Resend builds the MIME itself: whatever it does with our strings, none of them can
+    decode to a line break, in the subject, the sender's name, a header or a tag."""
+    results = transport_for(fake).send_batch([hostile_email(1, text)], idempotency_key="k")
+    assert results[0].ok
+    (sent,) = fake.accepted
+    fields = [sent["subject"], sent["from"], sent["headers"], sent["tags"], sent["to"]]
+    for value in strings_in(fields):
+        decoded = str(make_header(decode_header(value)))  # what a reader's client shows
+        assert not CONTROL.search(value) and not CONTROL.search(decoded), value
+        assert not ENCODED_WORD.search(decoded), value
+    assert sent["to"] == ["reader1@example.com"]
+    assert sent["from"].endswith(" <digest@example.com>")
+    assert sent["headers"]["List-Unsubscribe"] == "<http://digest.test/unsubscribe/tok1>"
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]+", s) for tag in sent["tags"] for s in tag.values())
+
+
+def test_an_unsendable_email_is_left_out_of_the_payload(fake: FakeResend) -> None:
+    emails = [make_email(0), make_email(1, to="a@example.com\r\nBcc: b@evil.io"), make_email(2)]
+    results = transport_for(fake).send_batch(emails, idempotency_key="k")
+    assert [r.ok for r in results] == [True, False, True]
+    assert results[1].permanent and "not sent" in (results[1].error or "")
+    assert [e["to"] for e in fake.accepted] == [["reader0@example.com"], ["reader2@example.com"]]
+    ids = {e["to"][0]: e["id"] for e in fake.accepted}
+    assert results[2].provider_id == ids["reader2@example.com"]

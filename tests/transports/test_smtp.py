@@ -93,7 +93,8 @@ class TestSmtpContract(TransportContract):
     @pytest.fixture
     def harness(self, plain: tuple[Inbox, int]) -> Harness:
         inbox, port = plain
-        return Harness(SmtpTransport(f"smtp://127.0.0.1:{port}", timeout=5), lambda: inbox.messages)
+        transport = SmtpTransport(f"smtp://127.0.0.1:{port}", timeout=5)
+        return Harness(transport, lambda: inbox.messages, lambda: inbox.raw)
 
 
 class TestStarttlsAuthContract(TransportContract):
@@ -263,3 +264,54 @@ def test_a_refused_recipient_then_a_fault_keeps_the_refusal_permanent(
     ]
     assert results[2].error and results[2].error.startswith("451")
     assert received_counts(inbox) == {"reader0@example.com": 1}
+
+
+@pytest.fixture
+def no_smtputf8() -> Iterator[tuple[Inbox, int]]:
+    """A server that does not offer SMTPUTF8, as many do not (aiosmtpd offers it by default)."""
+    inbox = Inbox()
+    controller = start(inbox, enable_SMTPUTF8=False)
+    yield inbox, controller.port
+    controller.stop()
+
+
+def test_an_internationalised_domain_goes_as_punycode(no_smtputf8: tuple[Inbox, int]) -> None:
+    inbox, port = no_smtputf8
+    emails = [make_email(0, to="leser@bücher.example"), make_email(1, to="r@ÉCOLE.example")]
+    results = SmtpTransport(f"smtp://127.0.0.1:{port}", timeout=5).send_batch(
+        emails, idempotency_key="k"
+    )
+    assert all(r.ok for r in results), results
+    assert [rcpt for _, rcpt in inbox.envelopes] == [
+        ["leser@xn--bcher-kva.example"],
+        ["r@xn--cole-9oa.example"],
+    ]
+    assert [str(m["To"]) for m in inbox.messages] == [
+        "leser@xn--bcher-kva.example",
+        "r@xn--cole-9oa.example",
+    ]
+    assert all(raw.isascii() for raw in inbox.raw)
+
+
+def test_an_address_that_needs_smtputf8_fails_alone_with_its_reason(
+    no_smtputf8: tuple[Inbox, int],
+) -> None:
+    inbox, port = no_smtputf8
+    emails = [make_email(0), make_email(1, to="jörg@example.com"), make_email(2)]
+    results = SmtpTransport(f"smtp://127.0.0.1:{port}", timeout=5).send_batch(
+        emails, idempotency_key="k"
+    )
+    assert [r.ok for r in results] == [True, False, True]
+    assert results[1].permanent and "non-ASCII local part" in (results[1].error or "")
+    assert sorted(str(m["To"]) for m in inbox.messages) == [
+        "reader0@example.com",
+        "reader2@example.com",
+    ]
+
+
+def test_a_refusal_carries_the_servers_reason(plain: tuple[Inbox, int]) -> None:
+    _, port = plain
+    (result,) = SmtpTransport(f"smtp://127.0.0.1:{port}", timeout=5).send_batch(
+        [make_email(1, to="refused@example.com")], idempotency_key="k"
+    )
+    assert result.permanent and result.error == "550 5.1.1 no such user"

@@ -5,6 +5,7 @@
     claims.py   the ledger, taking side: enqueue once, lease the next due batch, recheck readers
     results.py  the ledger, recording side: answers, retries, resends, failures, pauses
     compose.py  Composer: one recipient's copy of a frozen issue (personal links, headers)
+    list_headers.py  List-Unsubscribe (one-click), List-Id and Feedback-ID of bulk mail
     retry.py    RetryPolicy: what to do after a failed batch attempt
     pacing.py   Pacer: DIGEST_RATE_LIMIT and the provider's rate-limit headers
     reports.py  read-only counts and failure reasons of an issue's ledger

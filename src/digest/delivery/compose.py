@@ -1,4 +1,4 @@
-"""One recipient's copy of a frozen issue: personal links joined in, headers, the issue tag.
+"""One recipient's copy of a frozen issue: personal links joined in, list headers, the issue tag.
 
 Bodies are compiled once per issue; every value is deterministic (tokens carry no time), so a
 batch built again after a crash is byte-for-byte the payload sent under its key the first time.
@@ -12,6 +12,7 @@ from html import escape
 from digest import links
 from digest.config import Settings
 from digest.delivery.claims import Claim, Recipient
+from digest.delivery.list_headers import list_headers, one_click
 from digest.errors import Conflict
 from digest.models import Issue
 from digest.render import compile_body
@@ -26,6 +27,7 @@ class Composer:
         self.issue_id: int = issue.id
         self.html = compile_body(issue.html)
         self.text = compile_body(issue.text)
+        self.list_headers = list_headers(settings, issue_number=issue.number, kind="issue")
 
     def build(self, claim: Claim) -> list[OutgoingEmail]:
         return [self.for_recipient(r) for r in claim.recipients]
@@ -42,9 +44,6 @@ class Composer:
             subject=self.issue.subject or "",
             html=self.html.fill(markup),
             text=self.text.fill(plain),
-            headers={
-                "List-Unsubscribe": f"<{plain['unsubscribe_url']}>",
-                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-            },
+            headers={**one_click(plain["unsubscribe_url"]), **self.list_headers},
             tags={"issue": str(self.issue.number)},
         )

@@ -7,7 +7,6 @@ real reader's token, claim or freeze nothing, and raise TransportError when refu
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from datetime import datetime
 
@@ -16,6 +15,7 @@ from sqlmodel import Session
 
 from digest import issues
 from digest.config import Settings
+from digest.delivery.list_headers import list_headers
 from digest.errors import InvalidInput, TransportError
 from digest.models import Issue
 from digest.render import RenderedEmail, public_copy
@@ -38,10 +38,14 @@ def send_test_copy(
     """A copy of the next issue, as the editor previews it at `now`."""
     address = normalise_address(to)
     preview = issues.preview_next_issue(session, settings, now=now)
-    stamp = hashlib.sha256(f"{address}|{now.isoformat()}".encode()).hexdigest()[:12]
-    reference = f"test-i{preview.issue.number}-{stamp}"
+    reference = f"test-i{preview.issue.number}-{uuid.uuid4().hex}"  # random: see base.py
     result = _send_copy(
-        settings, preview.email, to=address, reference=reference, transport=transport
+        settings,
+        preview.email,
+        to=address,
+        reference=reference,
+        transport=transport,
+        number=preview.issue.number,
     )
     return preview, result
 
@@ -51,13 +55,21 @@ def send_frozen_test_copy(
 ) -> SendResult:
     """A copy of an issue that is frozen (being sent, or sent)."""
     address = normalise_address(to)
-    reference = f"test-i{issue.number}-{uuid.uuid4().hex[:12]}"
+    reference = f"test-i{issue.number}-{uuid.uuid4().hex}"
     email = issues.frozen_email(issue)
-    return _send_copy(settings, email, to=address, reference=reference, transport=transport)
+    return _send_copy(
+        settings, email, to=address, reference=reference, transport=transport, number=issue.number
+    )
 
 
 def _send_copy(
-    settings: Settings, email: RenderedEmail, *, to: str, reference: str, transport: Transport
+    settings: Settings,
+    email: RenderedEmail,
+    *,
+    to: str,
+    reference: str,
+    transport: Transport,
+    number: int,
 ) -> SendResult:
     copy = public_copy(settings, email)
     outgoing = OutgoingEmail(
@@ -67,6 +79,7 @@ def _send_copy(
         subject=TEST_PREFIX + copy.subject,
         html=copy.html,
         text=copy.text,
+        headers=list_headers(settings, issue_number=number, kind="test"),
         tags={"kind": "test"},
     )
     [result] = transport.send_batch([outgoing], idempotency_key=reference)

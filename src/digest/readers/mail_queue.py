@@ -64,7 +64,8 @@ def queue_message(
     """A pending message to `subscriber`, written in the caller's transaction; `hold` claims it
     for the caller at once (see `Held`)."""
     assert subscriber.id is not None
-    reference = f"{kind.value}-s{subscriber.id}-{int(now.timestamp())}-{secrets.token_hex(3)}"
+    # Random enough to be unique across databases: the Message-ID derives from it (base.py).
+    reference = f"{kind.value}-s{subscriber.id}-{int(now.timestamp())}-{secrets.token_hex(8)}"
     message = TransactionalMessage(
         reference=reference,
         subscriber_id=subscriber.id,

@@ -1,6 +1,7 @@
 """Render: data in, `RenderedEmail` out. Pure: no `Session`, no transport, no clock.
 
     engine.py    Jinja2 -> MJML -> HTML plus the text twin; RenderedEmail; the personal markers
+    wrap.py      long words fit a phone in every client: <wbr>, not CSS the clients ignore
     personal.py  join per-recipient values into a frozen body; `public_copy` for copies nobody owns
     cards.py     plain view models: one card per comparison, the subject, the preheader
     issue.py     the weekly issue's context and render, from its featured and compact comparisons

@@ -20,6 +20,7 @@ from markupsafe import Markup
 from mjml import mjml2html
 
 from digest.paths import EMAIL_TEMPLATES
+from digest.render.wrap import break_long_words, drop_wrapping_css
 from digest.text import strip_controls
 
 # The personal fields a template may leave for the sender to fill per recipient.
@@ -108,8 +109,10 @@ _MAIN_ROLE = 'aria-roledescription="email" role="main"'
 
 
 def compile_mjml(source: str) -> str:
-    """MJML to HTML; `fonts={}` keeps mjml from linking its default remote web fonts."""
-    return str(mjml2html(source, fonts={})).replace(_WRAPPER_ROLE, _MAIN_ROLE, 1)
+    """MJML to HTML; `fonts={}` keeps mjml from linking its default remote web fonts. Long
+    words get break opportunities instead of CSS most clients ignore (wrap.py)."""
+    html = break_long_words(drop_wrapping_css(str(mjml2html(source, fonts={}))))
+    return html.replace(_WRAPPER_ROLE, _MAIN_ROLE, 1)
 
 
 def render_email(template: str, context: dict[str, Any]) -> RenderedEmail:

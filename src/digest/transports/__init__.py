@@ -1,10 +1,12 @@
 """Ways of sending mail: the I/O seam. `make_transport(settings)` builds the configured one.
 
-    base.py    the Transport protocol, OutgoingEmail, SendResult, HeaderObserver
-    mime.py    the RFC 5322 message the SMTP and outbox transports write
-    outbox.py  one .eml file per message (the embedded default)
-    resend.py  Resend's batch API (the only module that imports the `resend` SDK)
-    smtp.py    any SMTP server
+    base.py     the Transport protocol, OutgoingEmail, SendResult, HeaderObserver
+    address.py  mailboxes on the wire: display name, address with an IDNA (punycode) domain
+    headers.py  every header value we write: cleaned text, our own encoding and folding
+    mime.py     the RFC 5322 message the SMTP and outbox transports write
+    outbox.py   one .eml file per message (the embedded default)
+    resend.py   Resend's batch API (the only module that imports the `resend` SDK)
+    smtp.py     any SMTP server
 
 Rule: transports are built at the composition roots (`create_app`, each CLI command, the
 scheduler) and passed in; nothing in the domain calls `make_transport`.

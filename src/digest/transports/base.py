@@ -1,8 +1,10 @@
 """The transport seam: one small Protocol every way of sending mail implements.
 
 `send_batch` takes up to a batch of messages and one idempotency key fixed before the first
-attempt. A failure of the whole call raises TransportError (with `retryable`); a failure of one
-recipient comes back in that recipient's SendResult, so one bad address never blocks the rest.
+attempt and random per database (each message's Message-ID derives from it and the message's
+reference: the same on every retry, never the same as another database's). A failure of the
+whole call raises TransportError (with `retryable`); a failure of one recipient comes back in
+that recipient's SendResult, so one bad address never blocks the rest.
 """
 
 from __future__ import annotations

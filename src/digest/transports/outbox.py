@@ -1,7 +1,8 @@
 """The embedded default transport: one `.eml` file per message in a folder.
 
 Files are written atomically (temporary file, fsync, rename) and named after the message's
-reference, so sending the same message twice leaves exactly one file.
+reference, so sending the same message twice leaves exactly one file. They hold links that
+never expire, so they are created readable by their owner only (0600; the folder 0700).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from pathlib import Path
 
 from digest.errors import TransportError
 from digest.transports.base import OutgoingEmail, SendResult
-from digest.transports.mime import build_mime
+from digest.transports.headers import UNSENDABLE
+from digest.transports.mime import build_message
 
 
 class OutboxTransport:
@@ -26,8 +28,8 @@ class OutboxTransport:
         self, emails: Sequence[OutgoingEmail], *, idempotency_key: str
     ) -> list[SendResult]:
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            return [self._write(email) for email in emails]
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            return [self._write(email, idempotency_key) for email in emails]
         except OSError as exc:
             raise TransportError(
                 f"cannot write to outbox {self.directory}: {exc.strerror}", retryable=True
@@ -39,17 +41,27 @@ class OutboxTransport:
     def path_for(self, email: OutgoingEmail) -> Path:
         return self.directory / file_name(email.reference)
 
-    def _write(self, email: OutgoingEmail) -> SendResult:
+    def _write(self, email: OutgoingEmail, key: str) -> SendResult:
         target = self.path_for(email)
         if not target.exists():
-            data = build_mime(email).as_bytes()
-            temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-            with open(temporary, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, target)
+            try:
+                data = build_message(email, idempotency_key=key, linesep=os.linesep)
+            except UNSENDABLE as exc:
+                return SendResult(email.reference, error=f"not sent: {exc}", permanent=True)
+            _write_private(target, data)
         return SendResult(reference=email.reference, provider_id=target.name)
+
+
+def _write_private(target: Path, data: bytes) -> None:
+    """`data` into `target`, atomically, readable and writable by the owner only."""
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        os.fchmod(handle.fileno(), 0o600)  # whatever the umask or a leftover file said
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, target)
 
 
 def file_name(reference: str) -> str:

@@ -17,7 +17,16 @@ from requests.adapters import HTTPAdapter
 from resend.exceptions import ResendError
 
 from digest.errors import IdempotencyMismatch, QuotaExceeded, TransportError
+from digest.transports.address import parse_mailbox
 from digest.transports.base import HeaderObserver, OutgoingEmail, SendResult
+from digest.transports.headers import (
+    UNSENDABLE,
+    custom_headers,
+    header_text,
+    mailbox_text,
+    provider_value,
+)
+from digest.transports.mime import message_id
 
 MAX_BATCH = 100
 QUOTA_ERRORS = {"daily_quota_exceeded", "monthly_quota_exceeded"}
@@ -79,13 +88,17 @@ class ResendTransport:
             return []
         if len(emails) > MAX_BATCH:
             raise TransportError(f"Resend takes at most {MAX_BATCH} emails", retryable=False)
-        params: Any = [to_params(email) for email in emails]
+        params, refused = build_params(emails, idempotency_key=idempotency_key)
+        sendable = [email for email in emails if email.reference not in refused]
+        if not sendable:
+            return [refused[email.reference] for email in emails]
         options: Any = {"idempotency_key": idempotency_key, "batch_validation": "permissive"}
         try:
             response = self._call(params, options)
         except ResendError as exc:
             raise translate(exc) from exc
-        return map_results(emails, response)
+        sent = {r.reference: r for r in map_results(sendable, response)}
+        return [sent.get(email.reference) or refused[email.reference] for email in emails]
 
     def _call(self, params: Any, options: Any) -> Mapping[str, Any]:
         with _sdk_lock:  # the SDK reads these module globals at request time
@@ -99,18 +112,44 @@ class ResendTransport:
         self.client.session.close()
 
 
-def to_params(email: OutgoingEmail) -> dict[str, Any]:
+def build_params(
+    emails: Sequence[OutgoingEmail], *, idempotency_key: str
+) -> tuple[list[dict[str, Any]], dict[str, SendResult]]:
+    """The payload of every email that can be sent, and a failed result for each that cannot."""
+    params: list[dict[str, Any]] = []
+    refused: dict[str, SendResult] = {}
+    for email in emails:
+        try:
+            params.append(to_params(email, idempotency_key=idempotency_key))
+        except UNSENDABLE as exc:
+            refused[email.reference] = SendResult(
+                email.reference, error=f"not sent: {exc}", permanent=True
+            )
+    return params, refused
+
+
+def to_params(email: OutgoingEmail, *, idempotency_key: str) -> dict[str, Any]:
+    """One email as Resend takes it. Resend encodes text headers itself, so it gets our header
+    text (no controls, no encoded-word look-alikes); addresses and URL headers our ASCII form."""
+    headers = {name: provider_value(name, value) for name, value in custom_headers(email.headers)}
+    headers["Message-ID"] = message_id(email, idempotency_key=idempotency_key)
     params: dict[str, Any] = {
-        "from": email.from_email,
-        "to": [email.to],
-        "subject": email.subject,
+        "from": mailbox_text(parse_mailbox(email.from_email)),
+        "to": [parse_mailbox(email.to).address],
+        "subject": header_text(email.subject),
         "html": email.html,
         "text": email.text,
-        "headers": dict(email.headers),
+        "headers": headers,
     }
     if email.tags:
-        params["tags"] = [{"name": k, "value": v} for k, v in email.tags.items()]
+        params["tags"] = [{"name": tag(k), "value": tag(v)} for k, v in email.tags.items()]
     return params
+
+
+def tag(value: str) -> str:
+    """Resend's tags take ASCII letters, digits, underscores and dashes, at most 256."""
+    safe = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "_-") else "_" for ch in value)
+    return safe[:256]
 
 
 def map_results(emails: Sequence[OutgoingEmail], response: Mapping[str, Any]) -> list[SendResult]:

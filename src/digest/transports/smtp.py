@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from digest.errors import ConfigError, TransportError
+from digest.transports.address import parse_mailbox
 from digest.transports.base import OutgoingEmail, SendResult
-from digest.transports.mime import build_mime, message_id
+from digest.transports.headers import UNSENDABLE
+from digest.transports.mime import build_message, message_id
 
 REMEMBERED_KEYS = 10_000
 
@@ -69,7 +71,9 @@ class SmtpTransport:
         with self._lock:
             known = dict(self._final.get(idempotency_key, {}))
         pending = [email for email in emails if email.reference not in known]
-        fresh = self._send_pending(pending, anything_sent=any(r.ok for r in known.values()))
+        fresh = self._send_pending(
+            pending, key=idempotency_key, anything_sent=any(r.ok for r in known.values())
+        )
         results = [known.get(email.reference) or fresh[email.reference] for email in emails]
         self._remember(idempotency_key, [r for r in results if r.ok or r.permanent])
         return results
@@ -78,7 +82,7 @@ class SmtpTransport:
         """Connections live for one batch; nothing stays open."""
 
     def _send_pending(
-        self, emails: Sequence[OutgoingEmail], *, anything_sent: bool
+        self, emails: Sequence[OutgoingEmail], *, key: str, anything_sent: bool
     ) -> dict[str, SendResult]:
         """One connection for `emails`; stops at the first fault that is not one recipient's."""
         if not emails:
@@ -87,7 +91,7 @@ class SmtpTransport:
         results: dict[str, SendResult] = {}
         try:
             for email in emails:
-                results[email.reference] = self._send_one(connection, email)
+                results[email.reference] = self._send_one(connection, email, key)
         except (smtplib.SMTPException, OSError) as exc:
             if not anything_sent and not any(r.ok for r in results.values()):
                 raise TransportError(
@@ -125,23 +129,32 @@ class SmtpTransport:
             connection.login(target.username, target.password or "")
         return connection
 
-    def _send_one(self, connection: smtplib.SMTP, email: OutgoingEmail) -> SendResult:
-        """A refused recipient fails alone; the connection goes on with the next one."""
+    def _send_one(self, connection: smtplib.SMTP, email: OutgoingEmail, key: str) -> SendResult:
+        """A refused recipient fails alone; the connection goes on with the next one.
+
+        Envelope and headers are ASCII (IDNA domains): we never need the server's SMTPUTF8.
+        """
         try:
-            connection.send_message(build_mime(email))
+            data = build_message(email, idempotency_key=key)
+            sender, recipient = parse_mailbox(email.from_email), parse_mailbox(email.to)
+        except UNSENDABLE as exc:
+            return SendResult(email.reference, error=f"not sent: {exc}", permanent=True)
+        try:
+            connection.sendmail(sender.address, [recipient.address], data)
         except smtplib.SMTPRecipientsRefused as exc:
             code, reason = next(iter(exc.recipients.values()))
-            text = reason.decode(errors="replace") if isinstance(reason, bytes) else str(reason)
-            return SendResult(email.reference, error=f"{code} {text}", permanent=code >= 500)
+            return SendResult(
+                email.reference, error=f"{code} {_text(reason)}", permanent=code >= 500
+            )
         except smtplib.SMTPDataError as exc:
             if exc.smtp_code == 421:  # smtplib closed the connection: a fault for the batch
                 raise
             return SendResult(
                 email.reference,
-                error=f"{exc.smtp_code} data refused",
+                error=f"{exc.smtp_code} data refused: {_text(exc.smtp_error)}",
                 permanent=exc.smtp_code >= 500,
             )
-        return SendResult(email.reference, provider_id=message_id(email))
+        return SendResult(email.reference, provider_id=message_id(email, idempotency_key=key))
 
     def _remember(self, key: str, results: list[SendResult]) -> None:
         with self._lock:
@@ -167,10 +180,14 @@ def _not_sent(
 
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, smtplib.SMTPResponseException):
-        text = exc.smtp_error
-        detail = text.decode(errors="replace") if isinstance(text, bytes) else str(text)
-        return f"{exc.smtp_code} {detail}"
+        return f"{exc.smtp_code} {_text(exc.smtp_error)}"
     return f"SMTP connection failed: {exc}"
+
+
+def _text(reply: bytes | str) -> str:
+    """A server's reply text, for the ledger: one line, bounded."""
+    text = reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
+    return " ".join(text.split())[:300]
 
 
 def _retryable(exc: BaseException) -> bool:
