@@ -20,14 +20,8 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/digest demo
 
-# axe-core, the accessibility checker the browser tests inject into every page.
-AXE := tests/browser/axe/node_modules/.installed
-$(AXE): tests/browser/axe/package.json tests/browser/axe/package-lock.json
-	npm ci --prefix tests/browser/axe --no-audit --no-fund --loglevel=error
-	@touch $@
-
 # Everything CI runs: lint, types, and the whole suite (SQLite and PostgreSQL, real Chromium).
-test: $(STAMP) $(AXE)
+test: $(STAMP)
 	@bash scripts/ensure-test-deps.sh
 	$(MAKE) --no-print-directory lint
 	$(BIN)/python -m pytest

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what the test suite needs beyond Python packages: Debian's Chromium for the browser
 # tests (Playwright's own browser download cannot work here), SpamAssassin (its shipped rules,
-# offline) and Node's mailparser (tests/support/mailparser, a non-Python reader of our mail).
+# offline), Node's mailparser (tests/support/mailparser, a non-Python reader of our mail) and
+# axe-core (tests/browser/axe, the accessibility checker).
 # Runs as root on CI machines; elsewhere it only says what is missing.
 set -euo pipefail
 can_apt() { [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; }
@@ -36,11 +37,14 @@ if ! command -v npm >/dev/null && can_apt; then
   echo "Installing Debian nodejs and npm for the mail-parser tests..."
   apt_install nodejs npm
 fi
-mailparser_dir="$(dirname "$0")/../tests/support/mailparser"
-if command -v npm >/dev/null; then
-  if [ ! -d "$mailparser_dir/node_modules/mailparser" ]; then
-    npm ci --prefix "$mailparser_dir" --no-audit --no-fund --loglevel=error
+# npm packages the tests run, each pinned by its package-lock.json: Node's mailparser, and
+# axe-core (issue 10), the accessibility checker tests/browser/test_accessibility.py injects.
+root="$(dirname "$0")/.."
+for pair in "tests/support/mailparser:mailparser" "tests/browser/axe:axe-core"; do
+  dir="$root/${pair%%:*}"
+  if ! command -v npm >/dev/null; then
+    echo "warning: npm is missing; tests needing ${pair##*:} will fail under CI. Install nodejs and npm." >&2
+  elif [ ! -d "$dir/node_modules/${pair##*:}" ]; then
+    npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
   fi
-else
-  echo "warning: npm is missing; the mail-parser tests will fail under CI. Install nodejs and npm." >&2
-fi
+done

@@ -80,7 +80,7 @@ def test_cards_links_and_footer(sqlite_engine: Engine, sqlite_settings: Settings
         f"Claude Files API Enterprise Edition {i} vs Modal GPU Serverless Inference Platform {i}"
         for i in range(7)
     ]
-    assert page.headings == titles[:5]
+    assert page.headings == [*titles[:5], "More verdicts this week"]
     buttons = [href for href, text in page.anchors if text == "Read the full comparison"]
     assert buttons == [f"https://site.test/compare/tool-a-{i}-vs-tool-b-{i}" for i in range(5)]
     more = [text for href, text in page.anchors if text in titles[5:]]
@@ -238,7 +238,8 @@ def test_a_long_week_trades_full_cards_for_list_entries(
     order = [view.comparison.slug for view in featured + more]
     assert order == [f"tool-a-{i}-vs-tool-b-{i}" for i in range(20)]  # newest first, none lost
     assert len(result.email.html.encode()) < SIZE_BUDGET and passed(result.checks)
-    assert parse(result.email.html).headings == [view.comparison.title for view in featured]
+    titles = [view.comparison.title for view in featured]
+    assert parse(result.email.html).headings == [*titles, "More verdicts this week"]
     with session_scope(sqlite_engine) as session:
         issue = issues.claim_issue(session, settings, now=NOW)
         frozen = issues.freeze_issue(session, settings, issue, now=NOW)
