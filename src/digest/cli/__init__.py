@@ -20,7 +20,7 @@ import typer
 from sqlalchemy.exc import DataError, OperationalError, ProgrammingError
 
 from digest.cli import comparisons, issue, ops, scheduler, subscribers
-from digest.cli.common import err_console
+from digest.cli.common import err_console, shown
 from digest.errors import DigestError
 
 __all__ = ["app", "main"]
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if "--debug" in args:
             raise
-        err_console.print(f"[red]error:[/red] {_explain(exc)}")
+        err_console.print(f"[red]error:[/red] {shown(_explain(exc))}")
         return 1
     return 0
 

@@ -10,7 +10,15 @@ from rich.table import Table
 
 from digest import catalog
 from digest.catalog import ComparisonIn, parse_document
-from digest.cli.common import NowOption, console, load_settings, open_engine, parse_time
+from digest.cli.common import (
+    NowOption,
+    console,
+    load_settings,
+    make_table,
+    open_engine,
+    parse_time,
+    shown,
+)
 from digest.db import session_scope
 from digest.errors import InvalidInput
 
@@ -66,7 +74,7 @@ def list_command(
 
 
 def comparison_table(views: list[catalog.ComparisonView]) -> Table:
-    table = Table("Published (UTC)", "Slug", "Title", "Panel")
+    table = make_table("Published (UTC)", "Slug", "Title", "Panel")
     for view in views:
         panels = " | ".join(
             f"{tv.tool.name}: {tv.panel.tally}"
@@ -74,5 +82,7 @@ def comparison_table(views: list[catalog.ComparisonView]) -> Table:
             for tv in view.tools
         )
         published = view.comparison.published_at.strftime("%Y-%m-%d %H:%M")
-        table.add_row(published, view.comparison.slug, view.comparison.title, panels)
+        table.add_row(
+            published, shown(view.comparison.slug), shown(view.comparison.title), shown(panels)
+        )
     return table

@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from digest import delivery, issues
 from digest.cli import send
@@ -16,8 +15,11 @@ from digest.cli.common import (
     console,
     err_console,
     load_settings,
+    make_table,
     open_engine,
     parse_time,
+    plain,
+    shown,
 )
 from digest.db import session_scope
 from digest.errors import NothingToSend
@@ -49,18 +51,18 @@ def preview_command(
         try:
             preview = preview_next_issue(session, settings, now=parse_time(now))
         except NothingToSend as exc:
-            console.print(f"Nothing to preview: {exc.message}.")
+            console.print(f"Nothing to preview: {shown(exc.message)}.")
             return
     copy = public_copy(settings, preview.email)
     if text:
-        typer.echo(copy.text, nl=False)
+        typer.echo(plain(copy.text), nl=False)
     else:
         target = out or DEFAULT_PREVIEW
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(copy.html, encoding="utf-8")
     print_summary(err_console if text else console, preview)
     if not text:
-        console.print(f"Wrote {(out or DEFAULT_PREVIEW).resolve()}")
+        console.print(f"Wrote {shown((out or DEFAULT_PREVIEW).resolve())}")
     if not passed(preview.checks):
         raise typer.Exit(1)
 
@@ -69,9 +71,9 @@ def print_summary(out: Console, preview: Preview) -> None:
     issue, email = preview.issue, preview.email
     start, cutoff = preview.composition.window_start, preview.composition.cutoff
     window = f"{start:%Y-%m-%d %H:%M} .. {cutoff:%Y-%m-%d %H:%M} UTC"
-    out.print(f"Issue #{issue.number} ({issue.period}), comparisons published {window}")
-    out.print(f"Subject:   {email.subject}", markup=False)
-    out.print(f"Preheader: {email.preheader}", markup=False)
+    out.print(f"Issue #{issue.number} ({shown(issue.period)}), comparisons published {window}")
+    out.print(f"Subject:   {shown(email.subject)}")
+    out.print(f"Preheader: {shown(email.preheader)}")
     out.print(
         f"Cards: {len(preview.composition.featured)} full, "
         f"{len(preview.composition.more)} in 'More verdicts this week'"
@@ -82,8 +84,7 @@ def print_summary(out: Console, preview: Preview) -> None:
             if check.ok
             else ("[red]FAIL[/red]" if check.blocking else "[yellow]warn[/yellow]")
         )
-        out.print(f"{mark} {check.name}: ", end="")
-        out.print(check.detail, markup=False)
+        out.print(f"{mark} {check.name}: {shown(check.detail)}")
 
 
 @app.command("edit")
@@ -109,11 +110,9 @@ def edit_command(
             note=note if note is not None else (draft.editor_note if draft else None),
             now=parse_time(now),
         )
-    console.print(f"Issue #{issue.number} ({issue.period}):")
-    console.print(
-        f"  subject: {issue.subject_override or '(generated from the content)'}", markup=False
-    )
-    console.print(f"  note:    {issue.editor_note or '(none)'}", markup=False)
+    console.print(f"Issue #{issue.number} ({shown(issue.period)}):")
+    console.print(f"  subject: {shown(issue.subject_override or '(generated from the content)')}")
+    console.print(f"  note:    {shown(issue.editor_note or '(none)')}")
 
 
 @app.command("list")
@@ -126,13 +125,23 @@ def list_command() -> None:
     if not rows:
         console.print("No issues yet. See the next one with: digest issue preview")
         return
-    table = Table("#", "Period", "Status", "Frozen (UTC)", "Sent/failed/skipped/queued", "Subject")
+    columns = ("sent", "failed", "skipped", "queued")
+    table = make_table(
+        "#", "Period", "Status", "Frozen (UTC)", *(c.capitalize() for c in columns), "Subject"
+    )
     for issue in rows:
         frozen = issue.frozen_at.strftime("%Y-%m-%d %H:%M") if issue.frozen_at else "-"
         subject = issue.subject or issue.subject_override or "(not composed yet)"
         n = ledgers.get(issue.id or 0, {})
-        counts = "/".join(str(n.get(k, 0)) for k in ("sent", "failed", "skipped", "queued"))
-        table.add_row(str(issue.number), issue.period, issue.status, frozen, counts, subject)
+        counts = [str(n.get(k, 0)) for k in columns]
+        table.add_row(
+            str(issue.number),
+            shown(issue.period),
+            shown(issue.status),
+            frozen,
+            *counts,
+            shown(subject),
+        )
     console.print(table)
 
 

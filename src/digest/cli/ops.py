@@ -7,7 +7,15 @@ from typing import Annotated
 import typer
 
 from digest import migrate
-from digest.cli.common import NowOption, console, load_settings, open_engine, parse_time
+from digest.cli.common import (
+    NowOption,
+    console,
+    database_label,
+    load_settings,
+    open_engine,
+    parse_time,
+    shown,
+)
 from digest.cli.comparisons import comparison_table
 from digest.demo import run_demo
 
@@ -19,7 +27,7 @@ def db_upgrade() -> None:
     """Create or migrate the database schema to the newest version (safe to run again)."""
     settings = load_settings()
     migrate.upgrade(settings.database_url)
-    console.print(f"Database is at schema revision {migrate.current_head()}.")
+    console.print(f"Database is at schema revision {shown(migrate.current_head())}.")
 
 
 def serve(
@@ -51,7 +59,7 @@ def demo(now: NowOption = None) -> None:
     engine = open_engine(settings)
     result = run_demo(settings, engine, now=parse_time(now))
     report = result.imported
-    console.print(f"Store: {settings.database_url}")
+    console.print(f"Store: {shown(database_label(settings.database_url))}")
     console.print(
         f"Sample comparisons loaded: {report.total} "
         f"({report.comparisons_created} new, {report.comparisons_updated} updated)"
@@ -66,9 +74,10 @@ def demo(now: NowOption = None) -> None:
             "No comparisons were published in the last 7 days: the next issue would be empty."
         )
     if result.preview_path:
-        console.print(f"Preview of the next issue: {result.preview_path}")
+        console.print(f"Preview of the next issue: {shown(result.preview_path)}")
     if result.sent:
-        console.print(result.sent.note)
+        console.print(shown(result.sent.note))
         if result.sent.counts:
             ledger = " · ".join(f"{k} {v}" for k, v in result.sent.counts.items())
-            console.print(f"Ledger: {ledger}; the emails are in {settings.outbox_dir.resolve()}/")
+            outbox = shown(settings.outbox_dir.resolve())
+            console.print(f"Ledger: {shown(ledger)}; the emails are in {outbox}/")

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from digest import schedule
-from digest.cli.common import NowOption, console, load_settings, open_engine, parse_time
+from digest.cli.common import NowOption, console, load_settings, open_engine, parse_time, shown
 from digest.delivery import Pacer
 from digest.transports import make_transport
 
@@ -39,7 +39,7 @@ def scheduler_command(
             for outcome in schedule.run_once(
                 engine, settings, transport=transport, pacer=pacer, now=moment
             ):
-                console.print(outcome, markup=False)
+                console.print(shown(outcome))
             return
         schedule.run_forever(engine, settings, transport=transport, pacer=pacer)
     finally:

@@ -7,9 +7,7 @@ from datetime import datetime
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
-from rich.table import Table
 from sqlalchemy.engine import Engine
 
 from digest import delivery, issues
@@ -18,8 +16,10 @@ from digest.cli.common import (
     console,
     err_console,
     load_settings,
+    make_table,
     open_engine,
     parse_time,
+    shown,
 )
 from digest.config import Settings
 from digest.db import session_scope
@@ -62,14 +62,14 @@ def send_command(
         with session_scope(engine) as session:
             issue = delivery.prepare_issue(session, settings, now=moment)
     except NothingToSend as exc:
-        console.print(f"Nothing to send: {exc.message}")
+        console.print(f"Nothing to send: {shown(exc.message)}")
         return
     if issue.status == IssueStatus.SENT:
-        console.print(f"Issue #{issue.number} ({issue.period}) was already sent.")
+        console.print(f"Issue #{issue.number} ({shown(issue.period)}) was already sent.")
         return show_counts(engine, issue)
     if issue.period != issues.period_of(moment, settings.tz):
         console.print(
-            f"Resuming unfinished issue #{issue.number} ({issue.period}) first; "
+            f"Resuming unfinished issue #{issue.number} ({shown(issue.period)}) first; "
             "run the command again afterwards for this week's issue."
         )
     run_send(settings, engine, issue, workers=workers or settings.send_workers, now=moment)
@@ -81,7 +81,7 @@ def run_send(
     assert issue.id is not None
     with session_scope(engine, read_only=True) as session:
         before = delivery.issue_counts(session, issue.id)
-    console.print(f"Sending issue #{issue.number} ({issue.period}): {issue.subject}")
+    console.print(f"Sending issue #{issue.number} ({shown(issue.period)}): {shown(issue.subject)}")
     pacer = Pacer(settings.rate_limit)
     transport = make_transport(settings, observer=pacer.observe)
     try:
@@ -106,7 +106,7 @@ def finish_with_status(report: delivery.SendReport, issue: Issue) -> None:
     print_counts(report.counts)
     if report.tally.paused:
         err_console.print(
-            f"[yellow]Paused:[/yellow] {report.tally.paused}. Run again later to resume."
+            f"[yellow]Paused:[/yellow] {shown(report.tally.paused)}. Run again later to resume."
         )
         raise typer.Exit(EXIT_UNFINISHED)
     if report.counts[DeliveryStatus.FAILED]:
@@ -175,7 +175,7 @@ class SendProgress:
 
 
 def print_counts(counts: dict[str, int]) -> None:
-    console.print(" · ".join(f"{name} {n}" for name, n in counts.items()))
+    console.print(" · ".join(f"{shown(name)} {n}" for name, n in counts.items()))
 
 
 def show_counts(engine: Engine, issue: Issue) -> None:
@@ -192,13 +192,16 @@ def show_dry_run(settings: Settings, engine: Engine, *, now: datetime) -> None:
             issue = pending[0]
             assert issue.id is not None
             counts = delivery.issue_counts(session, issue.id)
-            console.print(f"Would resume issue #{issue.number} ({issue.period}): {issue.subject}")
+            period, subject = shown(issue.period), shown(issue.subject)
+            console.print(f"Would resume issue #{issue.number} ({period}): {subject}")
             return print_counts(counts)
         preview = issues.preview_next_issue(session, settings, now=now)
         readers = len(delivery.eligible_subscriber_ids(session))
     batches = -(-readers // settings.batch_size)
     issue, size = preview.issue, len(preview.email.html.encode()) // 1024
-    console.print(f"Would send issue #{issue.number} ({issue.period}): {preview.email.subject}")
+    console.print(
+        f"Would send issue #{issue.number} ({shown(issue.period)}): {shown(preview.email.subject)}"
+    )
     console.print(
         f"{readers} confirmed reader(s) in {batches} batch(es) of up to {settings.batch_size}; "
         f"HTML {size} KiB. Dry run: nothing sent or stored."
@@ -211,11 +214,13 @@ def send_test(settings: Settings, engine: Engine, address: str, *, now: datetime
     try:
         number, result = _send_proof(settings, engine, address, transport=transport, now=now)
     except TransportError as exc:
-        err_console.print(f"[red]Test copy refused:[/red] {escape(exc.message)}")
+        err_console.print(f"[red]Test copy refused:[/red] {shown(exc.message)}")
         raise typer.Exit(EXIT_FAILED) from None
     finally:
         transport.close()
-    console.print(f"Test copy of issue #{number} sent to {address} ({result.provider_id}).")
+    console.print(
+        f"Test copy of issue #{number} sent to {shown(address)} ({shown(result.provider_id)})."
+    )
 
 
 def _send_proof(
@@ -243,12 +248,12 @@ def show_command(number: Annotated[int, typer.Argument(help="The issue's number.
         counts = delivery.issue_counts(session, issue.id)
         batches = delivery.batch_counts(session, issue.id)
         reasons = delivery.failure_reasons(session, issue.id)
-    table = Table(show_header=False, box=None)
+    table = make_table("", "", show_header=False, box=None)
     for label, value in issue_rows(issue, counts, batches):
-        table.add_row(label, value)
+        table.add_row(label, shown(value))
     console.print(table)
     for reason, n in reasons:
-        console.print(f"  {n} failed: {reason}")
+        console.print(f"  {n} failed: {shown(reason)}")
 
 
 def issue_rows(

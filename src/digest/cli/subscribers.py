@@ -8,9 +8,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from digest.cli.common import NowOption, console, load_settings, open_engine, parse_time
+from digest.cli.common import (
+    NowOption,
+    console,
+    load_settings,
+    make_table,
+    open_engine,
+    parse_time,
+    plain,
+    shown,
+)
 from digest.config import Settings
 from digest.db import session_scope
 from digest.errors import InvalidInput, NotFound
@@ -46,7 +54,7 @@ def add(
         )
         if not confirmed:
             signup.queue_confirmation(session, subscriber, now=moment)
-    console.print(f"Added {subscriber.email} ({subscriber.status}).")
+    console.print(f"Added {shown(subscriber.email)} ({shown(subscriber.status)}).")
     if not confirmed:
         _send_now(settings, moment)
 
@@ -80,7 +88,7 @@ def import_file(
     if report.not_readded:
         console.print(
             f"Not re-added {len(report.not_readded)} erased or suppressed address(es): "
-            + ", ".join(report.not_readded[:10])
+            + ", ".join(shown(address) for address in report.not_readded[:10])
             + (" ..." if len(report.not_readded) > 10 else "")
         )
     if report.message_ids:
@@ -100,11 +108,12 @@ def export(
         rows = subscriptions.list_subscribers(session, status=status)
     lines = csv_io.export_csv(rows)
     if out is None:
-        sys.stdout.writelines(lines)
+        # A terminal gets no control sequences; a pipe or file gets the data exactly.
+        sys.stdout.writelines(map(plain, lines) if sys.stdout.isatty() else lines)
         return
     with out.open("w", encoding="utf-8", newline="") as handle:
         handle.writelines(lines)
-    console.print(f"Wrote {len(rows)} subscriber(s) to {out}.", highlight=False)
+    console.print(f"Wrote {len(rows)} subscriber(s) to {shown(out)}.")
 
 
 @app.command("list")
@@ -114,14 +123,16 @@ def list_command(status: StatusOption = None) -> None:
     with session_scope(open_engine(settings), read_only=True) as session:
         rows = subscriptions.list_subscribers(session, status=status)
     if not rows:
-        console.print("No subscribers" + (f" with status {status.value}." if status else "."))
+        console.print(
+            "No subscribers" + (f" with status {shown(status.value)}." if status else ".")
+        )
         return
-    table = Table("Email", "Name", "Status", "Since (UTC)", "Confirmed (UTC)")
+    table = make_table("Email", "Name", "Status", "Since (UTC)", "Confirmed (UTC)")
     for row in rows:
         table.add_row(
-            row.email or "(erased)",
-            row.name or "",
-            str(row.status),
+            shown(row.email or "(erased)"),
+            shown(row.name or ""),
+            shown(row.status),
             row.created_at.strftime("%Y-%m-%d %H:%M"),
             row.confirmed_at.strftime("%Y-%m-%d %H:%M") if row.confirmed_at else "",
         )
@@ -142,7 +153,7 @@ def remove(
         if subscriber is None or subscriber.id is None:
             raise NotFound(f"{subscriptions.normalise_email(email)} is not on the list")
         privacy.erase_subscriber(session, subscriber.id, now=parse_time(now))
-    console.print(f"Erased {subscriptions.normalise_email(email)}; only its hash is kept.")
+    console.print(f"Erased {shown(subscriptions.normalise_email(email))}; only its hash is kept.")
 
 
 def _send_now(settings: Settings, moment: datetime) -> None:
