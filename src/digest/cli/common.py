@@ -107,6 +107,8 @@ def parse_time(value: str | None, *, option: str = "--now") -> datetime:
 NowOption = Annotated[
     str | None,
     typer.Option(
-        "--now", help="Act as if it were this time (ISO 8601 with zone). For tests and replays."
+        "--now",
+        metavar="TIME",
+        help="Act as if it were this time (ISO 8601 with zone). For tests and replays.",
     ),
 ]

@@ -39,7 +39,10 @@ def read_documents(paths: list[Path]) -> list[tuple[str, list[ComparisonIn]]]:
 
 @app.command("import")
 def import_files(
-    files: Annotated[list[Path], typer.Argument(help="JSON files in the comparison format.")],
+    files: Annotated[
+        list[Path],
+        typer.Argument(metavar="FILE.json...", help="JSON files in the comparison format."),
+    ],
     now: NowOption = None,
 ) -> None:
     """Import comparisons from JSON files: all or nothing; re-importing a file updates by slug."""
@@ -58,7 +61,10 @@ def import_files(
 @app.command("list")
 def list_command(
     since: Annotated[
-        str | None, typer.Option(help="Only those published after this time (ISO 8601 with zone).")
+        str | None,
+        typer.Option(
+            metavar="TIME", help="Only those published after this time (ISO 8601 with zone)."
+        ),
     ] = None,
 ) -> None:
     """List comparisons, newest first, with each tool's panel verdict."""

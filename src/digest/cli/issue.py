@@ -36,7 +36,9 @@ def preview_command(
     now: NowOption = None,
     out: Annotated[
         Path | None,
-        typer.Option("--out", help=f"Write the HTML here [default: {DEFAULT_PREVIEW}]."),
+        typer.Option(
+            "--out", metavar="FILE", help=f"Write the HTML here [default: {DEFAULT_PREVIEW}]."
+        ),
     ] = None,
     text: Annotated[
         bool, typer.Option("--text", help="Print the plain-text part instead of writing HTML.")
@@ -90,10 +92,14 @@ def print_summary(out: Console, preview: Preview) -> None:
 @app.command("edit")
 def edit_command(
     subject: Annotated[
-        str | None, typer.Option("--subject", help='Subject of the next issue ("" = generated).')
+        str | None,
+        typer.Option(
+            "--subject", metavar="TEXT", help='Subject of the next issue ("" = generated).'
+        ),
     ] = None,
     note: Annotated[
-        str | None, typer.Option("--note", help='Editor\'s note at the top ("" = none).')
+        str | None,
+        typer.Option("--note", metavar="TEXT", help='Editor\'s note at the top ("" = none).'),
     ] = None,
     now: NowOption = None,
 ) -> None:

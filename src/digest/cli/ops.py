@@ -32,9 +32,13 @@ def db_upgrade() -> None:
 
 def serve(
     host: Annotated[
-        str | None, typer.Option(help="Interface to bind [default: DIGEST_HOST].")
+        str | None,
+        typer.Option(metavar="HOST", help="Interface to bind [default: DIGEST_HOST]."),
     ] = None,
-    port: Annotated[int | None, typer.Option(help="Port [default: DIGEST_PORT].")] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(min=1, max=65535, metavar="PORT", help="Port [default: DIGEST_PORT]."),
+    ] = None,
 ) -> None:
     """Serve the web app: subscribe pages, archive, editor, API and webhooks."""
     import uvicorn

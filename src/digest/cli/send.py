@@ -30,6 +30,7 @@ from digest.transports import SendResult, Transport, make_transport
 
 EXIT_FAILED = 1  # some deliveries failed for good
 EXIT_UNFINISHED = 3  # paused (quota) or interrupted: run the command again later
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT), as shells report it
 
 
 def send_command(
@@ -38,12 +39,17 @@ def send_command(
         bool, typer.Option("--dry-run", help="Render and count; send and store nothing.")
     ] = False,
     test_to: Annotated[
-        str | None, typer.Option("--test-to", help="Send one test copy to this address only.")
+        str | None,
+        typer.Option("--test-to", metavar="EMAIL", help="Send one test copy to this address only."),
     ] = None,
     workers: Annotated[
         int | None,
         typer.Option(
-            "--workers", min=1, max=32, help="Parallel senders (default: DIGEST_SEND_WORKERS)."
+            "--workers",
+            min=1,
+            max=32,
+            metavar="N",
+            help="Parallel senders [default: DIGEST_SEND_WORKERS].",
         ),
     ] = None,
 ) -> None:
@@ -96,6 +102,13 @@ def run_send(
                 workers=workers,
                 on_progress=progress.update,
             )
+    except KeyboardInterrupt:
+        err_console.print(
+            f"Interrupted. Batches already handed to the transport were recorded; nothing is "
+            f"lost and nobody is mailed twice. Run `digest issue send` again to resume "
+            f"issue #{issue.number}."
+        )
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     finally:
         transport.close()
     finish_with_status(report, issue)
@@ -239,7 +252,9 @@ def _send_proof(
         return preview.issue.number, proof
 
 
-def show_command(number: Annotated[int, typer.Argument(help="The issue's number.")]) -> None:
+def show_command(
+    number: Annotated[int, typer.Argument(metavar="N", help="The issue's number.")],
+) -> None:
     """One issue: status, subject, and its ledger (deliveries and batches by status)."""
     settings = load_settings()
     with session_scope(open_engine(settings), read_only=True) as session:

@@ -35,8 +35,8 @@ StatusOption = Annotated[
 
 @app.command("add")
 def add(
-    email: Annotated[str, typer.Argument(help="The address to add.")],
-    name: Annotated[str | None, typer.Option(help="How to greet them.")] = None,
+    email: Annotated[str, typer.Argument(metavar="EMAIL", help="The address to add.")],
+    name: Annotated[str | None, typer.Option(metavar="NAME", help="How to greet them.")] = None,
     confirmed: Annotated[
         bool,
         typer.Option(
@@ -98,7 +98,8 @@ def import_file(
 @app.command("export")
 def export(
     out: Annotated[
-        Path | None, typer.Option("--out", help="Write here instead of standard output.")
+        Path | None,
+        typer.Option("--out", metavar="FILE", help="Write here instead of standard output."),
     ] = None,
     status: StatusOption = None,
 ) -> None:
@@ -142,7 +143,7 @@ def list_command(status: StatusOption = None) -> None:
 
 @app.command("remove")
 def remove(
-    email: Annotated[str, typer.Argument(help="The address to erase.")],
+    email: Annotated[str, typer.Argument(metavar="EMAIL", help="The address to erase.")],
     now: NowOption = None,
 ) -> None:
     """Erase a subscriber: address, name and consent details go; a one-way hash stays so that
