@@ -10,8 +10,8 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
-import click
 import typer
 from sqlalchemy.engine import Engine
 from sqlmodel import select
@@ -29,7 +29,7 @@ AT = ["--now", NOW.isoformat()]
 LONG_ADDRESS = "a-very-long-local-part-for-a-reader-who-likes-long-names@subdomain.example.com"
 
 
-def command_paths(command: click.Command, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+def command_paths(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
     yield path
     for name, sub in getattr(command, "commands", {}).items():
         yield from command_paths(sub, (*path, name))

@@ -61,7 +61,14 @@ def add(
 
 @app.command("import")
 def import_file(
-    file: Annotated[Path, typer.Argument(help="CSV with an 'email' column, optionally 'name'.")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            metavar="FILE.csv",
+            help="CSV with an email column and optionally a name (or first and last names): "
+            "ours, or an export of Mailchimp, Substack, Buttondown or listmonk as it comes.",
+        ),
+    ],
     confirmed: Annotated[
         bool,
         typer.Option(
@@ -82,14 +89,24 @@ def import_file(
     with session_scope(open_engine(settings)) as session:
         report = csv_io.import_rows(session, rows, confirmed=confirmed, now=moment)
     state = "confirmed" if confirmed else "pending, confirmation email queued"
-    console.print(f"Imported {len(report.added)} new subscriber(s) ({state}).")
+    added = len(report.added) - len(report.asked_to_confirm)
+    console.print(f"Imported {added} new subscriber(s) ({state}).")
     if report.already_listed:
         console.print(f"Skipped {len(report.already_listed)} already on the list.")
     if report.not_readded:
         console.print(
             f"Not re-added {len(report.not_readded)} erased or suppressed address(es): "
-            + ", ".join(shown(address) for address in report.not_readded[:10])
-            + (" ..." if len(report.not_readded) > 10 else "")
+            + _some(report.not_readded)
+        )
+    if report.left_before:
+        console.print(
+            f"Not imported {len(report.left_before)} the file marks as unsubscribed, cleaned, "
+            f"blocklisted or disabled: {_some(report.left_before)}"
+        )
+    if report.asked_to_confirm:
+        console.print(
+            f"{len(report.asked_to_confirm)} never confirmed on the old list: added as pending, "
+            f"with a confirmation email: {_some(report.asked_to_confirm)}"
         )
     if report.message_ids:
         _send_now(settings, moment)
@@ -155,6 +172,11 @@ def remove(
             raise NotFound(f"{subscriptions.normalise_email(email)} is not on the list")
         privacy.erase_subscriber(session, subscriber.id, now=parse_time(now))
     console.print(f"Erased {shown(subscriptions.normalise_email(email))}; only its hash is kept.")
+
+
+def _some(addresses: list[str], shown_at_most: int = 10) -> str:
+    listed = ", ".join(shown(address) for address in addresses[:shown_at_most])
+    return listed + (" ..." if len(addresses) > shown_at_most else "")
 
 
 def _send_now(settings: Settings, moment: datetime) -> None:
