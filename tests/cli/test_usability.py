@@ -146,3 +146,16 @@ def _wait_for(condition: object, timeout: float = 60.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "the condition never held"
         time.sleep(0.01)
+
+
+def test_production_refuses_an_http_base_url_by_name(tmp_path: Path, sqlite_url: str) -> None:
+    env = digest_env(
+        tmp_path,
+        sqlite_url,
+        DIGEST_ENV="production",
+        DIGEST_SECRET_KEY="k" * 48,
+        DIGEST_BASE_URL="http://127.0.0.1:8000",
+    )
+    result = run_digest(["comparisons", "list"], env, tmp_path)
+    assert result.returncode == 1 and "DIGEST_BASE_URL" in result.stderr
+    assert "https" in result.stderr and "Traceback" not in result.stderr
