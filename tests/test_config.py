@@ -81,7 +81,7 @@ def test_production_defaults_are_refused_from_the_environment(
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DIGEST_ENV", "production")
     monkeypatch.setenv("DIGEST_SECRET_KEY", "k" * 48)
-    with pytest.raises(ConfigError, match="DIGEST_BASE_URL.*https"):
+    with pytest.raises(ConfigError, match=r"DIGEST_BASE_URL.*https"):
         get_settings()
 
 
