@@ -21,8 +21,10 @@ from rich.table import Table
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError
 
-from digest.config import Settings, get_settings
+from digest import migrate
+from digest.config import Environment, Settings, get_settings
 from digest.db import make_engine
+from digest.errors import ConfigError
 
 # ESC sequences whole (CSI, OSC such as OSC 8 hyperlinks, DCS/APC/PM/SOS strings), then any
 # control character left: C0 but tab and newline, DEL, C1, and the bidi embeddings, overrides
@@ -84,6 +86,23 @@ def load_settings() -> Settings:
 
 def open_engine(settings: Settings) -> Engine:
     return make_engine(settings.database_url)
+
+
+def require_schema(settings: Settings, engine: Engine, *, command: str) -> None:
+    """Long-running commands start only on a schema this code can use. In development a
+    database never migrated, or behind, is migrated on the spot; in production the operator
+    is told what to run (migrating is a deliberate step there)."""
+    state = migrate.schema_state(engine)
+    if state.usable:
+        return
+    pending = state in (migrate.SchemaState.MISSING, migrate.SchemaState.BEHIND)
+    if pending and settings.env is Environment.DEVELOPMENT:
+        migrate.upgrade(settings.database_url)
+        head = shown(migrate.current_head())
+        err_console.print(f"Development: migrated the database to schema revision {head}.")
+        return
+    problem = migrate.describe_state(state, migrate.database_revision(engine))
+    raise ConfigError(f"`digest {command}` will not start: the {problem}")
 
 
 def parse_time(value: str | None, *, option: str = "--now") -> datetime:

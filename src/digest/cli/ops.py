@@ -14,6 +14,7 @@ from digest.cli.common import (
     load_settings,
     open_engine,
     parse_time,
+    require_schema,
     shown,
 )
 from digest.cli.comparisons import comparison_table
@@ -47,6 +48,7 @@ def serve(
     from digest.web.app import create_app
 
     settings = load_settings()
+    require_schema(settings, open_engine(settings), command="serve")
     app = create_app(settings)
     uvicorn.run(
         app,

@@ -8,7 +8,15 @@ from typing import Annotated
 import typer
 
 from digest import schedule
-from digest.cli.common import NowOption, console, load_settings, open_engine, parse_time, shown
+from digest.cli.common import (
+    NowOption,
+    console,
+    load_settings,
+    open_engine,
+    parse_time,
+    require_schema,
+    shown,
+)
 from digest.delivery import Pacer
 from digest.transports import make_transport
 
@@ -31,6 +39,7 @@ def scheduler_command(
     settings = load_settings()
     schedule.parse_schedule(settings.send_schedule)  # a bad schedule fails before anything runs
     engine = open_engine(settings)
+    require_schema(settings, engine, command="scheduler")
     pacer = Pacer(settings.rate_limit)
     transport = make_transport(settings, observer=pacer.observe)
     try:
