@@ -20,7 +20,7 @@ from digest.errors import NothingToSend
 from digest.models import ConsentRoute
 from digest.paths import SAMPLES
 from digest.readers import subscriptions
-from digest.transports import make_transport
+from digest.transports import check_transport, make_transport
 
 FIRST_ISSUE_LOOKBACK = timedelta(days=7)
 PREVIEW_PATH = Path("preview") / "next-issue.html"
@@ -80,15 +80,17 @@ def add_sample_readers(engine: Engine, *, now: datetime) -> int:
 def send_sample_issue(settings: Settings, engine: Engine, *, now: datetime) -> SampleSend:
     """Send (or resume) this week's issue with the configured transport; say what happened."""
     add_sample_readers(engine, now=now)
-    try:
-        with session_scope(engine) as session:
-            issue = delivery.prepare_issue(session, settings, now=now)
-    except NothingToSend as exc:
-        return SampleSend(None, {}, f"Nothing to send: {exc.message}")
-    assert issue.id is not None
     pacer = delivery.Pacer(settings.rate_limit)
+    # Built and checked before the issue is frozen: a broken transport changes nothing.
     transport = make_transport(settings, observer=pacer.observe)
     try:
+        check_transport(transport)
+        try:
+            with session_scope(engine) as session:
+                issue = delivery.prepare_issue(session, settings, now=now)
+        except NothingToSend as exc:
+            return SampleSend(None, {}, f"Nothing to send: {exc.message}")
+        assert issue.id is not None
         report = delivery.send_issue(
             engine, settings, issue.id, transport=transport, pacer=pacer, now=now
         )

@@ -39,10 +39,10 @@ def stop(process: subprocess.Popen[str]) -> None:
 
 @contextmanager
 def digest_serve(
-    env: dict[str, str], cwd: Path, *extra: str, timeout: float = 60.0
+    env: dict[str, str], cwd: Path, *extra: str, port: int | None = None, timeout: float = 60.0
 ) -> Iterator[Served]:
     """Yield once the server answers /healthz (any status) or the process has exited."""
-    port = free_port()
+    port = port or free_port()
     process = subprocess.Popen(
         [DIGEST, "serve", "--port", str(port), *extra],
         env=env,

@@ -9,7 +9,8 @@ from email.message import EmailMessage
 
 import pytest
 
-from digest.transports.base import OutgoingEmail, Transport
+from digest.transports import check_transport
+from digest.transports.base import Checkable, OutgoingEmail, Transport
 
 
 @dataclass
@@ -79,3 +80,10 @@ class TransportContract:
     def test_close_is_safe(self, harness: Harness) -> None:
         harness.transport.send_batch([make_email(1)], idempotency_key="batch-1")
         harness.transport.close()
+
+    def test_check_proves_the_way_out_and_sends_nothing(self, harness: Harness) -> None:
+        assert isinstance(harness.transport, Checkable)
+        proven = check_transport(harness.transport)
+        assert proven and harness.received() == []
+        harness.transport.send_batch([make_email(1)], idempotency_key="batch-1")
+        assert len(harness.received()) == 1  # the check left it able to send

@@ -41,3 +41,16 @@ def test_unwritable_outbox_is_a_retryable_error(tmp_path: Path) -> None:
     with pytest.raises(TransportError) as caught:
         OutboxTransport(blocker / "outbox").send_batch([make_email(1)], idempotency_key="k")
     assert caught.value.retryable
+
+
+def test_check_of_an_unwritable_outbox_names_the_folder(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(TransportError, match="not a writable folder") as caught:
+        OutboxTransport(blocker / "outbox").check()
+    assert str(blocker) in caught.value.message
+
+
+def test_check_creates_nothing(tmp_path: Path) -> None:
+    proven = OutboxTransport(tmp_path / "later" / "outbox").check()
+    assert "will be created" in proven and list(tmp_path.iterdir()) == []

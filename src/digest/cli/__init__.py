@@ -6,6 +6,7 @@
     send.py         digest issue send|show: the progress bar and exit statuses
     subscribers.py  digest subscribers add|import|export|list|remove
     ops.py          digest db upgrade, serve, demo
+    doctor.py       digest doctor: settings, database and schema, transport, URL, webhooks
     scheduler.py    digest scheduler (and main() for the root scheduler.py)
 
 Rule: commands translate argv into calls of the domain packages, build the transport they use
@@ -19,7 +20,7 @@ import sys
 import typer
 from sqlalchemy.exc import DataError, OperationalError, ProgrammingError
 
-from digest.cli import comparisons, issue, ops, scheduler, subscribers
+from digest.cli import comparisons, doctor, issue, ops, scheduler, subscribers
 from digest.cli.common import err_console, shown
 from digest.errors import DigestError
 
@@ -50,6 +51,7 @@ app.add_typer(subscribers.app, name="subscribers")
 app.command("serve")(ops.serve)
 app.command("demo")(ops.demo)
 app.command("scheduler")(scheduler.scheduler_command)
+app.command("doctor")(doctor.doctor)
 
 
 def main(argv: list[str] | None = None) -> int:

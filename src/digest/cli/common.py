@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -24,7 +24,8 @@ from sqlalchemy.exc import ArgumentError
 from digest import migrate
 from digest.config import Environment, Settings, get_settings
 from digest.db import make_engine
-from digest.errors import ConfigError
+from digest.errors import ConfigError, TransportError
+from digest.transports import Transport, check_transport
 
 # ESC sequences whole (CSI, OSC such as OSC 8 hyperlinks, DCS/APC/PM/SOS strings), then any
 # control character left: C0 but tab and newline, DEL, C1, and the bidi embeddings, overrides
@@ -103,6 +104,31 @@ def require_schema(settings: Settings, engine: Engine, *, command: str) -> None:
         return
     problem = migrate.describe_state(state, migrate.database_revision(engine))
     raise ConfigError(f"`digest {command}` will not start: the {problem}")
+
+
+EXIT_UNREACHABLE = 3  # the same status as a paused send: run again later
+
+
+def check_before_sending(transport: Transport) -> str:
+    """Prove the transport works before anything changes; a refusal exits 1 (fix a setting),
+    an outage exits 3 (run again later). Nothing is frozen or queued either way."""
+    try:
+        return check_transport(transport)
+    except TransportError as exc:
+        stop_for_transport(transport, exc)
+
+
+def stop_for_transport(transport: Transport, exc: TransportError) -> NoReturn:
+    if not exc.retryable:
+        raise ConfigError(
+            f"the {transport.name} transport refused: {exc.message}. Nothing was changed; "
+            "fix the setting (digest doctor checks them all) and run again."
+        ) from None
+    err_console.print(
+        f"[yellow]The {transport.name} transport cannot be reached:[/yellow] "
+        f"{shown(exc.message)}. Nothing was changed; run again later."
+    )
+    raise typer.Exit(EXIT_UNREACHABLE) from None
 
 
 def parse_time(value: str | None, *, option: str = "--now") -> datetime:

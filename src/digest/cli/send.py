@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from digest import delivery, issues
 from digest.cli.common import (
     NowOption,
+    check_before_sending,
     console,
     err_console,
     load_settings,
@@ -63,33 +64,61 @@ def send_command(
     if test_to is not None:
         return send_test(settings, engine, delivery.normalise_address(test_to), now=moment)
     if dry_run:
+        make_transport(settings).close()  # a missing or malformed transport setting shows now
         return show_dry_run(settings, engine, now=moment)
+    # The transport is built and checked before anything changes: a missing key or a refused
+    # login must not leave the issue frozen into `sending`.
+    pacer = Pacer(settings.rate_limit)
+    transport = make_transport(settings, observer=pacer.observe)
+    try:
+        check_before_sending(transport)
+        send_now(settings, engine, transport, pacer, workers=workers, now=moment)
+    finally:
+        transport.close()
+
+
+def send_now(
+    settings: Settings,
+    engine: Engine,
+    transport: Transport,
+    pacer: Pacer,
+    *,
+    workers: int | None,
+    now: datetime,
+) -> None:
     try:
         with session_scope(engine) as session:
-            issue = delivery.prepare_issue(session, settings, now=moment)
+            issue = delivery.prepare_issue(session, settings, now=now)
     except NothingToSend as exc:
         console.print(f"Nothing to send: {shown(exc.message)}")
         return
     if issue.status == IssueStatus.SENT:
         console.print(f"Issue #{issue.number} ({shown(issue.period)}) was already sent.")
         return show_counts(engine, issue)
-    if issue.period != issues.period_of(moment, settings.tz):
+    if issue.period != issues.period_of(now, settings.tz):
         console.print(
             f"Resuming unfinished issue #{issue.number} ({shown(issue.period)}) first; "
             "run the command again afterwards for this week's issue."
         )
-    run_send(settings, engine, issue, workers=workers or settings.send_workers, now=moment)
+    run_send(
+        settings, engine, issue, transport, pacer, workers=workers or settings.send_workers, now=now
+    )
 
 
 def run_send(
-    settings: Settings, engine: Engine, issue: Issue, *, workers: int, now: datetime
+    settings: Settings,
+    engine: Engine,
+    issue: Issue,
+    transport: Transport,
+    pacer: Pacer,
+    *,
+    workers: int,
+    now: datetime,
 ) -> None:
     assert issue.id is not None
     with session_scope(engine, read_only=True) as session:
         before = delivery.issue_counts(session, issue.id)
     console.print(f"Sending issue #{issue.number} ({shown(issue.period)}): {shown(issue.subject)}")
-    pacer = Pacer(settings.rate_limit)
-    transport = make_transport(settings, observer=pacer.observe)
     try:
         with SendProgress(before) as progress:
             report = delivery.send_issue(
@@ -109,8 +138,6 @@ def run_send(
             f"issue #{issue.number}."
         )
         raise typer.Exit(EXIT_INTERRUPTED) from None
-    finally:
-        transport.close()
     finish_with_status(report, issue)
 
 
