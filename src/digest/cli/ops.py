@@ -11,6 +11,7 @@ from digest.cli.common import (
     NowOption,
     console,
     database_label,
+    err_console,
     load_settings,
     open_engine,
     parse_time,
@@ -18,6 +19,7 @@ from digest.cli.common import (
     shown,
 )
 from digest.cli.comparisons import comparison_table
+from digest.config import Environment, Settings
 from digest.demo import run_demo
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -49,14 +51,40 @@ def serve(
 
     settings = load_settings()
     require_schema(settings, open_engine(settings), command="serve")
+    host, port = host or settings.host, port or settings.port
+    settings = links_for(settings, served_url(host, port))
     app = create_app(settings)
     uvicorn.run(
         app,
-        host=host or settings.host,
-        port=port or settings.port,
+        host=host,
+        port=port,
         proxy_headers=True,
         log_config=log_config(),  # never-expiring link tokens stay out of the access log
     )
+
+
+def served_url(host: str, port: int) -> str:
+    """The address a browser on this machine uses for a server bound to host:port."""
+    if host in ("", "0.0.0.0", "::"):  # noqa: S104 (naming the wildcard, not binding it)
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def links_for(settings: Settings, served: str) -> Settings:
+    """Outside production, without DIGEST_BASE_URL, links follow the address being served
+    (`digest serve --port 18090` links to :18090); a DIGEST_BASE_URL that differs is said."""
+    explicit = "base_url" in settings.model_fields_set
+    if not explicit and settings.env is not Environment.PRODUCTION:
+        err_console.print(f"Links point at {shown(served)} (set DIGEST_BASE_URL to change).")
+        return settings.model_copy(update={"base_url": served})
+    if settings.base_url.rstrip("/") != served:
+        err_console.print(
+            f"Links point at DIGEST_BASE_URL={shown(settings.base_url)}, while this server "
+            f"listens on {shown(served)} (right behind a proxy; otherwise change one of them)."
+        )
+    return settings
 
 
 def demo(now: NowOption = None) -> None:
