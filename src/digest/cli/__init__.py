@@ -2,8 +2,8 @@
 
     common.py       settings, engine, time parsing and the consoles every command shares
     comparisons.py  digest comparisons import|list
-    issue.py        digest issue preview|edit|list, registering send.py's send|show
-    send.py         digest issue send|show: the progress bar and exit statuses
+    issue.py        digest issue preview|edit|list|show, registering send.py's send
+    send.py         digest issue send: the check first, the progress bar, exit statuses
     subscribers.py  digest subscribers add|import|export|list|remove
     ops.py          digest db upgrade, serve, demo
     doctor.py       digest doctor: settings, database and schema, transport, URL, webhooks

@@ -98,15 +98,12 @@ def demo(now: NowOption = None) -> None:
         f"Sample comparisons loaded: {report.total} "
         f"({report.comparisons_created} new, {report.comparisons_updated} updated)"
     )
-    if result.next_issue:
+    due = result.due
+    if due.sendable_now:
         console.print(
-            f"The next weekly issue would contain {len(result.next_issue)} comparison(s):"
+            f"This run sends issue #{due.number} with {len(due.comparisons)} comparisons:"
         )
-        console.print(comparison_table(result.next_issue))
-    else:
-        console.print(
-            "No comparisons were published in the last 7 days: the next issue would be empty."
-        )
+        console.print(comparison_table(list(due.comparisons)))
     if result.preview_path:
         console.print(f"Preview of the next issue: {shown(result.preview_path)}")
     if result.sent:
@@ -115,3 +112,6 @@ def demo(now: NowOption = None) -> None:
             ledger = " · ".join(f"{k} {v}" for k, v in result.sent.counts.items())
             outbox = shown(settings.outbox_dir.resolve())
             console.print(f"Ledger: {shown(ledger)}; the emails are in {outbox}/")
+    console.print(f"Next: {shown(result.after.describe())}")
+    if result.after.comparisons:
+        console.print(comparison_table(list(result.after.comparisons)))

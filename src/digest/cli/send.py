@@ -1,4 +1,4 @@
-"""`digest issue send` and `digest issue show`: translate argv to delivery calls, show progress."""
+"""`digest issue send`: translate argv to delivery calls, show progress, exit with a status."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from digest.cli.common import (
     console,
     err_console,
     load_settings,
-    make_table,
     open_engine,
     parse_time,
     shown,
@@ -66,13 +65,17 @@ def send_command(
     if dry_run:
         make_transport(settings).close()  # a missing or malformed transport setting shows now
         return show_dry_run(settings, engine, now=moment)
+    with session_scope(engine, read_only=True) as session:
+        plan = issues.next_issue(session, settings, now=moment)
+    if not plan.sendable_now:
+        return say_why_not_now(settings, engine, plan, now=moment)
     # The transport is built and checked before anything changes: a missing key or a refused
     # login must not leave the issue frozen into `sending`.
     pacer = Pacer(settings.rate_limit)
     transport = make_transport(settings, observer=pacer.observe)
     try:
         check_before_sending(transport)
-        send_now(settings, engine, transport, pacer, workers=workers, now=moment)
+        send_now(settings, engine, transport, pacer, plan, workers=workers, now=moment)
     finally:
         transport.close()
 
@@ -82,6 +85,7 @@ def send_now(
     engine: Engine,
     transport: Transport,
     pacer: Pacer,
+    plan: issues.NextIssue,
     *,
     workers: int | None,
     now: datetime,
@@ -89,10 +93,10 @@ def send_now(
     try:
         with session_scope(engine) as session:
             issue = delivery.prepare_issue(session, settings, now=now)
-    except NothingToSend as exc:
+    except NothingToSend as exc:  # the comparisons went into an issue sent meanwhile
         console.print(f"Nothing to send: {shown(exc.message)}")
         return
-    if issue.status == IssueStatus.SENT:
+    if issue.status == IssueStatus.SENT:  # another sender finished it meanwhile
         console.print(f"Issue #{issue.number} ({shown(issue.period)}) was already sent.")
         return show_counts(engine, issue)
     if issue.period != issues.period_of(now, settings.tz):
@@ -100,6 +104,8 @@ def send_now(
             f"Resuming unfinished issue #{issue.number} ({shown(issue.period)}) first; "
             "run the command again afterwards for this week's issue."
         )
+    elif not plan.resuming and plan.goes_out_at > now:
+        console.print(f"Sending now, ahead of its schedule: {shown(plan.describe())}")
     run_send(
         settings, engine, issue, transport, pacer, workers=workers or settings.send_workers, now=now
     )
@@ -214,6 +220,21 @@ class SendProgress:
         )
 
 
+def say_why_not_now(
+    settings: Settings, engine: Engine, plan: issues.NextIssue, *, now: datetime
+) -> None:
+    """Nothing goes out now: this week's issue went out, or nothing new was published."""
+    if plan.sent_this_week is not None:
+        week = issues.period_of(now, settings.tz)
+        console.print(f"Issue #{plan.sent_this_week} ({shown(week)}) was already sent this week.")
+        with session_scope(engine, read_only=True) as session:
+            sent = delivery.issue_by_number(session, plan.sent_this_week)
+        show_counts(engine, sent)
+    else:
+        console.print("Nothing to send now: no comparisons were published since the last issue.")
+    console.print(f"Next: {shown(plan.describe())}")
+
+
 def print_counts(counts: dict[str, int]) -> None:
     console.print(" · ".join(f"{shown(name)} {n}" for name, n in counts.items()))
 
@@ -227,6 +248,9 @@ def show_counts(engine: Engine, issue: Issue) -> None:
 def show_dry_run(settings: Settings, engine: Engine, *, now: datetime) -> None:
     """What a send would do now; the read-only transaction guarantees nothing is written."""
     with session_scope(engine, read_only=True) as session:
+        plan = issues.next_issue(session, settings, now=now)
+        if not plan.sendable_now:
+            return say_why_not_now(settings, engine, plan, now=now)
         pending = delivery.unfinished_issues(session)
         if pending:
             issue = pending[0]
@@ -234,14 +258,15 @@ def show_dry_run(settings: Settings, engine: Engine, *, now: datetime) -> None:
             counts = delivery.issue_counts(session, issue.id)
             period, subject = shown(issue.period), shown(issue.subject)
             console.print(f"Would resume issue #{issue.number} ({period}): {subject}")
+            console.print(f"Next: {shown(plan.describe())}")
             return print_counts(counts)
         preview = issues.preview_next_issue(session, settings, now=now)
         readers = len(delivery.eligible_subscriber_ids(session))
     batches = -(-readers // settings.batch_size)
-    issue, size = preview.issue, len(preview.email.html.encode()) // 1024
-    console.print(
-        f"Would send issue #{issue.number} ({shown(issue.period)}): {shown(preview.email.subject)}"
-    )
+    week, size = issues.period_of(now, settings.tz), len(preview.email.html.encode()) // 1024
+    subject = shown(preview.email.subject)
+    console.print(f"Would send issue #{preview.issue.number} ({shown(week)}) now: {subject}")
+    console.print(f"On schedule: {shown(plan.describe())}")
     console.print(
         f"{readers} confirmed reader(s) in {batches} batch(es) of up to {settings.batch_size}; "
         f"HTML {size} KiB. Dry run: nothing sent or stored."
@@ -277,37 +302,3 @@ def _send_proof(
             session, settings, to=address, transport=transport, now=now
         )
         return preview.issue.number, proof
-
-
-def show_command(
-    number: Annotated[int, typer.Argument(metavar="N", help="The issue's number.")],
-) -> None:
-    """One issue: status, subject, and its ledger (deliveries and batches by status)."""
-    settings = load_settings()
-    with session_scope(open_engine(settings), read_only=True) as session:
-        issue = delivery.issue_by_number(session, number)
-        assert issue.id is not None
-        counts = delivery.issue_counts(session, issue.id)
-        batches = delivery.batch_counts(session, issue.id)
-        reasons = delivery.failure_reasons(session, issue.id)
-    table = make_table("", "", show_header=False, box=None)
-    for label, value in issue_rows(issue, counts, batches):
-        table.add_row(label, shown(value))
-    console.print(table)
-    for reason, n in reasons:
-        console.print(f"  {n} failed: {shown(reason)}")
-
-
-def issue_rows(
-    issue: Issue, counts: dict[str, int], batches: dict[str, int]
-) -> list[tuple[str, str]]:
-    stamp = "%Y-%m-%d %H:%M UTC"
-    return [
-        ("Issue", f"#{issue.number} ({issue.period})"),
-        ("Status", str(issue.status) + (f" — {issue.pause_reason}" if issue.pause_reason else "")),
-        ("Subject", issue.subject or "-"),
-        ("Frozen", issue.frozen_at.strftime(stamp) if issue.frozen_at else "-"),
-        ("Sent", issue.sent_at.strftime(stamp) if issue.sent_at else "-"),
-        ("Deliveries", " · ".join(f"{k} {v}" for k, v in counts.items())),
-        ("Batches", " · ".join(f"{k} {v}" for k, v in batches.items())),
-    ]
