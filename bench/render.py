@@ -81,7 +81,7 @@ def setup(folder: Path, cards: int) -> tuple[Any, Any, Any]:
     import_docs(engine, week_of(NOW, cards), now=NOW)
     with session_scope(engine, read_only=True) as session:
         composition = issues.compose_issue(session, settings, now=NOW)
-        row = issues.next_issue_row(session, settings, now=NOW)
+        row = issues.preview_next_issue(session, settings, now=NOW).issue
     engine.dispose()
     return settings, row, composition
 
