@@ -28,7 +28,6 @@ sys.path.insert(0, str(ROOT))  # tests.support holds the realistic sample compar
 from digest import issues, links  # noqa: E402
 from digest.config import get_settings  # noqa: E402
 from digest.db import make_engine, session_scope  # noqa: E402
-from digest.issues.compose import next_issue_row  # noqa: E402
 from digest.models import metadata  # noqa: E402
 from digest.readers.subscriptions import email_hash  # noqa: E402
 from digest.render.engine import compile_mjml, render_mjml  # noqa: E402
@@ -82,7 +81,7 @@ def setup(folder: Path, cards: int) -> tuple[Any, Any, Any]:
     import_docs(engine, week_of(NOW, cards), now=NOW)
     with session_scope(engine, read_only=True) as session:
         composition = issues.compose_issue(session, settings, now=NOW)
-        row = next_issue_row(session, settings, now=NOW)
+        row = issues.preview_next_issue(session, settings, now=NOW).issue
     engine.dispose()
     return settings, row, composition
 

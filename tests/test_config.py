@@ -37,9 +37,57 @@ def test_production_refuses_missing_or_placeholder_secret(
     assert not (tmp_path / "s").exists()
 
 
+PRODUCTION = {
+    "_env_file": None,
+    "env": "production",
+    "secret_key": "k" * 48,
+    "base_url": "https://news.aitoolverdicts.com",
+    "from_email": "Weekly AI Tool Verdicts <digest@aitoolverdicts.com>",
+    "postal_address": "Weekly AI Tool Verdicts, 12 Rue de la Paix, 75002 Paris",
+}
+
+
 def test_production_accepts_a_real_secret(tmp_path: Path) -> None:
-    settings = get_settings(_env_file=None, env="production", secret_key="k" * 48)
+    settings = get_settings(**PRODUCTION)
     assert settings.secret == "k" * 48
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DIGEST_BASE_URL", "http://news.aitoolverdicts.com"),
+        ("DIGEST_BASE_URL", "https://127.0.0.1:8000"),
+        ("DIGEST_BASE_URL", "https://localhost"),
+        ("DIGEST_BASE_URL", "https://[::1]:8443"),
+        ("DIGEST_BASE_URL", "https://0.0.0.0"),
+        ("DIGEST_BASE_URL", "https://digest.aitoolverdicts.example"),
+        ("DIGEST_FROM_EMAIL", "Weekly AI Tool Verdicts <digest@aitoolverdicts.example>"),
+        ("DIGEST_FROM_EMAIL", "news@example.com"),
+        ("DIGEST_FROM_EMAIL", "not an address"),
+        ("DIGEST_POSTAL_ADDRESS", "Weekly AI Tool Verdicts, 1 Example Street, Example City"),
+        ("DIGEST_POSTAL_ADDRESS", "  "),
+    ],
+)
+def test_production_refuses_laptop_values_naming_the_setting(name: str, value: str) -> None:
+    field = name.removeprefix("DIGEST_").lower()
+    with pytest.raises(ConfigError, match=name) as refused:
+        get_settings(**{**PRODUCTION, field: value})
+    assert "production" in refused.value.message
+
+
+def test_production_defaults_are_refused_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DIGEST_ENV", "production")
+    monkeypatch.setenv("DIGEST_SECRET_KEY", "k" * 48)
+    with pytest.raises(ConfigError, match=r"DIGEST_BASE_URL.*https"):
+        get_settings()
+
+
+def test_development_keeps_the_laptop_defaults(tmp_path: Path) -> None:
+    settings = get_settings(_env_file=None, secret_file=tmp_path / "s")
+    assert settings.base_url.startswith("http://127.0.0.1")
 
 
 def test_environment_variables_and_resend_names(

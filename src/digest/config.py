@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import os
 import secrets
+from email.utils import parseaddr
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
@@ -149,7 +152,9 @@ def get_settings(**overrides: Any) -> Settings:
         settings = Settings(**overrides)
     except ValidationError as exc:
         raise ConfigError(_describe(exc)) from None
-    return settings.model_copy(update={"secret_key": SecretStr(_settle_secret(settings))})
+    settled = settings.model_copy(update={"secret_key": SecretStr(_settle_secret(settings))})
+    check_production(settled)
+    return settled
 
 
 def _describe(exc: ValidationError) -> str:
@@ -192,3 +197,72 @@ def _load_or_create_secret(path: Path) -> str:
     finally:
         tmp.unlink()
     return value
+
+
+# issue 10: production refuses what only works on a laptop, naming the setting to change.
+PLACEHOLDER_DOMAINS = ("aitoolverdicts.example", "example.com", "example.net", "example.org")
+RESERVED_SUFFIXES = (".example", ".test", ".invalid", ".localhost", ".local")
+PLACEHOLDER_ADDRESS = "1 example street"
+
+
+def check_production(settings: Settings) -> None:
+    """In production: an https base URL readers can reach (List-Unsubscribe must be https), a
+    real sender domain and a real postal address. ConfigError names the setting."""
+    if settings.env is not Environment.PRODUCTION:
+        return
+    problems = [
+        ("DIGEST_BASE_URL", _base_url_problem(settings.base_url)),
+        ("DIGEST_FROM_EMAIL", _sender_problem(settings.from_email)),
+        ("DIGEST_POSTAL_ADDRESS", _postal_problem(settings.postal_address)),
+    ]
+    for name, problem in problems:
+        if problem:
+            raise ConfigError(f"DIGEST_ENV=production: {name} {problem}")
+
+
+def _base_url_problem(url: str) -> str | None:
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme != "https":
+        return f"must be an https:// URL (the List-Unsubscribe link must be https); got {url!r}"
+    if _local_host(host) or _placeholder_domain(host):
+        return f"must be the public address readers reach, not {host!r}; got {url!r}"
+    return None
+
+
+def _sender_problem(from_email: str) -> str | None:
+    address = parseaddr(from_email)[1]
+    domain = address.rpartition("@")[2].lower().rstrip(".")
+    if "@" not in address or not domain:
+        return f"must be an address such as News <news@yourdomain.com>; got {from_email!r}"
+    if _placeholder_domain(domain) or _local_host(domain):
+        return (
+            f"uses the placeholder domain {domain!r}: send from a domain verified with your "
+            "provider (SPF and DKIM), e.g. News <news@yourdomain.com>"
+        )
+    return None
+
+
+def _postal_problem(address: str) -> str | None:
+    if not address.strip() or PLACEHOLDER_ADDRESS in address.lower():
+        return (
+            "is the placeholder; every email must carry your real postal address "
+            "(CAN-SPAM and most inbox providers require it)"
+        )
+    return None
+
+
+def _local_host(host: str) -> bool:
+    if host in ("localhost", "") or host.endswith(".localhost"):
+        return True
+    try:
+        ip = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return ip.is_loopback or ip.is_unspecified or ip.is_link_local
+
+
+def _placeholder_domain(domain: str) -> bool:
+    return any(domain == d or domain.endswith("." + d) for d in PLACEHOLDER_DOMAINS) or (
+        domain.endswith(RESERVED_SUFFIXES) or domain in {s.lstrip(".") for s in RESERVED_SUFFIXES}
+    )

@@ -8,7 +8,7 @@ default). Running it again mails nobody twice.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
@@ -20,9 +20,8 @@ from digest.errors import NothingToSend
 from digest.models import ConsentRoute
 from digest.paths import SAMPLES
 from digest.readers import subscriptions
-from digest.transports import make_transport
+from digest.transports import check_transport, make_transport
 
-FIRST_ISSUE_LOOKBACK = timedelta(days=7)
 PREVIEW_PATH = Path("preview") / "next-issue.html"
 SAMPLE_READERS = (
     ("ada@example.com", "Ada"),
@@ -41,7 +40,8 @@ class SampleSend:
 @dataclass
 class DemoResult:
     imported: catalog.ImportReport
-    next_issue: list[catalog.ComparisonView]
+    due: issues.NextIssue  # before the send: what goes out next (this run sends it if it can)
+    after: issues.NextIssue  # after the send: what goes out next, and when
     preview_path: Path | None = None  # the next issue's HTML, as readers will see it
     sent: SampleSend | None = None  # the week's issue sent to the sample readers
 
@@ -52,16 +52,18 @@ def sample_documents(directory: Path = SAMPLES) -> list[tuple[str, list[catalog.
 
 
 def run_demo(settings: Settings, engine: Engine, *, now: datetime) -> DemoResult:
-    """Create the store, load the sample comparisons, and show what the next issue holds."""
+    """Create the store, load the sample comparisons, send what is due, say what comes next."""
     migrate.upgrade(settings.database_url)
     with session_scope(engine) as session:
         report = catalog.import_comparisons(session, sample_documents(), now=now)
     with session_scope(engine, read_only=True) as session:
-        upcoming = catalog.list_comparisons(session, since=now - FIRST_ISSUE_LOOKBACK, until=now)
+        due = issues.next_issue(session, settings, now=now)
         written = issues.write_preview(session, settings, now=now, target=PREVIEW_PATH)
     preview_path = PREVIEW_PATH.resolve() if written else None
     sent = send_sample_issue(settings, engine, now=now)
-    return DemoResult(imported=report, next_issue=upcoming, preview_path=preview_path, sent=sent)
+    with session_scope(engine, read_only=True) as session:
+        after = issues.next_issue(session, settings, now=now)
+    return DemoResult(report, due, after, preview_path=preview_path, sent=sent)
 
 
 def add_sample_readers(engine: Engine, *, now: datetime) -> int:
@@ -80,15 +82,17 @@ def add_sample_readers(engine: Engine, *, now: datetime) -> int:
 def send_sample_issue(settings: Settings, engine: Engine, *, now: datetime) -> SampleSend:
     """Send (or resume) this week's issue with the configured transport; say what happened."""
     add_sample_readers(engine, now=now)
-    try:
-        with session_scope(engine) as session:
-            issue = delivery.prepare_issue(session, settings, now=now)
-    except NothingToSend as exc:
-        return SampleSend(None, {}, f"Nothing to send: {exc.message}")
-    assert issue.id is not None
     pacer = delivery.Pacer(settings.rate_limit)
+    # Built and checked before the issue is frozen: a broken transport changes nothing.
     transport = make_transport(settings, observer=pacer.observe)
     try:
+        check_transport(transport)
+        try:
+            with session_scope(engine) as session:
+                issue = delivery.prepare_issue(session, settings, now=now)
+        except NothingToSend as exc:
+            return SampleSend(None, {}, f"Nothing to send: {exc.message}")
+        assert issue.id is not None
         report = delivery.send_issue(
             engine, settings, issue.id, transport=transport, pacer=pacer, now=now
         )

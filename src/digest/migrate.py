@@ -1,11 +1,34 @@
-"""Run Alembic from code, so `digest db upgrade` needs no alembic.ini in the working directory."""
+"""Run Alembic from code, so `digest db upgrade` needs no alembic.ini in the working directory;
+and say where a database's schema stands against this code (`schema_state`), so that
+`digest serve`, the scheduler, `/healthz` and `digest doctor` refuse or report a database
+that was never migrated, or is behind or ahead of the code, instead of failing per request.
+"""
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
+from sqlalchemy import inspect
+from sqlalchemy.engine import Engine
 
 from digest.paths import MIGRATIONS
+
+
+class SchemaState(StrEnum):
+    CURRENT = "current"  # at this code's newest revision
+    BEHIND = "behind"  # migrations are pending: digest db upgrade
+    AHEAD = "ahead"  # migrated by newer code: a revision this code does not know
+    MISSING = "missing"  # never migrated: no tables
+    UNVERSIONED = "unversioned"  # tables without Alembic's record (made by create_all)
+
+    @property
+    def usable(self) -> bool:
+        return self in (SchemaState.CURRENT, SchemaState.UNVERSIONED)
 
 
 def alembic_config(database_url: str) -> Config:
@@ -21,7 +44,48 @@ def upgrade(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
 
 
-def current_head() -> str | None:
-    from alembic.script import ScriptDirectory
+def scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config("sqlite://"))
 
-    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+def current_head() -> str | None:
+    return scripts().get_current_head()
+
+
+def database_revision(engine: Engine) -> str | None:
+    """The revision Alembic recorded in the database; None if it recorded none."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def schema_state(engine: Engine) -> SchemaState:
+    """Where the database stands against this code (raises if it cannot be reached)."""
+    with engine.connect() as connection:
+        revision = MigrationContext.configure(connection).get_current_revision()
+        tables = set(inspect(connection).get_table_names())
+    if revision is None:
+        return SchemaState.UNVERSIONED if tables - {"alembic_version"} else SchemaState.MISSING
+    if revision == current_head():
+        return SchemaState.CURRENT
+    try:
+        known = scripts().get_revision(revision) is not None
+    except CommandError:
+        known = False
+    return SchemaState.BEHIND if known else SchemaState.AHEAD
+
+
+def describe_state(state: SchemaState, revision: str | None) -> str:
+    """One line an operator can act on."""
+    head = current_head()
+    return {
+        SchemaState.CURRENT: f"schema is current (revision {head})",
+        SchemaState.UNVERSIONED: "schema has tables but no Alembic revision (made by create_all)",
+        SchemaState.MISSING: "database was never migrated: run digest db upgrade",
+        SchemaState.BEHIND: (
+            f"schema is at revision {revision}, this code needs {head}: run digest db upgrade"
+        ),
+        SchemaState.AHEAD: (
+            f"schema is at revision {revision}, which this code does not know (newer code "
+            f"migrated it; this code needs {head}): run the matching version"
+        ),
+    }[state]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from digest import issues
 from digest.config import Settings
 from digest.db import session_scope
 from tests.support.cli import digest_env, run_digest
-from tests.support.issue_data import import_docs, week_of
+from tests.support.issue_data import comparison_doc, import_docs, week_of
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 AT = ["--now", "2026-11-23T08:00:00Z"]
@@ -98,3 +99,38 @@ def test_an_absurd_issue_number_is_a_clear_not_found(
     result = run_digest(["issue", "show", "99999999999999999999"], env, tmp_path)
     assert result.returncode == 1
     assert "not found" in result.stderr and "OverflowError" not in result.stderr
+
+
+def test_preview_dry_run_send_edit_and_demo_give_one_answer(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """After issue #1 went out, a comparison published now: every command says when #2 goes
+    out, none promises an issue the send refuses, and a second demo says the same."""
+    env = digest_env(tmp_path, sqlite_url, DIGEST_TIMEZONE="Europe/Berlin")
+    first_run = ["--now", "2026-11-30T08:00:00Z"]  # Monday 09:00 in Berlin, week 2026-W49
+    assert run_digest(["demo", *first_run], env, tmp_path).returncode == 0
+    sent = len(list((tmp_path / "outbox").glob("*.eml")))
+    later = ["--now", "2026-11-30T11:00:00Z"]
+    fresh = tmp_path / "fresh.json"
+    fresh.write_text(json.dumps(comparison_doc(40, datetime(2026, 11, 30, 10, 30, tzinfo=UTC))))
+    assert run_digest(["comparisons", "import", str(fresh), *later], env, tmp_path).returncode == 0
+    expected = "#2 goes out Mon 7 Dec 08:00 Europe/Berlin with these 1 comparisons"
+    outputs = {
+        name: run_digest([*command, *later], env, tmp_path)
+        for name, command in {
+            "preview": ["issue", "preview"],
+            "dry-run": ["issue", "send", "--dry-run"],
+            "send": ["issue", "send"],
+            "edit": ["issue", "edit", "--note", "Hello"],
+            "preview again": ["issue", "preview"],
+            "demo": ["demo"],
+            "demo again": ["demo"],
+        }.items()
+    }
+    for name, result in outputs.items():
+        assert result.returncode == 0, (name, result.stdout, result.stderr)
+        assert expected in result.stdout, (name, result.stdout)
+        assert "2026-W49" not in result.stdout.replace("#1 (2026-W49)", ""), (name, result.stdout)
+    assert "Issue #2 (2026-W50)" in outputs["edit"].stdout
+    assert "Issue #2 (2026-W50)" in outputs["preview again"].stdout
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == sent  # nothing more went out

@@ -175,3 +175,27 @@ def test_import_refuses_a_huge_file_without_reading_it_all(
     assert result.returncode == 1
     assert "larger than 10 MiB" in result.stderr
     assert count(engine) == 0
+
+
+EXPORTS = Path(__file__).parents[1] / "support" / "exports"
+
+
+@pytest.mark.parametrize(
+    ("export", "imported", "left"),
+    [
+        ("mailchimp_subscribed.csv", 3, 0),
+        ("mailchimp_unsubscribed.csv", 0, 1),
+        ("substack.csv", 2, 1),
+        ("buttondown.csv", 2, 1),
+        ("listmonk.csv", 2, 1),
+    ],
+)
+def test_import_takes_the_common_exports_as_they_come(
+    tmp_path: Path, env: dict[str, str], engine: Engine, export: str, imported: int, left: int
+) -> None:
+    path = str(EXPORTS / export)
+    result = digest(tmp_path, env, "subscribers", "import", path, "--confirmed", "--now", NOW)
+    assert result.returncode == 0, result.stderr
+    assert f"Imported {imported} new subscriber(s) (confirmed)" in result.stdout
+    assert (f"Not imported {left} the file marks" in result.stdout) == bool(left)
+    assert sum(status == "confirmed" for _email, status in rows(engine)) == imported

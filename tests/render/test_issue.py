@@ -219,7 +219,7 @@ def test_lint_catches_broken_emails() -> None:
     cases = {
         "links": RenderedEmail("s", "", good.html + '<a href="/issues/1">rel</a>', good.text),
         "unsubscribe": RenderedEmail("s", "", good.html, "no link here"),
-        "placeholders": RenderedEmail("s", "", good.html + "{{ name }}", good.text),
+        "placeholders": RenderedEmail("s", "", good.html, good.text, leftovers=("{{ name }}",)),
         "size": RenderedEmail("s", "", good.html + " " * SIZE_BUDGET, good.text),
     }
     for name, email in cases.items():

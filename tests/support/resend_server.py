@@ -10,6 +10,9 @@
 - Injectable faults: an HTTP status (after `seconds`), a dropped connection before or after the
   batch is accepted, a slow answer; and a per-request `delay` for every request. Delays and slow
   answers happen while the idempotency key is in flight, so concurrent requests meet the 409.
+- `GET /domains` (what `digest doctor` and the pre-send check use to prove the key): the list,
+  or 401 restricted_api_key for a sending-only key (`sending_only=True`), 403 for a wrong key.
+  These probes are counted in `probes`, not in `statuses`.
 
 Run it in a thread (`with FakeResend() as fake:`) or as a process (`python -m tests.support.resend_server`).
 """
@@ -74,8 +77,11 @@ class FakeResend:
         rate_limit: float | None = None,
         quota: int | None = None,
         delay: float = 0.0,
+        sending_only: bool = False,
     ) -> None:
         self.api_key = api_key
+        self.sending_only = sending_only
+        self.probes = 0  # GET /domains requests
         self.delay = delay
         self.quota = quota
         self.bucket = TokenBucket(rate_limit) if rate_limit else None
@@ -278,6 +284,9 @@ def _handler_for(fake: FakeResend) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))  # the SDK sends "{}"
+            if self.path == "/domains":
+                return self._probe()
             if self.path != "/_stats":
                 return self._send(error(404, "not_found", "no such endpoint"))
             counts = fake.recipients()
@@ -320,10 +329,21 @@ def _handler_for(fake: FakeResend) -> type[BaseHTTPRequestHandler]:
                 return self._drop()
             self._send(answer)
 
-        def _send(self, answer: Answer) -> None:
+        def _probe(self) -> None:
+            with fake.lock:
+                fake.probes += 1
+            if self.headers.get("Authorization") != f"Bearer {fake.api_key}":
+                return self._send(error(403, "invalid_api_key", "API key is invalid"), count=False)
+            if fake.sending_only:
+                answer = error(401, "restricted_api_key", "This API key can only send emails")
+                return self._send(answer, count=False)
+            self._send(Answer(200, {"object": "list", "data": []}), count=False)
+
+        def _send(self, answer: Answer, *, count: bool = True) -> None:
             data = json.dumps(answer.body).encode()
             with fake.lock:
-                fake.statuses[answer.status] += 1
+                if count:
+                    fake.statuses[answer.status] += 1
             try:
                 self.send_response(answer.status)
                 self.send_header("Content-Type", "application/json")

@@ -11,7 +11,8 @@ from email.message import EmailMessage
 
 import pytest
 
-from digest.transports.base import OutgoingEmail, Transport
+from digest.transports import check_transport
+from digest.transports.base import Checkable, OutgoingEmail, Transport
 
 
 @dataclass
@@ -169,3 +170,10 @@ class HeaderContract:
 
 class TransportContract(TransportBasics, HeaderContract):
     """Everything every transport passes."""
+
+    def test_check_proves_the_way_out_and_sends_nothing(self, harness: Harness) -> None:
+        assert isinstance(harness.transport, Checkable)
+        proven = check_transport(harness.transport)
+        assert proven and harness.received() == []
+        harness.transport.send_batch([make_email(1)], idempotency_key="batch-1")
+        assert len(harness.received()) == 1  # the check left it able to send

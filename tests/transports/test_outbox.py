@@ -62,3 +62,16 @@ def test_files_are_readable_by_their_owner_only(tmp_path: Path) -> None:
     assert len(files) == 2
     assert {stat.S_IMODE(path.stat().st_mode) for path in files} == {0o600}
     assert stat.S_IMODE((tmp_path / "outbox").stat().st_mode) == 0o700
+
+
+def test_check_of_an_unwritable_outbox_names_the_folder(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(TransportError, match="not a writable folder") as caught:
+        OutboxTransport(blocker / "outbox").check()
+    assert str(blocker) in caught.value.message
+
+
+def test_check_creates_nothing(tmp_path: Path) -> None:
+    proven = OutboxTransport(tmp_path / "later" / "outbox").check()
+    assert "will be created" in proven and list(tmp_path.iterdir()) == []

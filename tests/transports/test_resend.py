@@ -199,3 +199,24 @@ def test_an_unsendable_email_is_left_out_of_the_payload(fake: FakeResend) -> Non
     assert [e["to"] for e in fake.accepted] == [["reader0@example.com"], ["reader2@example.com"]]
     ids = {e["to"][0]: e["id"] for e in fake.accepted}
     assert results[2].provider_id == ids["reader2@example.com"]
+
+
+def test_check_proves_the_key_without_sending(fake: FakeResend) -> None:
+    assert "accepts the key" in transport_for(fake).check()
+    assert fake.probes == 1 and fake.accepted == []
+
+
+def test_check_takes_a_sending_only_key() -> None:
+    with FakeResend(sending_only=True) as fake:
+        assert "sending access" in transport_for(fake).check()
+
+
+def test_check_refuses_a_wrong_key_for_good_and_an_absent_api_for_now(fake: FakeResend) -> None:
+    wrong = ResendTransport(api_key="re_wrong", api_url=fake.url, timeout=5)
+    with pytest.raises(TransportError) as refused:
+        wrong.check()
+    assert not refused.value.retryable and "invalid_api_key" in refused.value.message
+    gone = ResendTransport(api_key="re_x", api_url="http://127.0.0.1:1", timeout=2)
+    with pytest.raises(TransportError) as down:
+        gone.check()
+    assert down.value.retryable

@@ -315,3 +315,27 @@ def test_a_refusal_carries_the_servers_reason(plain: tuple[Inbox, int]) -> None:
         [make_email(1, to="refused@example.com")], idempotency_key="k"
     )
     assert result.permanent and result.error == "550 5.1.1 no such user"
+
+
+def test_check_logs_in_over_starttls_and_sends_nothing(
+    starttls: tuple[Inbox, int], certificate: tuple[Path, Path]
+) -> None:
+    inbox, port = starttls
+    url = f"smtp://digest:s3cret@127.0.0.1:{port}?starttls=require"
+    proven = SmtpTransport(url, timeout=5, ssl_context=client_context(certificate)).check()
+    assert "over TLS" in proven and "login accepted" in proven and inbox.messages == []
+
+
+def test_check_refuses_a_wrong_password_for_good_and_a_dead_server_for_now(
+    starttls: tuple[Inbox, int], certificate: tuple[Path, Path]
+) -> None:
+    _, port = starttls
+    wrong = SmtpTransport(
+        f"smtp://digest:wrong@127.0.0.1:{port}", timeout=5, ssl_context=client_context(certificate)
+    )
+    with pytest.raises(TransportError) as refused:
+        wrong.check()
+    assert not refused.value.retryable
+    with pytest.raises(TransportError) as down:
+        SmtpTransport("smtp://127.0.0.1:1", timeout=2).check()
+    assert down.value.retryable

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from digest import migrate
 from digest.config import Settings
 from tests.support.live_server import live_server
 from tests.support.samples import SAMPLES
@@ -128,7 +129,7 @@ def test_api_disabled_without_token(tmp_path: Path, settings: Settings, engine: 
 def test_healthz(base_url: str) -> None:
     response = httpx.get(f"{base_url}/healthz", timeout=10)
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok"}
+    assert response.json() == {"status": "ok", "database": "ok", "schema": "unversioned"}
 
 
 def test_healthz_reports_unreachable_database(tmp_path: Path) -> None:
@@ -179,3 +180,15 @@ def test_control_character_in_a_comparison_is_a_field_error(base_url: str, engin
 
 def test_openapi_schema_is_not_public(base_url: str) -> None:
     assert httpx.get(f"{base_url}/openapi.json").status_code == 404
+
+
+def test_healthz_reports_a_database_never_migrated(tmp_path: Path, database_url: str) -> None:
+    settings = make_test_settings(tmp_path, database_url)
+    with live_server(settings) as url:
+        missing = httpx.get(f"{url}/healthz", timeout=20)
+        migrate.upgrade(database_url)
+        current = httpx.get(f"{url}/healthz", timeout=20)
+    assert missing.status_code == 503
+    assert missing.json() == {"status": "error", "database": "ok", "schema": "missing"}
+    assert current.status_code == 200
+    assert current.json() == {"status": "ok", "database": "ok", "schema": "current"}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import feedparser
 import httpx
@@ -15,6 +17,7 @@ from digest.db import session_scope
 from digest.models import Issue
 from tests.support.issue_data import comparison_doc, hostile_doc, import_docs, week_of
 from tests.support.live_server import live_server
+from tests.support.settings import make_test_settings
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
@@ -107,3 +110,36 @@ def test_empty_archive_and_feed(engine: Engine, settings: Settings) -> None:
         feed = feedparser.parse(httpx.get(f"{base}/feed.xml").content)
     assert page.status_code == 200 and "No issue has gone out yet" in page.text
     assert not feed.bozo and feed.entries == []
+
+
+def test_feed_ids_stay_when_the_domain_moves(
+    tmp_path: Path, engine: Engine, settings: Settings, two_issues: tuple[Issue, Issue]
+) -> None:
+    moved = make_test_settings(tmp_path, settings.database_url, base_url="https://news.example")
+    feeds = []
+    for current in (settings, moved):
+        with live_server(current) as base:
+            feeds.append(feedparser.parse(httpx.get(f"{base}/feed.xml").content))
+    before, after = feeds
+    assert [e.link for e in before.entries] != [e.link for e in after.entries]  # links move
+    assert [e.id for e in before.entries] == [e.id for e in after.entries]  # ids do not
+    assert before.feed.id == after.feed.id
+    ids = [e.id for e in before.entries] + [before.feed.id]
+    assert len(set(ids)) == 3 and all(i.startswith("urn:uuid:") for i in ids)
+
+
+def test_an_empty_feed_is_not_from_1970(engine: Engine, settings: Settings) -> None:
+    with live_server(settings) as base:
+        feed = feedparser.parse(httpx.get(f"{base}/feed.xml").content)
+    assert not feed.bozo and feed.feed.updated_parsed.tm_year >= 2026
+
+
+def test_archive_times_are_valid_html_datetimes(engine: Engine, settings: Settings) -> None:
+    """A real clock has microseconds; HTML's <time datetime> takes at most milliseconds."""
+    moment = NOW + timedelta(microseconds=123456)
+    import_docs(engine, week_of(NOW, 1), now=NOW)
+    send_issue(engine, settings, moment)
+    with live_server(settings) as base:
+        page = httpx.get(f"{base}/issues").text
+    (stamp,) = re.findall(r'<time datetime="([^"]*)"', page)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d{1,3})?)?(Z|[+-]\d\d:\d\d)", stamp)

@@ -16,7 +16,8 @@ from sqlalchemy.engine import Engine
 from digest import issues
 from digest.config import Settings
 from digest.db import session_scope
-from tests.support.issue_data import import_docs, week_of
+from digest.models import IssueStatus
+from tests.support.issue_data import comparison_doc, import_docs, week_of
 from tests.support.live_server import live_server
 from tests.support.settings import make_test_settings
 
@@ -222,3 +223,31 @@ def test_non_ascii_csrf_is_refused_not_a_500(base_url: str) -> None:
         client.post("/editor/login", data={"password": PASSWORD})
         answer = client.post("/editor/issue", data={"csrf": "é" * 64, "subject": "x"})
     assert answer.status_code == 403
+
+
+def test_the_editor_says_what_goes_out_next_as_the_cli_does(
+    engine: Engine, editor_settings: Settings
+) -> None:
+    """This week's issue went out; a comparison came in since: the page names #2 and its time,
+    and saving a subject puts the draft in the week the plan names."""
+    now = datetime.now(UTC)
+    import_docs(engine, week_of(now, 1), now=now)
+    with session_scope(engine) as session:
+        sent = issues.claim_issue(session, editor_settings, now=now)
+        sent = issues.freeze_issue(session, editor_settings, sent, now=now)
+        sent.status = IssueStatus.SENT
+        session.add(sent)
+    later = datetime.now(UTC)
+    import_docs(engine, [comparison_doc(41, later)], now=later)
+    with session_scope(engine, read_only=True) as session:
+        plan = issues.next_issue(session, editor_settings, now=datetime.now(UTC))
+    assert plan.number == 2 and plan.comparisons and not plan.sendable_now
+    with live_server(editor_settings) as base, httpx.Client(base_url=base) as client:
+        login(client)
+        page = client.get("/editor/preview").text
+        client.post("/editor/issue", data={"csrf": csrf_of(page), "subject": "Next week"})
+    assert f"<strong>Next:</strong> {plan.describe()}" in page
+    assert "Next issue #2" in page
+    with session_scope(engine, read_only=True) as session:
+        draft = issues.find_draft(session)
+    assert draft is not None and (draft.number, draft.period) == (2, plan.period)

@@ -2,10 +2,11 @@
 
     common.py       settings, engine, time parsing and the consoles every command shares
     comparisons.py  digest comparisons import|list
-    issue.py        digest issue preview|edit|list, registering send.py's send|show
-    send.py         digest issue send|show: the progress bar and exit statuses
+    issue.py        digest issue preview|edit|list|show, registering send.py's send
+    send.py         digest issue send: the check first, the progress bar, exit statuses
     subscribers.py  digest subscribers add|import|export|list|remove
     ops.py          digest db upgrade, serve, demo
+    doctor.py       digest doctor: settings, database and schema, transport, URL, webhooks
     scheduler.py    digest scheduler (and main() for the root scheduler.py)
 
 Rule: commands translate argv into calls of the domain packages, build the transport they use
@@ -19,8 +20,8 @@ import sys
 import typer
 from sqlalchemy.exc import DataError, OperationalError, ProgrammingError
 
-from digest.cli import comparisons, issue, ops, scheduler, subscribers
-from digest.cli.common import err_console
+from digest.cli import comparisons, doctor, issue, ops, scheduler, subscribers
+from digest.cli.common import err_console, shown
 from digest.errors import DigestError
 
 __all__ = ["app", "main"]
@@ -31,7 +32,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,  # plain help: defaults as written, no "<bool>" on flags
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -50,6 +51,7 @@ app.add_typer(subscribers.app, name="subscribers")
 app.command("serve")(ops.serve)
 app.command("demo")(ops.demo)
 app.command("scheduler")(scheduler.scheduler_command)
+app.command("doctor")(doctor.doctor)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if "--debug" in args:
             raise
-        err_console.print(f"[red]error:[/red] {_explain(exc)}")
+        err_console.print(f"[red]error:[/red] {shown(_explain(exc))}")
         return 1
     return 0
 
@@ -85,6 +87,34 @@ def _explain(exc: Exception) -> str:
         # a number no row can have (SQLite: OverflowError; PostgreSQL: integer out of range)
         return "not found: that number is larger than any stored number can be"
     if isinstance(exc, OperationalError | ProgrammingError):
-        first = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        return f"database error: {first}. Is the schema current? Run: digest db upgrade"
+        return _database_problem(exc)
     return f"{type(exc).__name__}: {exc} (run again with --debug for the traceback)"
+
+
+# SQLSTATE classes of a connection that failed: 08 connection, 28 login, 3D no such database.
+_UNREACHABLE_STATES = ("08", "28", "3D")
+_UNREACHABLE_WORDS = ("connect", "timeout", "timed out", "refused")
+_SCHEMA_STATES = ("42P01", "42703")  # undefined table, undefined column
+_SCHEMA_WORDS = ("no such table", "no such column")
+
+
+def _database_problem(exc: OperationalError | ProgrammingError) -> str:
+    """A schema behind the code gets "digest db upgrade"; a database that cannot be reached
+    gets what to check instead (upgrading could not help)."""
+    first = (str(exc.orig).strip().splitlines() or [""])[0] if exc.orig else str(exc)
+    state = str(getattr(exc.orig, "sqlstate", None) or "")
+    lowered = first.lower()
+    if state in _SCHEMA_STATES or any(word in lowered for word in _SCHEMA_WORDS):
+        return f"database error: {first}. The schema is not current. Run: digest db upgrade"
+    if "unable to open database" in lowered:  # SQLite: the file's folder is missing or locked
+        return (
+            f"cannot open the database: {first}. Check DIGEST_DATABASE_URL: the file's folder "
+            "must exist and be writable by this user."
+        )
+    if state.startswith(_UNREACHABLE_STATES) or any(w in lowered for w in _UNREACHABLE_WORDS):
+        return (
+            f"cannot reach the database: {first}. Check DIGEST_DATABASE_URL (host, port, user, "
+            "password, database name) and that the database server is running and accepts "
+            "connections from here."
+        )
+    return f"database error: {first}"

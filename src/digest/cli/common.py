@@ -1,19 +1,84 @@
-"""What every CLI command shares: settings, an engine, time parsing and the console."""
+"""What every CLI command shares: settings, an engine, time parsing, the consoles, and `shown`,
+the one way stored text reaches the terminal.
+
+Every string that came from the store, a file, a provider or the command line goes through
+`shown()` before a console prints it: Rich markup in it is escaped (a reader named `[/bold]`
+must not crash a listing) and terminal control sequences are removed (no planted hyperlinks,
+hidden text, cursor moves or right-to-left overrides).
+"""
 
 from __future__ import annotations
 
+import os
+import re
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
-from sqlalchemy.engine import Engine
+from rich.markup import escape
+from rich.table import Table
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError
 
-from digest.config import Settings, get_settings
+from digest import migrate
+from digest.config import Environment, Settings, get_settings
 from digest.db import make_engine
+from digest.errors import ConfigError, TransportError
+from digest.transports import Transport, check_transport
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+# ESC sequences whole (CSI, OSC such as OSC 8 hyperlinks, DCS/APC/PM/SOS strings), then any
+# control character left: C0 but tab and newline, DEL, C1, and the bidi embeddings, overrides
+# and isolates that make text read differently from what it is.
+_ESCAPE_SEQUENCE = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"
+    r"|\x1b[\]PX^_].*?(?:\x07|\x1b\\|\x9c|$)"
+    r"|\x1b[@-Z\\-_]?",
+    re.DOTALL,
+)
+_TERMINAL_CONTROLS = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f"  # C0 (tab and newline kept), DEL, C1
+    r"\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"  # bidi marks, overrides, isolates
+)
+# Wider than any line we print when the output is a file or a pipe: nothing is cut or wrapped.
+PIPE_WIDTH = 1000
+
+
+def plain(value: object) -> str:
+    """Text without terminal control sequences, for output that is not Rich markup."""
+    return _TERMINAL_CONTROLS.sub("", _ESCAPE_SEQUENCE.sub("", str(value)))
+
+
+def shown(value: object) -> str:
+    """Stored or outside text, safe to print with a console: no terminal controls, and Rich
+    markup in it escaped, so it prints as written."""
+    return escape(plain(value))
+
+
+def _console(*, stderr: bool = False) -> Console:
+    probe = Console(stderr=stderr)
+    width = None if probe.is_terminal or "COLUMNS" in os.environ else PIPE_WIDTH
+    return Console(stderr=stderr, highlight=False, emoji=False, width=width)
+
+
+console = _console()
+err_console = _console(stderr=True)
+
+
+def make_table(*headers: str, **options: object) -> Table:
+    """A table whose cells fold instead of being cut with "…": an address is never shortened."""
+    table = Table(**options)  # type: ignore[arg-type]
+    for header in headers:
+        table.add_column(header, overflow="fold")
+    return table
+
+
+def database_label(url: str) -> str:
+    """The database URL without its password, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url.split(":", 1)[0] + ":…"
 
 
 def load_settings() -> Settings:
@@ -22,6 +87,48 @@ def load_settings() -> Settings:
 
 def open_engine(settings: Settings) -> Engine:
     return make_engine(settings.database_url)
+
+
+def require_schema(settings: Settings, engine: Engine, *, command: str) -> None:
+    """Long-running commands start only on a schema this code can use. In development a
+    database never migrated, or behind, is migrated on the spot; in production the operator
+    is told what to run (migrating is a deliberate step there)."""
+    state = migrate.schema_state(engine)
+    if state.usable:
+        return
+    pending = state in (migrate.SchemaState.MISSING, migrate.SchemaState.BEHIND)
+    if pending and settings.env is Environment.DEVELOPMENT:
+        migrate.upgrade(settings.database_url)
+        head = shown(migrate.current_head())
+        err_console.print(f"Development: migrated the database to schema revision {head}.")
+        return
+    problem = migrate.describe_state(state, migrate.database_revision(engine))
+    raise ConfigError(f"`digest {command}` will not start: the {problem}")
+
+
+EXIT_UNREACHABLE = 3  # the same status as a paused send: run again later
+
+
+def check_before_sending(transport: Transport) -> str:
+    """Prove the transport works before anything changes; a refusal exits 1 (fix a setting),
+    an outage exits 3 (run again later). Nothing is frozen or queued either way."""
+    try:
+        return check_transport(transport)
+    except TransportError as exc:
+        stop_for_transport(transport, exc)
+
+
+def stop_for_transport(transport: Transport, exc: TransportError) -> NoReturn:
+    if not exc.retryable:
+        raise ConfigError(
+            f"the {transport.name} transport refused: {exc.message}. Nothing was changed; "
+            "fix the setting (digest doctor checks them all) and run again."
+        ) from None
+    err_console.print(
+        f"[yellow]The {transport.name} transport cannot be reached:[/yellow] "
+        f"{shown(exc.message)}. Nothing was changed; run again later."
+    )
+    raise typer.Exit(EXIT_UNREACHABLE) from None
 
 
 def parse_time(value: str | None, *, option: str = "--now") -> datetime:
@@ -45,6 +152,8 @@ def parse_time(value: str | None, *, option: str = "--now") -> datetime:
 NowOption = Annotated[
     str | None,
     typer.Option(
-        "--now", help="Act as if it were this time (ISO 8601 with zone). For tests and replays."
+        "--now",
+        metavar="TIME",
+        help="Act as if it were this time (ISO 8601 with zone). For tests and replays.",
     ),
 ]

@@ -10,7 +10,15 @@ from rich.table import Table
 
 from digest import catalog
 from digest.catalog import ComparisonIn, parse_document
-from digest.cli.common import NowOption, console, load_settings, open_engine, parse_time
+from digest.cli.common import (
+    NowOption,
+    console,
+    load_settings,
+    make_table,
+    open_engine,
+    parse_time,
+    shown,
+)
 from digest.db import session_scope
 from digest.errors import InvalidInput
 
@@ -31,7 +39,10 @@ def read_documents(paths: list[Path]) -> list[tuple[str, list[ComparisonIn]]]:
 
 @app.command("import")
 def import_files(
-    files: Annotated[list[Path], typer.Argument(help="JSON files in the comparison format.")],
+    files: Annotated[
+        list[Path],
+        typer.Argument(metavar="FILE.json...", help="JSON files in the comparison format."),
+    ],
     now: NowOption = None,
 ) -> None:
     """Import comparisons from JSON files: all or nothing; re-importing a file updates by slug."""
@@ -50,7 +61,10 @@ def import_files(
 @app.command("list")
 def list_command(
     since: Annotated[
-        str | None, typer.Option(help="Only those published after this time (ISO 8601 with zone).")
+        str | None,
+        typer.Option(
+            metavar="TIME", help="Only those published after this time (ISO 8601 with zone)."
+        ),
     ] = None,
 ) -> None:
     """List comparisons, newest first, with each tool's panel verdict."""
@@ -66,7 +80,7 @@ def list_command(
 
 
 def comparison_table(views: list[catalog.ComparisonView]) -> Table:
-    table = Table("Published (UTC)", "Slug", "Title", "Panel")
+    table = make_table("Published (UTC)", "Slug", "Title", "Panel")
     for view in views:
         panels = " | ".join(
             f"{tv.tool.name}: {tv.panel.tally}"
@@ -74,5 +88,7 @@ def comparison_table(views: list[catalog.ComparisonView]) -> Table:
             for tv in view.tools
         )
         published = view.comparison.published_at.strftime("%Y-%m-%d %H:%M")
-        table.add_row(published, view.comparison.slug, view.comparison.title, panels)
+        table.add_row(
+            published, shown(view.comparison.slug), shown(view.comparison.title), shown(panels)
+        )
     return table

@@ -1,4 +1,4 @@
-"""`digest issue preview|edit|list`, and `send`/`show` from cli/send.py."""
+"""`digest issue preview|edit|list|show`, and `send` from cli/send.py."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from digest import delivery, issues
 from digest.cli import send
@@ -16,12 +15,16 @@ from digest.cli.common import (
     console,
     err_console,
     load_settings,
+    make_table,
     open_engine,
     parse_time,
+    plain,
+    shown,
 )
 from digest.db import session_scope
 from digest.errors import NothingToSend
 from digest.issues import Preview, preview_next_issue
+from digest.models import Issue
 from digest.render import passed, public_copy
 
 app = typer.Typer(help="Compose, preview, send and list weekly issues.", no_args_is_help=True)
@@ -34,7 +37,9 @@ def preview_command(
     now: NowOption = None,
     out: Annotated[
         Path | None,
-        typer.Option("--out", help=f"Write the HTML here [default: {DEFAULT_PREVIEW}]."),
+        typer.Option(
+            "--out", metavar="FILE", help=f"Write the HTML here [default: {DEFAULT_PREVIEW}]."
+        ),
     ] = None,
     text: Annotated[
         bool, typer.Option("--text", help="Print the plain-text part instead of writing HTML.")
@@ -44,23 +49,28 @@ def preview_command(
 
     Exits 1 when a blocking check fails (size, links, placeholders, unsubscribe link).
     """
-    settings = load_settings()
+    settings, moment = load_settings(), parse_time(now)
     with session_scope(open_engine(settings), read_only=True) as session:
+        plan = issues.next_issue(session, settings, now=moment)
         try:
-            preview = preview_next_issue(session, settings, now=parse_time(now))
+            preview = preview_next_issue(session, settings, now=moment)
         except NothingToSend as exc:
-            console.print(f"Nothing to preview: {exc.message}.")
+            console.print(f"Nothing to preview: {shown(exc.message)}.")
+            console.print(f"Next: {shown(plan.describe())}")
             return
     copy = public_copy(settings, preview.email)
     if text:
-        typer.echo(copy.text, nl=False)
+        typer.echo(plain(copy.text), nl=False)
     else:
         target = out or DEFAULT_PREVIEW
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(copy.html, encoding="utf-8")
-    print_summary(err_console if text else console, preview)
+    out_console = err_console if text else console
+    if plan.resuming:  # an issue still being sent goes first; the preview is the one after
+        out_console.print(f"First: {shown(plan.describe())}")
+    print_summary(out_console, preview)
     if not text:
-        console.print(f"Wrote {(out or DEFAULT_PREVIEW).resolve()}")
+        console.print(f"Wrote {shown((out or DEFAULT_PREVIEW).resolve())}")
     if not passed(preview.checks):
         raise typer.Exit(1)
 
@@ -69,9 +79,10 @@ def print_summary(out: Console, preview: Preview) -> None:
     issue, email = preview.issue, preview.email
     start, cutoff = preview.composition.window_start, preview.composition.cutoff
     window = f"{start:%Y-%m-%d %H:%M} .. {cutoff:%Y-%m-%d %H:%M} UTC"
-    out.print(f"Issue #{issue.number} ({issue.period}), comparisons published {window}")
-    out.print(f"Subject:   {email.subject}", markup=False)
-    out.print(f"Preheader: {email.preheader}", markup=False)
+    out.print(f"Issue #{issue.number} ({shown(issue.period)}), comparisons published {window}")
+    out.print(f"Next: {shown(preview.plan.describe())}")
+    out.print(f"Subject:   {shown(email.subject)}")
+    out.print(f"Preheader: {shown(email.preheader)}")
     out.print(
         f"Cards: {len(preview.composition.featured)} full, "
         f"{len(preview.composition.more)} in 'More verdicts this week'"
@@ -82,24 +93,27 @@ def print_summary(out: Console, preview: Preview) -> None:
             if check.ok
             else ("[red]FAIL[/red]" if check.blocking else "[yellow]warn[/yellow]")
         )
-        out.print(f"{mark} {check.name}: ", end="")
-        out.print(check.detail, markup=False)
+        out.print(f"{mark} {check.name}: {shown(check.detail)}")
 
 
 @app.command("edit")
 def edit_command(
     subject: Annotated[
-        str | None, typer.Option("--subject", help='Subject of the next issue ("" = generated).')
+        str | None,
+        typer.Option(
+            "--subject", metavar="TEXT", help='Subject of the next issue ("" = generated).'
+        ),
     ] = None,
     note: Annotated[
-        str | None, typer.Option("--note", help='Editor\'s note at the top ("" = none).')
+        str | None,
+        typer.Option("--note", metavar="TEXT", help='Editor\'s note at the top ("" = none).'),
     ] = None,
     now: NowOption = None,
 ) -> None:
     """Set the next issue's subject and/or editor's note before it is sent."""
     if subject is None and note is None:
         raise typer.BadParameter("give --subject and/or --note", param_hint="--subject/--note")
-    settings = load_settings()
+    settings, moment = load_settings(), parse_time(now)
     with session_scope(open_engine(settings)) as session:
         draft = issues.find_draft(session)
         issue = issues.set_overrides(
@@ -107,13 +121,13 @@ def edit_command(
             settings,
             subject=subject if subject is not None else (draft.subject_override if draft else None),
             note=note if note is not None else (draft.editor_note if draft else None),
-            now=parse_time(now),
+            now=moment,
         )
-    console.print(f"Issue #{issue.number} ({issue.period}):")
-    console.print(
-        f"  subject: {issue.subject_override or '(generated from the content)'}", markup=False
-    )
-    console.print(f"  note:    {issue.editor_note or '(none)'}", markup=False)
+        plan = issues.upcoming_issue(session, settings, now=moment)
+    console.print(f"Issue #{issue.number} ({shown(issue.period)}):")
+    console.print(f"  subject: {shown(issue.subject_override or '(generated from the content)')}")
+    console.print(f"  note:    {shown(issue.editor_note or '(none)')}")
+    console.print(f"Next: {shown(plan.describe())}")
 
 
 @app.command("list")
@@ -126,15 +140,59 @@ def list_command() -> None:
     if not rows:
         console.print("No issues yet. See the next one with: digest issue preview")
         return
-    table = Table("#", "Period", "Status", "Frozen (UTC)", "Sent/failed/skipped/queued", "Subject")
+    columns = ("sent", "failed", "skipped", "queued")
+    table = make_table(
+        "#", "Period", "Status", "Frozen (UTC)", *(c.capitalize() for c in columns), "Subject"
+    )
     for issue in rows:
         frozen = issue.frozen_at.strftime("%Y-%m-%d %H:%M") if issue.frozen_at else "-"
         subject = issue.subject or issue.subject_override or "(not composed yet)"
         n = ledgers.get(issue.id or 0, {})
-        counts = "/".join(str(n.get(k, 0)) for k in ("sent", "failed", "skipped", "queued"))
-        table.add_row(str(issue.number), issue.period, issue.status, frozen, counts, subject)
+        counts = [str(n.get(k, 0)) for k in columns]
+        table.add_row(
+            str(issue.number),
+            shown(issue.period),
+            shown(issue.status),
+            frozen,
+            *counts,
+            shown(subject),
+        )
     console.print(table)
 
 
 app.command("send")(send.send_command)
-app.command("show")(send.show_command)
+
+
+@app.command("show")
+def show_command(
+    number: Annotated[int, typer.Argument(metavar="N", help="The issue's number.")],
+) -> None:
+    """One issue: status, subject, and its ledger (deliveries and batches by status)."""
+    settings = load_settings()
+    with session_scope(open_engine(settings), read_only=True) as session:
+        issue = delivery.issue_by_number(session, number)
+        assert issue.id is not None
+        counts = delivery.issue_counts(session, issue.id)
+        batches = delivery.batch_counts(session, issue.id)
+        reasons = delivery.failure_reasons(session, issue.id)
+    table = make_table("", "", show_header=False, box=None)
+    for label, value in issue_rows(issue, counts, batches):
+        table.add_row(label, shown(value))
+    console.print(table)
+    for reason, n in reasons:
+        console.print(f"  {n} failed: {shown(reason)}")
+
+
+def issue_rows(
+    issue: Issue, counts: dict[str, int], batches: dict[str, int]
+) -> list[tuple[str, str]]:
+    stamp = "%Y-%m-%d %H:%M UTC"
+    return [
+        ("Issue", f"#{issue.number} ({issue.period})"),
+        ("Status", str(issue.status) + (f" — {issue.pause_reason}" if issue.pause_reason else "")),
+        ("Subject", issue.subject or "-"),
+        ("Frozen", issue.frozen_at.strftime(stamp) if issue.frozen_at else "-"),
+        ("Sent", issue.sent_at.strftime(stamp) if issue.sent_at else "-"),
+        ("Deliveries", " · ".join(f"{k} {v}" for k, v in counts.items())),
+        ("Batches", " · ".join(f"{k} {v}" for k, v in batches.items())),
+    ]

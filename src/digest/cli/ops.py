@@ -7,8 +7,19 @@ from typing import Annotated
 import typer
 
 from digest import migrate
-from digest.cli.common import NowOption, console, load_settings, open_engine, parse_time
+from digest.cli.common import (
+    NowOption,
+    console,
+    database_label,
+    err_console,
+    load_settings,
+    open_engine,
+    parse_time,
+    require_schema,
+    shown,
+)
 from digest.cli.comparisons import comparison_table
+from digest.config import Environment, Settings
 from digest.demo import run_demo
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -19,14 +30,18 @@ def db_upgrade() -> None:
     """Create or migrate the database schema to the newest version (safe to run again)."""
     settings = load_settings()
     migrate.upgrade(settings.database_url)
-    console.print(f"Database is at schema revision {migrate.current_head()}.")
+    console.print(f"Database is at schema revision {shown(migrate.current_head())}.")
 
 
 def serve(
     host: Annotated[
-        str | None, typer.Option(help="Interface to bind [default: DIGEST_HOST].")
+        str | None,
+        typer.Option(metavar="HOST", help="Interface to bind [default: DIGEST_HOST]."),
     ] = None,
-    port: Annotated[int | None, typer.Option(help="Port [default: DIGEST_PORT].")] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(min=1, max=65535, metavar="PORT", help="Port [default: DIGEST_PORT]."),
+    ] = None,
 ) -> None:
     """Serve the web app: subscribe pages, archive, editor, API and webhooks."""
     import uvicorn
@@ -35,14 +50,41 @@ def serve(
     from digest.web.app import create_app
 
     settings = load_settings()
+    require_schema(settings, open_engine(settings), command="serve")
+    host, port = host or settings.host, port or settings.port
+    settings = links_for(settings, served_url(host, port))
     app = create_app(settings)
     uvicorn.run(
         app,
-        host=host or settings.host,
-        port=port or settings.port,
+        host=host,
+        port=port,
         proxy_headers=True,
         log_config=log_config(),  # never-expiring link tokens stay out of the access log
     )
+
+
+def served_url(host: str, port: int) -> str:
+    """The address a browser on this machine uses for a server bound to host:port."""
+    if host in ("", "0.0.0.0", "::"):  # noqa: S104 (naming the wildcard, not binding it)
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def links_for(settings: Settings, served: str) -> Settings:
+    """Outside production, without DIGEST_BASE_URL, links follow the address being served
+    (`digest serve --port 18090` links to :18090); a DIGEST_BASE_URL that differs is said."""
+    explicit = "base_url" in settings.model_fields_set
+    if not explicit and settings.env is not Environment.PRODUCTION:
+        err_console.print(f"Links point at {shown(served)} (set DIGEST_BASE_URL to change).")
+        return settings.model_copy(update={"base_url": served})
+    if settings.base_url.rstrip("/") != served:
+        err_console.print(
+            f"Links point at DIGEST_BASE_URL={shown(settings.base_url)}, while this server "
+            f"listens on {shown(served)} (right behind a proxy; otherwise change one of them)."
+        )
+    return settings
 
 
 def demo(now: NowOption = None) -> None:
@@ -51,24 +93,25 @@ def demo(now: NowOption = None) -> None:
     engine = open_engine(settings)
     result = run_demo(settings, engine, now=parse_time(now))
     report = result.imported
-    console.print(f"Store: {settings.database_url}")
+    console.print(f"Store: {shown(database_label(settings.database_url))}")
     console.print(
         f"Sample comparisons loaded: {report.total} "
         f"({report.comparisons_created} new, {report.comparisons_updated} updated)"
     )
-    if result.next_issue:
+    due = result.due
+    if due.sendable_now:
         console.print(
-            f"The next weekly issue would contain {len(result.next_issue)} comparison(s):"
+            f"This run sends issue #{due.number} with {len(due.comparisons)} comparisons:"
         )
-        console.print(comparison_table(result.next_issue))
-    else:
-        console.print(
-            "No comparisons were published in the last 7 days: the next issue would be empty."
-        )
+        console.print(comparison_table(list(due.comparisons)))
     if result.preview_path:
-        console.print(f"Preview of the next issue: {result.preview_path}")
+        console.print(f"Preview of the next issue: {shown(result.preview_path)}")
     if result.sent:
-        console.print(result.sent.note)
+        console.print(shown(result.sent.note))
         if result.sent.counts:
             ledger = " · ".join(f"{k} {v}" for k, v in result.sent.counts.items())
-            console.print(f"Ledger: {ledger}; the emails are in {settings.outbox_dir.resolve()}/")
+            outbox = shown(settings.outbox_dir.resolve())
+            console.print(f"Ledger: {shown(ledger)}; the emails are in {outbox}/")
+    console.print(f"Next: {shown(result.after.describe())}")
+    if result.after.comparisons:
+        console.print(comparison_table(list(result.after.comparisons)))

@@ -8,9 +8,21 @@ from typing import Annotated
 import typer
 
 from digest import schedule
-from digest.cli.common import NowOption, console, load_settings, open_engine, parse_time
+from digest.cli.common import (
+    NowOption,
+    console,
+    load_settings,
+    open_engine,
+    parse_time,
+    require_schema,
+    shown,
+    stop_for_transport,
+)
 from digest.delivery import Pacer
-from digest.transports import make_transport
+from digest.errors import TransportError
+from digest.transports import Transport, check_transport, make_transport
+
+log = logging.getLogger("digest.scheduler")
 
 
 def scheduler_command(
@@ -31,19 +43,32 @@ def scheduler_command(
     settings = load_settings()
     schedule.parse_schedule(settings.send_schedule)  # a bad schedule fails before anything runs
     engine = open_engine(settings)
+    require_schema(settings, engine, command="scheduler")
     pacer = Pacer(settings.rate_limit)
     transport = make_transport(settings, observer=pacer.observe)
     try:
+        _check_transport(transport, once=once)
         if once:
             moment = parse_time(now)
             for outcome in schedule.run_once(
                 engine, settings, transport=transport, pacer=pacer, now=moment
             ):
-                console.print(outcome, markup=False)
+                console.print(shown(outcome))
             return
         schedule.run_forever(engine, settings, transport=transport, pacer=pacer)
     finally:
         transport.close()
+
+
+def _check_transport(transport: Transport, *, once: bool) -> None:
+    """A refused login or key stops the scheduler before it runs anything; an outage stops a
+    one-off run (cron tries again), while a long-running scheduler starts and retries hourly."""
+    try:
+        log.info("transport: %s", check_transport(transport))
+    except TransportError as exc:
+        if once or not exc.retryable:
+            stop_for_transport(transport, exc)
+        log.warning("transport unreachable at start (%s); sends will be retried", exc.message)
 
 
 def main(argv: list[str] | None = None) -> int:

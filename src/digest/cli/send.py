@@ -1,4 +1,4 @@
-"""`digest issue send` and `digest issue show`: translate argv to delivery calls, show progress."""
+"""`digest issue send`: translate argv to delivery calls, show progress, exit with a status."""
 
 from __future__ import annotations
 
@@ -7,19 +7,19 @@ from datetime import datetime
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
-from rich.table import Table
 from sqlalchemy.engine import Engine
 
 from digest import delivery, issues
 from digest.cli.common import (
     NowOption,
+    check_before_sending,
     console,
     err_console,
     load_settings,
     open_engine,
     parse_time,
+    shown,
 )
 from digest.config import Settings
 from digest.db import session_scope
@@ -30,6 +30,7 @@ from digest.transports import SendResult, Transport, make_transport
 
 EXIT_FAILED = 1  # some deliveries failed for good
 EXIT_UNFINISHED = 3  # paused (quota) or interrupted: run the command again later
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT), as shells report it
 
 
 def send_command(
@@ -38,12 +39,17 @@ def send_command(
         bool, typer.Option("--dry-run", help="Render and count; send and store nothing.")
     ] = False,
     test_to: Annotated[
-        str | None, typer.Option("--test-to", help="Send one test copy to this address only.")
+        str | None,
+        typer.Option("--test-to", metavar="EMAIL", help="Send one test copy to this address only."),
     ] = None,
     workers: Annotated[
         int | None,
         typer.Option(
-            "--workers", min=1, max=32, help="Parallel senders (default: DIGEST_SEND_WORKERS)."
+            "--workers",
+            min=1,
+            max=32,
+            metavar="N",
+            help="Parallel senders [default: DIGEST_SEND_WORKERS].",
         ),
     ] = None,
 ) -> None:
@@ -57,33 +63,68 @@ def send_command(
     if test_to is not None:
         return send_test(settings, engine, delivery.normalise_address(test_to), now=moment)
     if dry_run:
+        make_transport(settings).close()  # a missing or malformed transport setting shows now
         return show_dry_run(settings, engine, now=moment)
+    with session_scope(engine, read_only=True) as session:
+        plan = issues.next_issue(session, settings, now=moment)
+    if not plan.sendable_now:
+        return say_why_not_now(settings, engine, plan, now=moment)
+    # The transport is built and checked before anything changes: a missing key or a refused
+    # login must not leave the issue frozen into `sending`.
+    pacer = Pacer(settings.rate_limit)
+    transport = make_transport(settings, observer=pacer.observe)
+    try:
+        check_before_sending(transport)
+        send_now(settings, engine, transport, pacer, plan, workers=workers, now=moment)
+    finally:
+        transport.close()
+
+
+def send_now(
+    settings: Settings,
+    engine: Engine,
+    transport: Transport,
+    pacer: Pacer,
+    plan: issues.NextIssue,
+    *,
+    workers: int | None,
+    now: datetime,
+) -> None:
     try:
         with session_scope(engine) as session:
-            issue = delivery.prepare_issue(session, settings, now=moment)
-    except NothingToSend as exc:
-        console.print(f"Nothing to send: {exc.message}")
+            issue = delivery.prepare_issue(session, settings, now=now)
+    except NothingToSend as exc:  # the comparisons went into an issue sent meanwhile
+        console.print(f"Nothing to send: {shown(exc.message)}")
         return
-    if issue.status == IssueStatus.SENT:
-        console.print(f"Issue #{issue.number} ({issue.period}) was already sent.")
+    if issue.status == IssueStatus.SENT:  # another sender finished it meanwhile
+        console.print(f"Issue #{issue.number} ({shown(issue.period)}) was already sent.")
         return show_counts(engine, issue)
-    if issue.period != issues.period_of(moment, settings.tz):
+    if issue.period != issues.period_of(now, settings.tz):
         console.print(
-            f"Resuming unfinished issue #{issue.number} ({issue.period}) first; "
+            f"Resuming unfinished issue #{issue.number} ({shown(issue.period)}) first; "
             "run the command again afterwards for this week's issue."
         )
-    run_send(settings, engine, issue, workers=workers or settings.send_workers, now=moment)
+    elif not plan.resuming and plan.goes_out_at > now:
+        console.print(f"Sending now, ahead of its schedule: {shown(plan.describe())}")
+    run_send(
+        settings, engine, issue, transport, pacer, workers=workers or settings.send_workers, now=now
+    )
 
 
 def run_send(
-    settings: Settings, engine: Engine, issue: Issue, *, workers: int, now: datetime
+    settings: Settings,
+    engine: Engine,
+    issue: Issue,
+    transport: Transport,
+    pacer: Pacer,
+    *,
+    workers: int,
+    now: datetime,
 ) -> None:
     assert issue.id is not None
     with session_scope(engine, read_only=True) as session:
         before = delivery.issue_counts(session, issue.id)
-    console.print(f"Sending issue #{issue.number} ({issue.period}): {issue.subject}")
-    pacer = Pacer(settings.rate_limit)
-    transport = make_transport(settings, observer=pacer.observe)
+    console.print(f"Sending issue #{issue.number} ({shown(issue.period)}): {shown(issue.subject)}")
     try:
         with SendProgress(before) as progress:
             report = delivery.send_issue(
@@ -96,8 +137,13 @@ def run_send(
                 workers=workers,
                 on_progress=progress.update,
             )
-    finally:
-        transport.close()
+    except KeyboardInterrupt:
+        err_console.print(
+            f"Interrupted. Batches already handed to the transport were recorded; nothing is "
+            f"lost and nobody is mailed twice. Run `digest issue send` again to resume "
+            f"issue #{issue.number}."
+        )
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     finish_with_status(report, issue)
 
 
@@ -106,7 +152,7 @@ def finish_with_status(report: delivery.SendReport, issue: Issue) -> None:
     print_counts(report.counts)
     if report.tally.paused:
         err_console.print(
-            f"[yellow]Paused:[/yellow] {report.tally.paused}. Run again later to resume."
+            f"[yellow]Paused:[/yellow] {shown(report.tally.paused)}. Run again later to resume."
         )
         raise typer.Exit(EXIT_UNFINISHED)
     if report.counts[DeliveryStatus.FAILED]:
@@ -174,8 +220,23 @@ class SendProgress:
         )
 
 
+def say_why_not_now(
+    settings: Settings, engine: Engine, plan: issues.NextIssue, *, now: datetime
+) -> None:
+    """Nothing goes out now: this week's issue went out, or nothing new was published."""
+    if plan.sent_this_week is not None:
+        week = issues.period_of(now, settings.tz)
+        console.print(f"Issue #{plan.sent_this_week} ({shown(week)}) was already sent this week.")
+        with session_scope(engine, read_only=True) as session:
+            sent = delivery.issue_by_number(session, plan.sent_this_week)
+        show_counts(engine, sent)
+    else:
+        console.print("Nothing to send now: no comparisons were published since the last issue.")
+    console.print(f"Next: {shown(plan.describe())}")
+
+
 def print_counts(counts: dict[str, int]) -> None:
-    console.print(" · ".join(f"{name} {n}" for name, n in counts.items()))
+    console.print(" · ".join(f"{shown(name)} {n}" for name, n in counts.items()))
 
 
 def show_counts(engine: Engine, issue: Issue) -> None:
@@ -187,18 +248,25 @@ def show_counts(engine: Engine, issue: Issue) -> None:
 def show_dry_run(settings: Settings, engine: Engine, *, now: datetime) -> None:
     """What a send would do now; the read-only transaction guarantees nothing is written."""
     with session_scope(engine, read_only=True) as session:
+        plan = issues.next_issue(session, settings, now=now)
+        if not plan.sendable_now:
+            return say_why_not_now(settings, engine, plan, now=now)
         pending = delivery.unfinished_issues(session)
         if pending:
             issue = pending[0]
             assert issue.id is not None
             counts = delivery.issue_counts(session, issue.id)
-            console.print(f"Would resume issue #{issue.number} ({issue.period}): {issue.subject}")
+            period, subject = shown(issue.period), shown(issue.subject)
+            console.print(f"Would resume issue #{issue.number} ({period}): {subject}")
+            console.print(f"Next: {shown(plan.describe())}")
             return print_counts(counts)
         preview = issues.preview_next_issue(session, settings, now=now)
         readers = len(delivery.eligible_subscriber_ids(session))
     batches = -(-readers // settings.batch_size)
-    issue, size = preview.issue, len(preview.email.html.encode()) // 1024
-    console.print(f"Would send issue #{issue.number} ({issue.period}): {preview.email.subject}")
+    week, size = issues.period_of(now, settings.tz), len(preview.email.html.encode()) // 1024
+    subject = shown(preview.email.subject)
+    console.print(f"Would send issue #{preview.issue.number} ({shown(week)}) now: {subject}")
+    console.print(f"On schedule: {shown(plan.describe())}")
     console.print(
         f"{readers} confirmed reader(s) in {batches} batch(es) of up to {settings.batch_size}; "
         f"HTML {size} KiB. Dry run: nothing sent or stored."
@@ -211,11 +279,13 @@ def send_test(settings: Settings, engine: Engine, address: str, *, now: datetime
     try:
         number, result = _send_proof(settings, engine, address, transport=transport, now=now)
     except TransportError as exc:
-        err_console.print(f"[red]Test copy refused:[/red] {escape(exc.message)}")
+        err_console.print(f"[red]Test copy refused:[/red] {shown(exc.message)}")
         raise typer.Exit(EXIT_FAILED) from None
     finally:
         transport.close()
-    console.print(f"Test copy of issue #{number} sent to {address} ({result.provider_id}).")
+    console.print(
+        f"Test copy of issue #{number} sent to {shown(address)} ({shown(result.provider_id)})."
+    )
 
 
 def _send_proof(
@@ -232,35 +302,3 @@ def _send_proof(
             session, settings, to=address, transport=transport, now=now
         )
         return preview.issue.number, proof
-
-
-def show_command(number: Annotated[int, typer.Argument(help="The issue's number.")]) -> None:
-    """One issue: status, subject, and its ledger (deliveries and batches by status)."""
-    settings = load_settings()
-    with session_scope(open_engine(settings), read_only=True) as session:
-        issue = delivery.issue_by_number(session, number)
-        assert issue.id is not None
-        counts = delivery.issue_counts(session, issue.id)
-        batches = delivery.batch_counts(session, issue.id)
-        reasons = delivery.failure_reasons(session, issue.id)
-    table = Table(show_header=False, box=None)
-    for label, value in issue_rows(issue, counts, batches):
-        table.add_row(label, value)
-    console.print(table)
-    for reason, n in reasons:
-        console.print(f"  {n} failed: {reason}")
-
-
-def issue_rows(
-    issue: Issue, counts: dict[str, int], batches: dict[str, int]
-) -> list[tuple[str, str]]:
-    stamp = "%Y-%m-%d %H:%M UTC"
-    return [
-        ("Issue", f"#{issue.number} ({issue.period})"),
-        ("Status", str(issue.status) + (f" — {issue.pause_reason}" if issue.pause_reason else "")),
-        ("Subject", issue.subject or "-"),
-        ("Frozen", issue.frozen_at.strftime(stamp) if issue.frozen_at else "-"),
-        ("Sent", issue.sent_at.strftime(stamp) if issue.sent_at else "-"),
-        ("Deliveries", " · ".join(f"{k} {v}" for k, v in counts.items())),
-        ("Batches", " · ".join(f"{k} {v}" for k, v in batches.items())),
-    ]

@@ -8,9 +8,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from digest.cli.common import NowOption, console, load_settings, open_engine, parse_time
+from digest.cli.common import (
+    NowOption,
+    console,
+    load_settings,
+    make_table,
+    open_engine,
+    parse_time,
+    plain,
+    shown,
+)
 from digest.config import Settings
 from digest.db import session_scope
 from digest.errors import InvalidInput, NotFound
@@ -27,8 +35,8 @@ StatusOption = Annotated[
 
 @app.command("add")
 def add(
-    email: Annotated[str, typer.Argument(help="The address to add.")],
-    name: Annotated[str | None, typer.Option(help="How to greet them.")] = None,
+    email: Annotated[str, typer.Argument(metavar="EMAIL", help="The address to add.")],
+    name: Annotated[str | None, typer.Option(metavar="NAME", help="How to greet them.")] = None,
     confirmed: Annotated[
         bool,
         typer.Option(
@@ -46,14 +54,21 @@ def add(
         )
         if not confirmed:
             signup.queue_confirmation(session, subscriber, now=moment)
-    console.print(f"Added {subscriber.email} ({subscriber.status}).")
+    console.print(f"Added {shown(subscriber.email)} ({shown(subscriber.status)}).")
     if not confirmed:
         _send_now(settings, moment)
 
 
 @app.command("import")
 def import_file(
-    file: Annotated[Path, typer.Argument(help="CSV with an 'email' column, optionally 'name'.")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            metavar="FILE.csv",
+            help="CSV with an email column and optionally a name (or first and last names): "
+            "ours, or an export of Mailchimp, Substack, Buttondown or listmonk as it comes.",
+        ),
+    ],
     confirmed: Annotated[
         bool,
         typer.Option(
@@ -74,14 +89,24 @@ def import_file(
     with session_scope(open_engine(settings)) as session:
         report = csv_io.import_rows(session, rows, confirmed=confirmed, now=moment)
     state = "confirmed" if confirmed else "pending, confirmation email queued"
-    console.print(f"Imported {len(report.added)} new subscriber(s) ({state}).")
+    added = len(report.added) - len(report.asked_to_confirm)
+    console.print(f"Imported {added} new subscriber(s) ({state}).")
     if report.already_listed:
         console.print(f"Skipped {len(report.already_listed)} already on the list.")
     if report.not_readded:
         console.print(
             f"Not re-added {len(report.not_readded)} erased or suppressed address(es): "
-            + ", ".join(report.not_readded[:10])
-            + (" ..." if len(report.not_readded) > 10 else "")
+            + _some(report.not_readded)
+        )
+    if report.left_before:
+        console.print(
+            f"Not imported {len(report.left_before)} the file marks as unsubscribed, cleaned, "
+            f"blocklisted or disabled: {_some(report.left_before)}"
+        )
+    if report.asked_to_confirm:
+        console.print(
+            f"{len(report.asked_to_confirm)} never confirmed on the old list: added as pending, "
+            f"with a confirmation email: {_some(report.asked_to_confirm)}"
         )
     if report.message_ids:
         _send_now(settings, moment)
@@ -90,7 +115,8 @@ def import_file(
 @app.command("export")
 def export(
     out: Annotated[
-        Path | None, typer.Option("--out", help="Write here instead of standard output.")
+        Path | None,
+        typer.Option("--out", metavar="FILE", help="Write here instead of standard output."),
     ] = None,
     status: StatusOption = None,
 ) -> None:
@@ -100,11 +126,12 @@ def export(
         rows = subscriptions.list_subscribers(session, status=status)
     lines = csv_io.export_csv(rows)
     if out is None:
-        sys.stdout.writelines(lines)
+        # A terminal gets no control sequences; a pipe or file gets the data exactly.
+        sys.stdout.writelines(map(plain, lines) if sys.stdout.isatty() else lines)
         return
     with out.open("w", encoding="utf-8", newline="") as handle:
         handle.writelines(lines)
-    console.print(f"Wrote {len(rows)} subscriber(s) to {out}.", highlight=False)
+    console.print(f"Wrote {len(rows)} subscriber(s) to {shown(out)}.")
 
 
 @app.command("list")
@@ -114,14 +141,16 @@ def list_command(status: StatusOption = None) -> None:
     with session_scope(open_engine(settings), read_only=True) as session:
         rows = subscriptions.list_subscribers(session, status=status)
     if not rows:
-        console.print("No subscribers" + (f" with status {status.value}." if status else "."))
+        console.print(
+            "No subscribers" + (f" with status {shown(status.value)}." if status else ".")
+        )
         return
-    table = Table("Email", "Name", "Status", "Since (UTC)", "Confirmed (UTC)")
+    table = make_table("Email", "Name", "Status", "Since (UTC)", "Confirmed (UTC)")
     for row in rows:
         table.add_row(
-            row.email or "(erased)",
-            row.name or "",
-            str(row.status),
+            shown(row.email or "(erased)"),
+            shown(row.name or ""),
+            shown(row.status),
             row.created_at.strftime("%Y-%m-%d %H:%M"),
             row.confirmed_at.strftime("%Y-%m-%d %H:%M") if row.confirmed_at else "",
         )
@@ -131,7 +160,7 @@ def list_command(status: StatusOption = None) -> None:
 
 @app.command("remove")
 def remove(
-    email: Annotated[str, typer.Argument(help="The address to erase.")],
+    email: Annotated[str, typer.Argument(metavar="EMAIL", help="The address to erase.")],
     now: NowOption = None,
 ) -> None:
     """Erase a subscriber: address, name and consent details go; a one-way hash stays so that
@@ -142,7 +171,12 @@ def remove(
         if subscriber is None or subscriber.id is None:
             raise NotFound(f"{subscriptions.normalise_email(email)} is not on the list")
         privacy.erase_subscriber(session, subscriber.id, now=parse_time(now))
-    console.print(f"Erased {subscriptions.normalise_email(email)}; only its hash is kept.")
+    console.print(f"Erased {shown(subscriptions.normalise_email(email))}; only its hash is kept.")
+
+
+def _some(addresses: list[str], shown_at_most: int = 10) -> str:
+    listed = ", ".join(shown(address) for address in addresses[:shown_at_most])
+    return listed + (" ..." if len(addresses) > shown_at_most else "")
 
 
 def _send_now(settings: Settings, moment: datetime) -> None:

@@ -1,9 +1,13 @@
 """The weekly issue: claim its period, compose it, fit and freeze it, preview it.
 
     compose.py  Composition, period_of; claim/list/get the issue rows; the draft's overrides;
-                which comparisons the next issue carries; the latest published issue
+                which comparisons the next issue carries; the latest published issue; the
+                week and scheduled run the next issue is claimed for
     freeze.py   fit_issue (demote cards until the email fits) and freeze_issue (store it once)
     preview.py  the next issue before freezing (Preview), and an issue's frozen copy
+    plan.py     next_issue: what goes out next, and when (NextIssue), the one answer every
+                edge prints
+    timing.py   the schedule ("mon 08:00") as arithmetic: parse_schedule, last/next run time
 
 Rule: this is the layer that reads the store *and* renders; `render/` below it stays pure.
 Uniqueness of period and number lives in the database, never in memory.
@@ -23,11 +27,13 @@ from digest.issues.compose import (
     set_overrides,
 )
 from digest.issues.freeze import fit_issue, freeze_issue
+from digest.issues.plan import NextIssue, next_issue, upcoming_issue
 from digest.issues.preview import Preview, frozen_email, preview_next_issue, write_preview
 
 __all__ = [
     "FROZEN",
     "Composition",
+    "NextIssue",
     "Preview",
     "claim_issue",
     "compose_issue",
@@ -39,8 +45,10 @@ __all__ = [
     "latest_published",
     "list_issues",
     "list_published",
+    "next_issue",
     "period_of",
     "preview_next_issue",
     "set_overrides",
+    "upcoming_issue",
     "write_preview",
 ]

@@ -21,6 +21,7 @@ from digest import catalog
 from digest.catalog import ComparisonView
 from digest.config import Settings
 from digest.errors import Conflict, InvalidInput, NotFound, NothingToSend
+from digest.issues.timing import parse_schedule, run_in_week, week_start
 from digest.models import Comparison, Issue, IssueComparison, IssueStatus
 from digest.text import one_line, strip_controls
 
@@ -29,6 +30,7 @@ FROZEN = (IssueStatus.SENDING, IssueStatus.PAUSED, IssueStatus.SENT)
 MAX_SUBJECT = 150
 MAX_NOTE = 2000
 CLAIM_ATTEMPTS = 5
+WEEKS_AHEAD = 60  # more weeks than could ever be taken ahead of time
 
 
 @dataclass(frozen=True)
@@ -189,9 +191,9 @@ def set_overrides(
 ) -> Issue:
     """Set (or with None/"" clear) the next issue's subject and editor's note."""
     subject, note = _clean_overrides(subject, note)
-    issue = claim_issue(session, settings, now=now)
-    if issue.frozen_at is not None:  # this period's issue went out: edit next period's
-        issue = claim_issue(session, settings, now=now + timedelta(days=7))
+    # The draft takes the week it goes out in (issues.next_issue says the same).
+    _period, goes_out_at = upcoming_slot(session, settings, now=now)
+    issue = claim_issue(session, settings, now=now, period_at=goes_out_at)
     if issue.frozen_at is not None:
         raise Conflict(f"issue #{issue.number} is already being sent; it can no longer change")
     issue.subject_override, issue.editor_note = subject, note
@@ -214,19 +216,23 @@ def _clean_overrides(subject: str | None, note: str | None) -> tuple[str | None,
     return subject, note
 
 
-def next_issue_row(session: Session, settings: Settings, *, now: datetime) -> Issue:
-    """An unsaved copy of the next issue's row, for previews: nothing is written.
+def upcoming_slot(session: Session, settings: Settings, *, now: datetime) -> tuple[str, datetime]:
+    """(week, instant) of the first scheduled run at or after `now` whose week has no frozen
+    issue: when the next issue goes out on schedule, and the week it is claimed for."""
+    weekly, tz = parse_schedule(settings.send_schedule), settings.tz
+    monday = week_start(now, tz)
+    for ahead in range(WEEKS_AHEAD):
+        run = run_in_week(weekly, tz, monday + timedelta(weeks=ahead))
+        period = period_of(run, tz)
+        if run >= now and frozen_in(session, period) is None:
+            return period, run
+    raise Conflict(f"no free week within {WEEKS_AHEAD} weeks of {now:%Y-%m-%d}")
 
-    Uses the draft's number and overrides when one exists; otherwise the number it would get.
-    """
-    draft = find_draft(session)
-    return Issue(
-        number=draft.number if draft else next_number(session),
-        period=draft.period if draft else period_of(now, settings.tz),
-        status=IssueStatus.DRAFT,
-        subject_override=draft.subject_override if draft else None,
-        editor_note=draft.editor_note if draft else None,
-    )
+
+def frozen_in(session: Session, period: str) -> Issue | None:
+    """The period's issue if its sending has begun (sending, paused or sent)."""
+    query = select(Issue).where(col(Issue.period) == period, col(Issue.status).in_(FROZEN))
+    return session.exec(query).first()
 
 
 def latest_published(session: Session) -> Issue | None:

@@ -15,9 +15,10 @@ from sqlmodel import Session
 
 from digest.config import Settings
 from digest.errors import NothingToSend
-from digest.issues.compose import Composition, compose_issue, next_issue_row
+from digest.issues.compose import Composition, compose_issue, find_draft
 from digest.issues.freeze import fit_issue
-from digest.models import Issue
+from digest.issues.plan import NextIssue, upcoming_issue
+from digest.models import Issue, IssueStatus
 from digest.render import LintCheck, RenderedEmail, lint_email, public_copy
 
 
@@ -27,14 +28,26 @@ class Preview:
     composition: Composition
     email: RenderedEmail  # frozen form: personal markers still in place
     checks: list[LintCheck]
+    plan: NextIssue  # when it goes out, the week it is claimed for, and with what
 
 
 def preview_next_issue(session: Session, settings: Settings, *, now: datetime) -> Preview:
-    """Render the next issue as freezing at `now` would; raises NothingToSend when empty."""
-    issue = next_issue_row(session, settings, now=now)
+    """Render the next issue as freezing at `now` would; raises NothingToSend when empty.
+
+    Its number and week are `issues.upcoming_issue`'s: the preview never promises an issue
+    that the send would refuse."""
     composition = compose_issue(session, settings, now=now)
+    plan = upcoming_issue(session, settings, now=now)
+    draft = find_draft(session)
+    issue = Issue(  # unsaved: nothing is written
+        number=plan.number,
+        period=plan.period,
+        status=IssueStatus.DRAFT,
+        subject_override=draft.subject_override if draft else None,
+        editor_note=draft.editor_note if draft else None,
+    )
     email, composition = fit_issue(settings, issue, composition, now=now)
-    return Preview(issue, composition, email, lint_email(email))
+    return Preview(issue, composition, email, lint_email(email), plan)
 
 
 def frozen_email(issue: Issue) -> RenderedEmail:

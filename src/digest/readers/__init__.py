@@ -5,6 +5,8 @@
     signup.py         the public subscribe and "email me my link" requests, with bot defences
     privacy.py        the consent record, "download my data" (with delivery history), erasure
     csv_io.py         CSV import (strict, all or nothing) and export (defused cells)
+    csv_columns.py    the columns of our export and of Mailchimp's, Substack's, Buttondown's
+                      and listmonk's: address, name, and whether a reader left there
     mail_queue.py     transactional mail: queued with its cause, claimed, sent, retried, cancelled
     mail_compose.py   what the confirmation and "your link" emails say
 

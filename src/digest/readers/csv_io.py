@@ -2,7 +2,9 @@
 
 Import is all-or-nothing: every row is checked first, and one bad row (with its line number)
 stops the whole file before anything is written. Addresses already known are skipped, and an
-erased or suppressed address is never re-added: its hash is still on file.
+erased or suppressed address is never re-added: its hash is still on file. The exports of
+Mailchimp, Substack, Buttondown and listmonk are read as they come (`csv_columns`); readers
+they mark as gone are never imported.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlmodel import Session
 from digest.errors import InvalidInput
 from digest.models import ConsentRoute, Subscriber, SubscriberStatus
 from digest.readers import subscriptions
+from digest.readers.csv_columns import Columns, find_columns
 from digest.readers.privacy import consent_record
 from digest.readers.signup import queue_confirmation
 
@@ -45,6 +48,8 @@ class ImportRow:
     line: int
     email: str
     name: str | None
+    left: str | None = None  # the old list says this reader left (why): never imported
+    unconfirmed: bool = False  # the old list never had their confirmation
 
 
 @dataclass
@@ -52,12 +57,15 @@ class ImportReport:
     added: list[str] = field(default_factory=list)
     already_listed: list[str] = field(default_factory=list)
     not_readded: list[str] = field(default_factory=list)  # erased or suppressed before
+    left_before: list[str] = field(default_factory=list)  # gone from the old list: skipped
+    asked_to_confirm: list[str] = field(default_factory=list)  # unconfirmed there: pending here
     message_ids: list[int] = field(default_factory=list)  # confirmations to send
 
 
 def parse_csv(source: str, raw: bytes) -> list[ImportRow]:
-    """Rows of a CSV with an `email` column (and optionally `name`); InvalidInput lists every
-    bad row by line number. Read at most MAX_FILE_BYTES + 1 bytes: more is refused."""
+    """Rows of a CSV with an email column (and optionally a name, or first and last names);
+    InvalidInput lists every bad row by line number. Read at most MAX_FILE_BYTES + 1 bytes:
+    more is refused."""
     text = _decode(source, raw)
     # strict: a stray or unclosed quote is an error, not a field that swallows the next rows
     reader = csv.DictReader(io.StringIO(text), strict=True)
@@ -78,20 +86,8 @@ def _decode(source: str, raw: bytes) -> str:
         raise InvalidInput(source, [("", problem)]) from None
 
 
-def _header(source: str, reader: csv.DictReader[str]) -> dict[str, str]:
-    names = [(name or "").strip().lower() for name in reader.fieldnames or []]
-    repeated = sorted({name for name in names if names.count(name) > 1})
-    if repeated:
-        problem = f"the header names the column {repeated[0]!r} twice"
-        raise InvalidInput(source, [("line 1", problem)])
-    columns = dict(zip(names, reader.fieldnames or [], strict=True))
-    if "email" not in columns:
-        raise InvalidInput(source, [("line 1", "the header needs an 'email' column")])
-    return columns
-
-
 def _parse_rows(source: str, reader: csv.DictReader[str]) -> list[ImportRow]:
-    columns = _header(source, reader)
+    columns = find_columns(source, reader.fieldnames)
     rows: list[ImportRow] = []
     problems: list[tuple[str, str]] = []
     seen: set[str] = set()
@@ -111,22 +107,25 @@ def _parse_rows(source: str, reader: csv.DictReader[str]) -> list[ImportRow]:
 
 
 def _row(
-    line: int, record: Mapping[str | None, object], columns: Mapping[str, str], seen: set[str]
+    line: int, record: Mapping[str | None, object], columns: Columns, seen: set[str]
 ) -> ImportRow | None:
-    raw_email = record.get(columns["email"])
-    raw_name = record.get(columns["name"]) if "name" in columns else None
+    raw_email = record.get(columns.email)
+    raw_name = columns.name_of(record)
     if not isinstance(raw_email, str) or (not raw_email.strip() and not raw_name):
         return None  # a blank line
     if any(
         isinstance(value, str) and ("\n" in value or "\r" in value) for value in record.values()
     ):
         raise InvalidInput("row", [("", "a field spans several lines (check the quotes)")])
+    standing = columns.standing(record)
+    if standing.left is not None:  # not ours to import, whatever its address looks like
+        return ImportRow(line=line, email=raw_email.strip(), name=None, left=standing.left)
     email = subscriptions.normalise_email(raw_email)
-    name = subscriptions.clean_name(raw_name if isinstance(raw_name, str) else None)
+    name = subscriptions.clean_name(raw_name)
     if email in seen:
         raise InvalidInput("row", [("", f"{email} appears twice in the file")])
     seen.add(email)
-    return ImportRow(line=line, email=email, name=name)
+    return ImportRow(line=line, email=email, name=name, unconfirmed=standing.unconfirmed)
 
 
 def import_rows(
@@ -135,21 +134,27 @@ def import_rows(
     """Add every new address; pending ones get a confirmation email queued."""
     report = ImportReport()
     for row in rows:
+        if row.left is not None:
+            report.left_before.append(row.email)
+            continue
         existing = subscriptions.find_by_email(session, row.email)
         if existing is not None:
             gone = existing.status == SubscriberStatus.ERASED or existing.suppressed_at
             (report.not_readded if gone else report.already_listed).append(row.email)
             continue
+        vouched = confirmed and not row.unconfirmed
         subscriber = subscriptions.add_subscriber(
             session,
             row.email,
             name=row.name,
-            confirmed=confirmed,
+            confirmed=vouched,
             route=ConsentRoute.IMPORT,
             now=now,
         )
         report.added.append(row.email)
-        if not confirmed:
+        if confirmed and not vouched:
+            report.asked_to_confirm.append(row.email)
+        if not vouched:
             message = queue_confirmation(session, subscriber, now=now)
             report.message_ids.append(message.id or 0)
     return report

@@ -7,16 +7,25 @@ text part. The context must hold `subject`; `preheader` is optional.
 Personal values never pass through here: templates write `personal("unsubscribe_url")`, which
 leaves a `marker` in the output for `personal.CompiledBody.fill` to join per recipient.
 Anything in the data that looks like a marker is defused, so content cannot forge one.
+
+Template leftovers (`{{`, `{%`, `{#` that Jinja did not consume) are found while rendering:
+every value a template prints passes `_finalize`, which notes those that contain such text, and
+a match in the output that lies inside none of them is the templates' own. A week whose content
+talks about `{{ templates }}` is never mistaken for a broken template.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from markupsafe import Markup
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
+from markupsafe import Markup, escape
 from mjml import mjml2html
 
 from digest.paths import EMAIL_TEMPLATES
@@ -28,6 +37,9 @@ FIELDS = ("unsubscribe_url", "preferences_url")
 MARKER_START = "[[digest:"
 # A zero-width space after "[[" keeps look-alike text from ever matching the marker pattern.
 DEFUSED_START = "[[\u200bdigest:"
+_LEFTOVER = re.compile(r"\{[{%#]")
+# The printed values (while a render is being checked) that contain template-like text.
+_printed: ContextVar[list[str] | None] = ContextVar("digest_printed", default=None)
 
 
 @dataclass(frozen=True)
@@ -36,6 +48,9 @@ class RenderedEmail:
     preheader: str
     html: str
     text: str
+    # Template syntax our templates left in the output (never the content's), found when
+    # rendering; a copy read back from the store was checked when it was rendered.
+    leftovers: tuple[str, ...] = field(default=(), compare=False)
 
 
 def marker(field: str) -> str:
@@ -60,10 +75,50 @@ def _finalize(value: Any) -> Any:
         return "" if value is None else str(value)
     if isinstance(value, Markup):
         # Swapping one plain-text run for another inside escaped markup keeps it escaped.
-        return Markup(_defuse(str(value)))  # noqa: S704
+        return Markup(_noted(_defuse(str(value))))  # noqa: S704
     if isinstance(value, str):
-        return _defuse(value)
+        return _noted(_defuse(value))
     return value
+
+
+def _noted(text: str) -> str:
+    printed = _printed.get()
+    if printed is not None and _LEFTOVER.search(text):
+        printed.append(text)
+    return text
+
+
+@contextmanager
+def _noting() -> Iterator[list[str]]:
+    printed: list[str] = []
+    token = _printed.set(printed)
+    try:
+        yield printed
+    finally:
+        _printed.reset(token)
+
+
+def render_checked(template: Template, context: dict[str, Any]) -> tuple[str, tuple[str, ...]]:
+    """Render `template`, and say what it left of its own syntax (`find_leftovers`)."""
+    with _noting() as printed:
+        rendered = template.render(context)
+    return rendered, find_leftovers(rendered, printed)
+
+
+def find_leftovers(rendered: str, printed: Iterable[str]) -> tuple[str, ...]:
+    """Each `{{`, `{%` or `{#` in `rendered` that lies inside none of the `printed` values (as
+    printed, or HTML-escaped), with a little context: what the templates themselves left."""
+    spans = []
+    for text in {form for value in printed for form in (value, str(escape(value)))}:
+        start = rendered.find(text)
+        while start != -1:
+            spans.append((start, start + len(text)))
+            start = rendered.find(text, start + 1)
+    return tuple(
+        rendered[max(0, m.start() - 20) : m.end() + 20].replace("\n", " ")
+        for m in _LEFTOVER.finditer(rendered)
+        if not any(begin <= m.start() and m.end() <= end for begin, end in spans)
+    )
 
 
 def _defuse(text: str) -> str:
@@ -119,9 +174,13 @@ def render_email(template: str, context: dict[str, Any]) -> RenderedEmail:
     """Render one email from templates/email/{template}.mjml.j2 and .txt.j2."""
     if "subject" not in context:
         raise ValueError(f"render_email({template!r}) needs a 'subject' in its context")
+    env = environment()
+    mjml, html_leftovers = render_checked(env.get_template(f"{template}.mjml.j2"), context)
+    text, text_leftovers = render_checked(env.get_template(f"{template}.txt.j2"), context)
     return RenderedEmail(
         subject=str(context["subject"]),
         preheader=str(context.get("preheader", "")),
-        html=compile_mjml(render_mjml(template, context)),
-        text=render_text(template, context),
+        html=compile_mjml(mjml),
+        text=text.strip() + "\n",
+        leftovers=html_leftovers + text_leftovers,
     )

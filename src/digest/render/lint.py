@@ -1,7 +1,9 @@
 """Checks on a rendered (frozen-form) email before anyone receives it.
 
 The body still holds the personal markers; they are the only placeholders allowed, and the
-unsubscribe marker must be in both parts (it becomes each reader's one-click link).
+unsubscribe marker must be in both parts (it becomes each reader's one-click link). Template
+leftovers are those the renderer found in our templates' output (`RenderedEmail.leftovers`),
+never text of the content: a week about `{{ jinja }}` or `{% raw %}` passes.
 """
 
 from __future__ import annotations
@@ -15,11 +17,10 @@ from digest.render.engine import FIELDS, RenderedEmail, marker
 SIZE_BUDGET = 100_000
 SUBJECT_BUDGET = 70
 _LINK = re.compile(r"""\b(?:href|src)\s*=\s*(["'])(.*?)\1""", re.IGNORECASE | re.DOTALL)
-# Template syntax that survived rendering: a variable, a tag, a marker, or an uncompiled MJML tag.
-_LEFTOVERS = re.compile(
-    r"\{\{\s*[\w.]+\s*\}\}|\{%-?\s*(?:if|for|end\w+|set|block|macro|raw)\b"
-    r"|\[\[digest:\w+\]\]|</?mj-[a-z]"
-)
+# What only a template can leave: a personal marker nobody defined (content's are defused), and
+# in the HTML an uncompiled MJML tag (content is escaped there: `&lt;mj-`).
+_UNKNOWN_MARKER = re.compile(r"\[\[digest:\w+\]\]")
+_MJML_TAG = re.compile(r"</?mj-[a-z]")
 _ALLOWED = tuple(marker(field) for field in FIELDS)
 
 
@@ -64,13 +65,24 @@ def _absolute(url: str) -> bool:
 
 
 def check_placeholders(email: RenderedEmail) -> LintCheck:
-    for part, body in (("subject", email.subject), ("HTML", email.html), ("text", email.text)):
+    if email.leftovers:
+        detail = (
+            f"a template left {len(email.leftovers)} placeholder(s), e.g. …{email.leftovers[0]}…"
+        )
+        return LintCheck("placeholders", False, detail)
+    parts = (
+        ("HTML", email.html, (_UNKNOWN_MARKER, _MJML_TAG)),
+        ("text", email.text, (_UNKNOWN_MARKER,)),
+    )
+    for part, body, patterns in parts:
         for allowed in _ALLOWED:
             body = body.replace(allowed, "")
-        found = _LEFTOVERS.search(body)
-        if found:
-            context = body[max(0, found.start() - 30) : found.end() + 30].replace("\n", " ")
-            return LintCheck("placeholders", False, f"{part} has {found.group()!r} in …{context}…")
+        for pattern in patterns:
+            found = pattern.search(body)
+            if found:
+                context = body[max(0, found.start() - 30) : found.end() + 30].replace("\n", " ")
+                detail = f"{part} has {found.group()!r} in …{context}…"
+                return LintCheck("placeholders", False, detail)
     return LintCheck("placeholders", True, "no template leftovers; only the personal markers")
 
 

@@ -1,6 +1,6 @@
 """Ways of sending mail: the I/O seam. `make_transport(settings)` builds the configured one.
 
-    base.py     the Transport protocol, OutgoingEmail, SendResult, HeaderObserver
+    base.py     the Transport protocol, OutgoingEmail, SendResult, HeaderObserver; Checkable
     address.py  mailboxes on the wire: display name, address with an IDNA (punycode) domain
     headers.py  every header value we write: cleaned text, our own encoding and folding
     mime.py     the RFC 5322 message the SMTP and outbox transports write
@@ -9,22 +9,31 @@
     smtp.py     any SMTP server
 
 Rule: transports are built at the composition roots (`create_app`, each CLI command, the
-scheduler) and passed in; nothing in the domain calls `make_transport`.
+scheduler) and passed in; nothing in the domain calls `make_transport`. A composition root that
+is about to change state for a send builds and checks its transport first (`check_transport`).
 """
 
 from __future__ import annotations
 
 from digest.config import Settings, TransportName
 from digest.errors import ConfigError
-from digest.transports.base import HeaderObserver, OutgoingEmail, SendResult, Transport
+from digest.transports.base import (
+    Checkable,
+    HeaderObserver,
+    OutgoingEmail,
+    SendResult,
+    Transport,
+)
 from digest.transports.outbox import OutboxTransport
 
 __all__ = [
+    "Checkable",
     "HeaderObserver",
     "OutboxTransport",
     "OutgoingEmail",
     "SendResult",
     "Transport",
+    "check_transport",
     "make_resend",
     "make_transport",
 ]
@@ -53,3 +62,10 @@ def make_resend(settings: Settings, observer: HeaderObserver | None = None) -> T
         pool=32,  # kept-alive connections; `--workers` may exceed DIGEST_SEND_WORKERS
         observer=observer,
     )
+
+
+def check_transport(transport: Transport) -> str:
+    """What the transport proved it can do (reached, logged in), sending nothing."""
+    if isinstance(transport, Checkable):
+        return transport.check()
+    return f"{transport.name}: no check available"

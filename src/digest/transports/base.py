@@ -56,3 +56,11 @@ class Transport(Protocol):
     def close(self) -> None:
         """Release connections; the transport is not used afterwards."""
         ...
+
+
+@runtime_checkable
+class Checkable(Protocol):
+    def check(self) -> str:
+        """Prove the transport can send (reach it, log in), sending nothing; say what was
+        proven. Raises TransportError (or ConfigError) saying what failed."""
+        ...

@@ -38,6 +38,29 @@ class OutboxTransport:
     def close(self) -> None:
         """Nothing to release."""
 
+    def check(self) -> str:
+        """The folder takes a file, or can be created where it is configured (nothing is
+        created by checking); TransportError says why not."""
+        existing = self.directory
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if existing != self.directory:
+            if existing.is_dir() and os.access(existing, os.W_OK | os.X_OK):
+                return f"outbox folder {self.directory.resolve()} will be created on first send"
+            raise TransportError(
+                f"outbox {self.directory} cannot be created: {existing} is not a writable folder",
+                retryable=False,
+            )
+        probe = self.directory / f".digest-check.{os.getpid()}"
+        try:
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise TransportError(
+                f"outbox {self.directory} is not writable: {exc.strerror}", retryable=False
+            ) from exc
+        return f"outbox folder {self.directory.resolve()} is writable"
+
     def path_for(self, email: OutgoingEmail) -> Path:
         return self.directory / file_name(email.reference)
 

@@ -111,6 +111,21 @@ class ResendTransport:
     def close(self) -> None:
         self.client.session.close()
 
+    def check(self) -> str:
+        """Reach the API with the key (listing domains sends nothing). A key restricted to
+        sending is a good key: Resend refuses it the listing with `restricted_api_key`."""
+        try:
+            with _sdk_lock:
+                resend.api_key = self.api_key
+                resend.api_url = self.api_url
+                resend.default_http_client = self.client
+                resend.Domains.list()
+        except ResendError as exc:
+            if exc.error_type == "restricted_api_key":
+                return f"Resend at {self.api_url} accepts the key (sending access)"
+            raise translate(exc) from exc
+        return f"Resend at {self.api_url} accepts the key"
+
 
 def build_params(
     emails: Sequence[OutgoingEmail], *, idempotency_key: str

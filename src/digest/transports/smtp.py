@@ -81,6 +81,18 @@ class SmtpTransport:
     def close(self) -> None:
         """Connections live for one batch; nothing stays open."""
 
+    def check(self) -> str:
+        """Connect, EHLO (STARTTLS as configured) and log in if credentials are set; send
+        nothing. TransportError says what failed."""
+        connection = self._open()
+        try:
+            secured = isinstance(connection.sock, ssl.SSLSocket)
+        finally:
+            _quit(connection)
+        target = f"SMTP {self.target.host}:{self.target.port}"
+        login = ", login accepted" if self.target.username else ""
+        return f"{target} answered EHLO{' over TLS' if secured else ''}{login}"
+
     def _send_pending(
         self, emails: Sequence[OutgoingEmail], *, key: str, anything_sent: bool
     ) -> dict[str, SendResult]:

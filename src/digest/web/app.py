@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
+from digest import migrate
 from digest.config import Settings
 from digest.db import check_database, make_engine
 from digest.transports import make_transport
@@ -50,6 +51,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.transport = transport
+    app.state.schema_current = False
     app.include_router(api.router)
     app.include_router(signup.router)
     app.include_router(subscription.router)
@@ -63,9 +65,17 @@ def create_app(settings: Settings) -> FastAPI:
 
 
 def healthz(request: Request) -> JSONResponse:
-    """200 when the database answers; 503 otherwise (for load balancers and uptime checks)."""
+    """200 when the database answers and its schema is one this code can use; 503 otherwise
+    (for load balancers and uptime checks). `schema` says where it stands: current, behind,
+    ahead, missing (never migrated) or unversioned (made without Alembic)."""
+    state = request.app.state
     try:
-        check_database(request.app.state.engine)
+        check_database(state.engine)
+        # Once current, a schema stays so for this process (a deploy restarts it).
+        schema = migrate.SchemaState.CURRENT if state.schema_current else None
+        schema = schema or migrate.schema_state(state.engine)
     except SQLAlchemyError:
         return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
-    return JSONResponse({"status": "ok", "database": "ok"})
+    state.schema_current = schema is migrate.SchemaState.CURRENT
+    body = {"status": "ok" if schema.usable else "error", "database": "ok", "schema": schema}
+    return JSONResponse(body, status_code=200 if schema.usable else 503)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from digest import issues
+from digest.db import utcnow
 from digest.errors import NotFound
 from digest.render import public_copy, render_feed
 from digest.web.deps import ReadSessionDep, SettingsDep
@@ -29,6 +30,12 @@ def archive_index(request: Request, session: ReadSessionDep, settings: SettingsD
             "subject": issue.subject,
             "preheader": issue.preheader,
             "date": issue.frozen_at.astimezone(settings.tz) if issue.frozen_at else None,
+            # a valid HTML datetime: whole seconds and an offset, never microseconds
+            "datetime": (
+                issue.frozen_at.astimezone(settings.tz).isoformat(timespec="seconds")
+                if issue.frozen_at
+                else None
+            ),
         }
         for issue in published
     ]
@@ -56,6 +63,6 @@ def _missing(request: Request, number: str) -> Response:
 
 @router.get("/feed.xml")
 def archive_feed(session: ReadSessionDep, settings: SettingsDep) -> Response:
-    body = render_feed(settings, issues.list_published(session)[:50])
+    body = render_feed(settings, issues.list_published(session)[:50], now=utcnow())
     headers = {"Cache-Control": "public, max-age=600", "X-Content-Type-Options": "nosniff"}
     return Response(body, media_type="application/atom+xml; charset=utf-8", headers=headers)

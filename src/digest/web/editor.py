@@ -125,6 +125,7 @@ def _render_preview(
     """The preview page: both widths, the text part, subject, preheader, size and lint."""
     with session_scope(get_engine(request), read_only=True) as session:
         draft = issues.find_draft(session)
+        plan = issues.next_issue(session, settings, now=now())
         try:
             preview: issues.Preview | None = issues.preview_next_issue(session, settings, now=now())
             empty = None
@@ -136,6 +137,7 @@ def _render_preview(
         "copy": public_copy(settings, preview.email) if preview else None,
         "ready": passed(preview.checks) if preview else False,
         "empty": empty,
+        "next_line": plan.describe(),  # what goes out next, and when: as the CLI says it
         "form": {
             "subject": draft.subject_override if draft else "",
             "note": draft.editor_note if draft else "",
