@@ -22,14 +22,14 @@ from digest.cli.common import (
     parse_time,
 )
 from digest.config import Settings
-from digest.db import session_scope
+from digest.db import in_store, session_scope
 from digest.delivery import Pacer, Tally
-from digest.errors import NothingToSend, TransportError
+from digest.errors import NothingToSend, StoreUnavailable, TransportError
 from digest.models import DeliveryStatus, Issue, IssueStatus
 from digest.transports import SendResult, Transport, make_transport
 
 EXIT_FAILED = 1  # some deliveries failed for good
-EXIT_UNFINISHED = 3  # paused (quota) or interrupted: run the command again later
+EXIT_UNFINISHED = 3  # paused (quota), interrupted or the database away: run it again later
 
 
 def send_command(
@@ -59,11 +59,18 @@ def send_command(
     if dry_run:
         return show_dry_run(settings, engine, now=moment)
     try:
-        with session_scope(engine) as session:
-            issue = delivery.prepare_issue(session, settings, now=moment)
+        issue = in_store(
+            engine,
+            lambda session: delivery.prepare_issue(session, settings, now=moment),
+            patience=settings.db_retry_seconds,
+            what="digest issue send",
+        )
     except NothingToSend as exc:
         console.print(f"Nothing to send: {exc.message}")
         return
+    except StoreUnavailable as exc:
+        err_console.print(f"[yellow]Unfinished:[/yellow] {escape(exc.message)}")
+        raise typer.Exit(EXIT_UNFINISHED) from None
     if issue.status == IssueStatus.SENT:
         console.print(f"Issue #{issue.number} ({issue.period}) was already sent.")
         return show_counts(engine, issue)
@@ -96,6 +103,9 @@ def run_send(
                 workers=workers,
                 on_progress=progress.update,
             )
+    except StoreUnavailable as exc:
+        err_console.print(f"[yellow]Unfinished:[/yellow] {escape(exc.message)}")
+        raise typer.Exit(EXIT_UNFINISHED) from None
     finally:
         transport.close()
     finish_with_status(report, issue)
