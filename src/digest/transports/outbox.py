@@ -1,19 +1,26 @@
 """The embedded default transport: one `.eml` file per message in a folder.
 
 Files are written atomically (temporary file, fsync, rename) and named after the message's
-reference, so sending the same message twice leaves exactly one file.
+reference, so sending the same message twice leaves exactly one file, and a file under its final
+name is always whole: a write that fails (a full disk) removes its temporary file. A full disk
+(ENOSPC, EDQUOT) pauses the send with the reason instead of retrying within seconds.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from digest.errors import TransportError
+from digest.errors import QuotaExceeded, TransportError
 from digest.transports.base import OutgoingEmail, SendResult
 from digest.transports.mime import build_mime
+
+FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 class OutboxTransport:
@@ -29,6 +36,11 @@ class OutboxTransport:
             self.directory.mkdir(parents=True, exist_ok=True)
             return [self._write(email) for email in emails]
         except OSError as exc:
+            if exc.errno in FULL:
+                raise QuotaExceeded(
+                    f"outbox {self.directory} is full ({exc.strerror}); free space, then run "
+                    "the send again"
+                ) from exc
             raise TransportError(
                 f"cannot write to outbox {self.directory}: {exc.strerror}", retryable=True
             ) from exc
@@ -43,13 +55,24 @@ class OutboxTransport:
         target = self.path_for(email)
         if not target.exists():
             data = build_mime(email).as_bytes()
-            temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-            with open(temporary, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, target)
+            temporary = target.with_name(
+                f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp"
+            )
+            try:
+                self.write_file(temporary, data)
+                os.replace(temporary, target)
+            except OSError:
+                with contextlib.suppress(OSError):
+                    temporary.unlink()
+                raise
         return SendResult(reference=email.reference, provider_id=target.name)
+
+    def write_file(self, path: Path, data: bytes) -> None:
+        """The OS seam: write and fsync one new file."""
+        with open(path, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
 
 
 def file_name(reference: str) -> str:
