@@ -10,6 +10,10 @@
 - Injectable faults: an HTTP status (after `seconds`), a dropped connection before or after the
   batch is accepted, a slow answer; and a per-request `delay` for every request. Delays and slow
   answers happen while the idempotency key is in flight, so concurrent requests meet the 409.
+- Answers that lie (the batch is processed and its answer stored under the key, then distorted):
+  "not_json" a 200 whose body is not JSON; "fewer_ids" a 200 with one id fewer than emails;
+  "reset_after_headers" the status line and headers, half the body, then a TCP reset. And
+  "bare_429": a 429 with no `retry-after` or rate-limit headers, processing nothing.
 
 Run it in a thread (`with FakeResend() as fake:`) or as a process (`python -m tests.support.resend_server`).
 """
@@ -20,6 +24,8 @@ import hashlib
 import json
 import math
 import re
+import socket
+import struct
 import threading
 import time
 import uuid
@@ -29,13 +35,14 @@ from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+LIES = ("not_json", "fewer_ids", "reset_after_headers", "bare_429")
 ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 MAX_BATCH = 100
 
 
 @dataclass
 class Fault:
-    kind: str  # "status" | "drop_before" | "drop_after" | "slow"
+    kind: str  # "status" | "drop_before" | "drop_after" | "slow" | a lie (LIES)
     status: int = 500
     seconds: float = 0.0
 
@@ -253,6 +260,10 @@ def to_message(email: dict[str, Any]) -> EmailMessage:
     return message
 
 
+def _json(answer: Answer) -> bytes:
+    return json.dumps(answer.body).encode()
+
+
 def _handler_for(fake: FakeResend) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -288,6 +299,8 @@ def _handler_for(fake: FakeResend) -> type[BaseHTTPRequestHandler]:
             if fault and fault.kind == "status":
                 time.sleep(fault.seconds)
                 return self._send(error(fault.status, "application_error", "injected fault"))
+            if fault and fault.kind == "bare_429":  # nothing processed, and no hint when to retry
+                return self._send(error(429, "rate_limit_exceeded", "Too many requests"), bare=True)
             if self.path != "/emails/batch":
                 return self._send(error(404, "not_found", "no such endpoint"))
             # The whole time spent answering (the delay, a slow fault) is inside the window
@@ -296,17 +309,41 @@ def _handler_for(fake: FakeResend) -> type[BaseHTTPRequestHandler]:
             answer = fake.handle({k.lower(): v for k, v in self.headers.items()}, raw, hold=hold)
             if fault and fault.kind == "drop_after":
                 return self._drop()
+            if fault and fault.kind in LIES:
+                return self._lie(fault.kind, answer)
             self._send(answer)
 
-        def _send(self, answer: Answer) -> None:
-            data = json.dumps(answer.body).encode()
+        def _lie(self, kind: str, answer: Answer) -> None:
+            if answer.status != 200:
+                return self._send(answer)
+            if kind == "fewer_ids":
+                return self._send(Answer(200, {**answer.body, "data": answer.body["data"][:-1]}))
+            body = b"<html>502 Bad Gateway</html>" if kind == "not_json" else _json(answer)
+            with fake.lock:
+                fake.statuses[200] += 1
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if kind == "not_json":
+                self.wfile.write(body)
+                return None
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            # SO_LINGER 0: close() sends a TCP reset instead of an orderly FIN.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            return self._drop()
+
+        def _send(self, answer: Answer, *, bare: bool = False) -> None:
+            data = _json(answer)
             with fake.lock:
                 fake.statuses[answer.status] += 1
             try:
                 self.send_response(answer.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
-                for name, value in {**fake.rate_headers(), **answer.headers}.items():
+                extra = {} if bare else {**fake.rate_headers(), **answer.headers}
+                for name, value in extra.items():
                     self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(data)
