@@ -11,7 +11,7 @@ from __future__ import annotations
 import smtplib
 import ssl
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -55,9 +55,15 @@ class SmtpTransport:
     name = "smtp"
 
     def __init__(
-        self, url: str, *, timeout: float = 30.0, ssl_context: ssl.SSLContext | None = None
+        self,
+        url: str,
+        *,
+        timeout: float = 30.0,
+        ssl_context: ssl.SSLContext | None = None,
+        envelope: Callable[[OutgoingEmail], str | None] | None = None,
     ) -> None:
         self.target = parse_smtp_url(url)
+        self.envelope = envelope  # MAIL FROM per message (VERP, transports/verp.py); else From
         self.timeout = timeout
         self.ssl_context = ssl_context or ssl.create_default_context()
         self._final: dict[str, dict[str, SendResult]] = {}  # key -> reference -> final result
@@ -128,7 +134,8 @@ class SmtpTransport:
     def _send_one(self, connection: smtplib.SMTP, email: OutgoingEmail) -> SendResult:
         """A refused recipient fails alone; the connection goes on with the next one."""
         try:
-            connection.send_message(build_mime(email))
+            sender = self.envelope(email) if self.envelope is not None else None
+            connection.send_message(build_mime(email), from_addr=sender)
         except smtplib.SMTPRecipientsRefused as exc:
             code, reason = next(iter(exc.recipients.values()))
             text = reason.decode(errors="replace") if isinstance(reason, bytes) else str(reason)

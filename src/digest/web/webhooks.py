@@ -36,5 +36,7 @@ async def resend_webhook(request: Request, settings: SettingsDep) -> JSONRespons
     except InvalidInput as exc:
         return JSONResponse({"error": exc.problems[0][1]}, status_code=400)
     with session_scope(get_engine(request)) as session:
-        outcome = webhooks.apply_event(session, event, now=moment)
+        outcome = webhooks.apply_event(
+            session, event, now=moment, soft_limit=settings.bounce_soft_limit
+        )
     return JSONResponse({"status": "ok", "outcome": outcome})
