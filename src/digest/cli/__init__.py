@@ -7,6 +7,8 @@
     subscribers.py  digest subscribers add|import|export|list|remove
     ops.py          digest db upgrade, serve, demo
     scheduler.py    digest scheduler (and main() for the root scheduler.py)
+    bounces.py      digest bounces serve|import: bounces and complaints by mail (SMTP senders)
+    bounce_server.py  the SMTP/LMTP receiver (aiosmtpd) behind `digest bounces serve`
 
 Rule: commands translate argv into calls of the domain packages, build the transport they use
 (composition roots), and turn DigestErrors into one clear line and an exit status.
@@ -19,7 +21,7 @@ import sys
 import typer
 from sqlalchemy.exc import DataError, OperationalError, ProgrammingError
 
-from digest.cli import comparisons, issue, ops, scheduler, subscribers
+from digest.cli import bounces, comparisons, issue, ops, scheduler, subscribers
 from digest.cli.common import err_console
 from digest.errors import DigestError
 
@@ -47,6 +49,7 @@ app.add_typer(ops.db_app, name="db")
 app.add_typer(comparisons.app, name="comparisons")
 app.add_typer(issue.app, name="issue")
 app.add_typer(subscribers.app, name="subscribers")
+app.add_typer(bounces.app, name="bounces")
 app.command("serve")(ops.serve)
 app.command("demo")(ops.demo)
 app.command("scheduler")(scheduler.scheduler_command)
