@@ -11,8 +11,9 @@ import re
 from datetime import datetime
 
 from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, SQLModel, col, select
 
 from digest.errors import InvalidInput
 from digest.models import (
@@ -43,22 +44,36 @@ def apply_event(
     Hard bounces and complaints suppress the reader; soft bounces are counted, once per
     message, and suppress at `soft_limit` (DIGEST_BOUNCE_SOFT_LIMIT); delivered resets the
     count. Both edges call this: the Resend webhook and the SMTP bounce receiver."""
-    record = WebhookEvent(
+    claimed = insert_once(
+        session,
+        WebhookEvent,
         svix_id=event.event_id,
         event_type=event.raw_type,
         provider_email_id=event.email_id,
         outcome="received",
         received_at=now,
     )
-    try:
-        with session.begin_nested():
-            session.add(record)
-            session.flush()
-    except IntegrityError:
+    if not claimed:
         return "duplicate: already applied"
-    record.outcome = _apply_known_event(session, event, now=now, soft_limit=soft_limit)[:200]
-    session.add(record)
-    return record.outcome
+    outcome = _apply_known_event(session, event, now=now, soft_limit=soft_limit)[:200]
+    session.execute(
+        update(WebhookEvent)
+        .where(col(WebhookEvent.svix_id) == event.event_id)
+        .values(outcome=outcome)
+    )
+    return outcome
+
+
+def insert_once(session: Session, model: type[SQLModel], **values: object) -> bool:
+    """INSERT ... ON CONFLICT DO NOTHING: True if this call stored the row. One statement and
+    no savepoint; a concurrent insert of the same key waits for the other and then does
+    nothing (PostgreSQL), or is serialised by BEGIN IMMEDIATE (SQLite)."""
+    table = model.__table__  # type: ignore[attr-defined]
+    dialect = session.get_bind().dialect.name
+    build = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = build(table).values(**values).on_conflict_do_nothing()
+    key = next(iter(table.primary_key.columns))
+    return session.execute(statement.returning(key)).first() is not None
 
 
 def _apply_known_event(
@@ -163,18 +178,15 @@ def mark_deliveries(
 ) -> int:
     """Record the event on each delivery (once per delivery and event); return how many new."""
     marked = 0
-    for delivery_id in deliveries:
-        try:
-            with session.begin_nested():
-                session.add(
-                    DeliveryMark(
-                        delivery_id=delivery_id, event=event.value, detail=detail or None, at=now
-                    )
-                )
-                session.flush()
-            marked += 1
-        except IntegrityError:
-            continue  # the same outcome under another event id: already marked
+    for delivery_id in deliveries:  # the same outcome under another event id marks nothing
+        marked += insert_once(
+            session,
+            DeliveryMark,
+            delivery_id=delivery_id,
+            event=event.value,
+            detail=detail or None,
+            at=now,
+        )
     return marked
 
 
