@@ -126,16 +126,7 @@ def test_killed_while_freezing_then_two_schedulers_across_dst_send_once(
             frozen = [i for i in issues if i.frozen_at is not None]
             assert deliveries in (0, READERS) and bool(frozen) == bool(deliveries)  # all or none
         assert kills >= 1
-        racers = [
-            subprocess.Popen(
-                [DIGEST, "scheduler", "--once", "--now", (at + timedelta(minutes=1)).isoformat()],
-                env=env,
-                cwd=tmp_path,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-            )  # fmt: skip
-            for at in (FIRST_0130, SECOND_0130)
-        ]
+        racers = [race(at, env, tmp_path) for at in (FIRST_0130, SECOND_0130)]
         outputs = [p.communicate(timeout=180) for p in racers]
         assert [p.returncode for p in racers] == [0, 0], outputs
         received = fake.recipients()
