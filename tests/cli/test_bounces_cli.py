@@ -23,6 +23,7 @@ from digest.transports.verp import envelope_sender, verp_reference
 from tests.support.bounce_mail import arf_report, dsn, plain_bounce
 from tests.support.cli import DIGEST, digest_env, run_digest
 from tests.support.ledger import run_send, setup_send
+from tests.support.settings import make_test_settings
 from tests.support.smtp_inbox import Inbox, free_port, start
 
 DOMAIN = "bounces.example.com"
@@ -194,3 +195,21 @@ def test_bounces_commands_need_a_bounce_domain(tmp_path: Path, settings: Setting
     env = digest_env(tmp_path, settings.database_url, DIGEST_SECRET_KEY=settings.secret)
     result = run_digest(["bounces", "import", "x.eml"], env, tmp_path)
     assert result.returncode == 1 and "DIGEST_BOUNCE_DOMAIN" in result.stderr
+
+
+def test_bounces_serve_answers_451_while_the_database_is_away(tmp_path: Path) -> None:
+    """Nothing listens where the store should be: the bounce is refused for now (451), so the
+    sending server keeps it and tries again later."""
+    settings = make_test_settings(
+        tmp_path,
+        f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/gone",
+        bounce_domain=DOMAIN,
+    )
+    receiver = Receiver(tmp_path, settings)
+    try:
+        raw = dsn("x@example.org", status="5.1.1", diagnostic="550 user unknown")
+        code, reply = receiver.deliver(raw, f"bounces@{DOMAIN}")
+    finally:
+        log = receiver.stop()
+    assert code == 451, (reply, log)
+    assert "database unavailable" in log
