@@ -14,7 +14,15 @@ from digest import bounces
 from digest.config import Settings
 from digest.db import session_scope
 from digest.delivery import claims
-from digest.models import Delivery, DeliveryMark, Subscriber, SubscriberStatus
+from digest.models import (
+    ConsentRoute,
+    Delivery,
+    DeliveryMark,
+    MessageKind,
+    Subscriber,
+    SubscriberStatus,
+)
+from digest.readers import mail_queue, subscriptions
 from digest.transports.verp import verp_address
 from digest.webhooks import DeliveryEvent, EventType, apply_event
 from tests.support.bounce_mail import arf_report, dsn
@@ -131,3 +139,19 @@ def test_forged_or_missing_verp_suppresses_nobody(engine: Engine, verp_settings:
     raw = dsn("reader0@example.com", status="5.1.1", diagnostic="550 user unknown")
     assert "no signed VERP address" in record(engine, verp_settings, raw, to=f"bounces@{DOMAIN}")
     assert status_of(engine, reader_id) == (SubscriberStatus.CONFIRMED, 0)
+
+
+def test_a_bounced_confirmation_suppresses_its_reader(
+    engine: Engine, verp_settings: Settings
+) -> None:
+    """A reader's own mail (here a confirmation) carries its reference in the VERP address."""
+    with session_scope(engine) as session:
+        reader = subscriptions.add_subscriber(
+            session, "new@example.org", route=ConsentRoute.FORM, now=NOW
+        )
+        message = mail_queue.queue_message(session, reader, MessageKind.CONFIRM, now=NOW)
+        reader_id, reference = reader.id, message.reference
+    assert reader_id is not None
+    raw = dsn("new@example.org", status="5.1.1", diagnostic="550 5.1.1 no such user")
+    assert "suppressed 1" in record(engine, verp_settings, raw, to=verp(verp_settings, reference))
+    assert status_of(engine, reader_id)[0] == SubscriberStatus.BOUNCED

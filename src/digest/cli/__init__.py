@@ -23,6 +23,7 @@ from sqlalchemy.exc import DataError, OperationalError, ProgrammingError
 
 from digest.cli import bounces, comparisons, issue, ops, scheduler, subscribers
 from digest.cli.common import err_console
+from digest.db import store_unavailable
 from digest.errors import DigestError
 
 __all__ = ["app", "main"]
@@ -89,5 +90,7 @@ def _explain(exc: Exception) -> str:
         return "not found: that number is larger than any stored number can be"
     if isinstance(exc, OperationalError | ProgrammingError):
         first = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        if store_unavailable(exc):
+            return f"database unavailable: {first}. Nothing was changed; run it again later"
         return f"database error: {first}. Is the schema current? Run: digest db upgrade"
     return f"{type(exc).__name__}: {exc} (run again with --debug for the traceback)"

@@ -60,6 +60,9 @@ class BounceHandler:
         except StoreUnavailable as exc:
             log.warning("bounce not recorded, answered 451: %s", exc.message)
             return "451 4.3.0 temporarily unable to record the bounce; try again later"
+        except Exception:  # a 5xx would make the sending server drop the bounce for good
+            log.exception("bounce not recorded, answered 451")
+            return "451 4.3.0 temporarily unable to record the bounce; try again later"
         log.info("bounce for %s: %s", ",".join(envelope.rcpt_tos)[:200], outcome)
         return "250 2.0.0 bounce recorded"
 

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from digest.db import in_store, session_scope, utcnow
+from digest.db import in_store, session_scope, store_unavailable, utcnow
 from digest.delivery import claims, results
 from digest.delivery.claims import Claim
 from digest.delivery.compose import Composer
@@ -213,8 +213,9 @@ class SendJob:
             try:
                 with session_scope(self.engine) as session:
                     held = results.renew_lease(session, claim, until=self.clock() + self.lease)
-            except Exception:  # a busy store: the next beat tries again, the lease still runs
-                log.exception("batch %s: renewing the lease failed", claim.batch_id)
+            except Exception as exc:  # the next beat tries again, the lease still runs
+                if not store_unavailable(exc):
+                    log.exception("batch %s: renewing the lease failed", claim.batch_id)
                 continue
             if not held:
                 log.warning("batch %s: lease lost to another worker", claim.batch_id)
