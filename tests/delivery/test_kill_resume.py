@@ -62,6 +62,7 @@ def test_sigkill_at_random_instants_loses_and_duplicates_nothing(
         kills, mid_flight, runs = 0, 0, 0
         while True:
             runs += 1
+            requests = sum(fake.key_requests.values())
             process = subprocess.Popen(
                 [DIGEST, "issue", "send"],
                 env=env,
@@ -70,7 +71,9 @@ def test_sigkill_at_random_instants_loses_and_duplicates_nothing(
                 stderr=subprocess.PIPE,
             )
             if kills < MIN_KILLS:
-                time.sleep(rng.uniform(1.0, 3.5))
+                # Random instants of the send itself, however slow this run is to start.
+                wait_for_a_request(fake, process, since=requests)
+                time.sleep(rng.uniform(0.0, 0.8))
                 if process.poll() is None:
                     mid_flight += fake.in_flight > 0
                     process.send_signal(signal.SIGKILL)
@@ -90,6 +93,15 @@ def test_sigkill_at_random_instants_loses_and_duplicates_nothing(
     assert len(deliveries) == READERS and {d.status for d in deliveries} == {DeliveryStatus.SENT}
     assert {d.provider_id for d in deliveries} == {e["id"] for e in fake.accepted}
     engine.dispose()
+
+
+def wait_for_a_request(fake: FakeResend, process: subprocess.Popen[bytes], *, since: int) -> None:
+    """Until the fake has seen a request after `since` (bounded; or the sender ended)."""
+    deadline = time.monotonic() + 60
+    while sum(fake.key_requests.values()) <= since and time.monotonic() < deadline:
+        if process.poll() is not None:
+            return
+        time.sleep(0.01)
 
 
 def test_ctrl_c_lets_in_flight_batches_finish_and_leaves_no_lease(tmp_path: Path) -> None:
