@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 PACKAGES = [
+    "digest.bounces",
     "digest.catalog",
     "digest.delivery",
     "digest.issues",

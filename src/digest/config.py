@@ -11,6 +11,7 @@ import base64
 import binascii
 import ipaddress
 import os
+import re
 import secrets
 from email.utils import parseaddr
 from enum import StrEnum
@@ -89,6 +90,12 @@ class Settings(BaseSettings):
     message_max_attempts: int = Field(default=8, ge=1, le=50)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    # issue 15: faults and bounces
+    db_retry_seconds: float = Field(default=60.0, ge=0)
+    bounce_domain: str | None = None
+    bounce_listen: str = "127.0.0.1:2525"
+    bounce_soft_limit: int = Field(default=3, ge=1, le=100)
+    bounce_keep_dir: Path = Path("bounces")
 
     @field_validator("timezone")
     @classmethod
@@ -136,6 +143,17 @@ class Settings(BaseSettings):
         if self.secret_key is None:
             raise ConfigError("DIGEST_SECRET_KEY is not set; build settings with get_settings()")
         return self.secret_key.get_secret_value()
+
+    # issue 15: faults and bounces
+    @field_validator("bounce_domain")
+    @classmethod
+    def _bounce_domain(cls, value: str | None) -> str | None:
+        value = (value or "").strip().lower().rstrip(".")
+        if not value:
+            return None
+        if not re.fullmatch(r"[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?", value) or ".." in value:
+            raise ValueError("must be a plain domain name, e.g. bounces.example.com")
+        return value
 
 
 def webhook_key(secret: str) -> bytes:

@@ -6,20 +6,27 @@ busy timeout instead of failing half-way with "database is locked" when a reader
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, event, text
 from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, create_engine
 
-from digest.errors import ConfigError
+from digest.errors import ConfigError, StoreUnavailable
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# An OperationalError that names the schema is a mistake to report, not an outage to wait out.
+SCHEMA_PROBLEMS = ("no such table", "no such column", "has no column named")
+T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -103,3 +110,61 @@ def check_database(engine: Engine) -> None:
     """Raise if the database cannot answer a trivial query."""
     with engine.connect() as connection:
         connection.execute(text("SELECT 1"))
+
+
+def store_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` says the database is away for now (restarting, unreachable, read-only,
+    locked past the busy timeout) rather than that the statement or the schema is wrong."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if not isinstance(exc, OperationalError | InterfaceError):
+        return False
+    reason = str(exc.orig or exc).lower()
+    return not any(problem in reason for problem in SCHEMA_PROBLEMS)
+
+
+def in_store(
+    engine: Engine,
+    work: Callable[[Session], T],
+    *,
+    patience: float,
+    read_only: bool = False,
+    what: str = "the send",
+) -> T:
+    """Run `work` in one transaction; while the database is away, roll back, wait and run it
+    again, for up to `patience` seconds. Then StoreUnavailable (nothing is lost: a transaction
+    that failed wrote nothing, and the ledger still holds whatever was not recorded)."""
+    started, pause, warned = time.monotonic(), 0.2, False
+    while True:
+        try:
+            with session_scope(engine, read_only=read_only) as session:
+                result = work(session)
+        except Exception as exc:
+            if not store_unavailable(exc):
+                raise
+            waited = time.monotonic() - started
+            if waited >= patience:
+                raise StoreUnavailable(
+                    f"database unavailable for {waited:.0f} s ({_first_line(exc)}); nothing "
+                    f"was lost: run it again to resume {what}"
+                ) from exc
+            if not warned:
+                log.warning(
+                    "database unavailable (%s): %s waits up to %.0f s and reconnects",
+                    _first_line(exc),
+                    what,
+                    patience,
+                )
+                warned = True
+            time.sleep(min(pause, max(0.0, patience - waited)))
+            pause = min(pause * 2, 2.0)
+            continue
+        if warned:
+            log.warning("database reachable again after %.1f s", time.monotonic() - started)
+        return result
+
+
+def _first_line(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    lines = str(orig).strip().splitlines()
+    return lines[0][:200] if lines else type(orig).__name__

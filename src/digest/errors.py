@@ -7,6 +7,7 @@
     ├── Conflict                 the request contradicts what the store holds
     ├── TokenError               a token is forged, expired or for another purpose
     ├── NothingToSend            no new comparisons since the last issue
+    ├── StoreUnavailable         the database stayed unreachable or read-only: run again later
     └── TransportError           the mail provider refused or could not be reached
         ├── QuotaExceeded        a daily/monthly quota: pause and resume later
         └── IdempotencyMismatch  the provider holds this batch's key with another payload
@@ -53,6 +54,13 @@ class TokenError(DigestError):
 
 class NothingToSend(DigestError):
     """There are no new comparisons since the last issue."""
+
+
+class StoreUnavailable(DigestError):
+    """The database was away (restarting, unreachable, read-only) for longer than we wait.
+
+    Nothing was lost: whatever was not recorded is still leased or queued in the ledger.
+    """
 
 
 class TransportError(DigestError):

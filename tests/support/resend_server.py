@@ -13,6 +13,10 @@
 - `GET /domains` (what `digest doctor` and the pre-send check use to prove the key): the list,
   or 401 restricted_api_key for a sending-only key (`sending_only=True`), 403 for a wrong key.
   These probes are counted in `probes`, not in `statuses`.
+- Answers that lie (the batch is processed and its answer stored under the key, then distorted):
+  "not_json" a 200 whose body is not JSON; "fewer_ids" a 200 with one id fewer than emails;
+  "reset_after_headers" the status line and headers, half the body, then a TCP reset. And
+  "bare_429": a 429 with no `retry-after` or rate-limit headers, processing nothing.
 
 Run it in a thread (`with FakeResend() as fake:`) or as a process (`python -m tests.support.resend_server`).
 """
@@ -23,6 +27,8 @@ import hashlib
 import json
 import math
 import re
+import socket
+import struct
 import threading
 import time
 import uuid
@@ -35,13 +41,14 @@ from email.policy import default
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+LIES = ("not_json", "fewer_ids", "reset_after_headers", "bare_429")
 ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 MAX_BATCH = 100
 
 
 @dataclass
 class Fault:
-    kind: str  # "status" | "drop_before" | "drop_after" | "slow"
+    kind: str  # "status" | "drop_before" | "drop_after" | "slow" | a lie (LIES)
     status: int = 500
     seconds: float = 0.0
 
@@ -279,6 +286,10 @@ def to_message(email: dict[str, Any]) -> EmailMessage:
     return received
 
 
+def _json(answer: Answer) -> bytes:
+    return json.dumps(answer.body).encode()
+
+
 def _handler_for(fake: FakeResend) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -319,6 +330,8 @@ def _handler_for(fake: FakeResend) -> type[BaseHTTPRequestHandler]:
             if fault and fault.kind == "status":
                 time.sleep(fault.seconds)
                 return self._send(error(fault.status, "application_error", "injected fault"))
+            if fault and fault.kind == "bare_429":  # nothing processed, and no hint when to retry
+                return self._send(error(429, "rate_limit_exceeded", "Too many requests"), bare=True)
             if self.path != "/emails/batch":
                 return self._send(error(404, "not_found", "no such endpoint"))
             # The whole time spent answering (the delay, a slow fault) is inside the window
@@ -327,6 +340,8 @@ def _handler_for(fake: FakeResend) -> type[BaseHTTPRequestHandler]:
             answer = fake.handle({k.lower(): v for k, v in self.headers.items()}, raw, hold=hold)
             if fault and fault.kind == "drop_after":
                 return self._drop()
+            if fault and fault.kind in LIES:
+                return self._lie(fault.kind, answer)
             self._send(answer)
 
         def _probe(self) -> None:
@@ -339,8 +354,29 @@ def _handler_for(fake: FakeResend) -> type[BaseHTTPRequestHandler]:
                 return self._send(answer, count=False)
             self._send(Answer(200, {"object": "list", "data": []}), count=False)
 
-        def _send(self, answer: Answer, *, count: bool = True) -> None:
-            data = json.dumps(answer.body).encode()
+        def _lie(self, kind: str, answer: Answer) -> None:
+            if answer.status != 200:
+                return self._send(answer)
+            if kind == "fewer_ids":
+                return self._send(Answer(200, {**answer.body, "data": answer.body["data"][:-1]}))
+            body = b"<html>502 Bad Gateway</html>" if kind == "not_json" else _json(answer)
+            with fake.lock:
+                fake.statuses[200] += 1
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if kind == "not_json":
+                self.wfile.write(body)
+                return None
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            # SO_LINGER 0: close() sends a TCP reset instead of an orderly FIN.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            return self._drop()
+
+        def _send(self, answer: Answer, *, count: bool = True, bare: bool = False) -> None:
+            data = _json(answer)
             with fake.lock:
                 if count:
                     fake.statuses[answer.status] += 1
@@ -348,7 +384,8 @@ def _handler_for(fake: FakeResend) -> type[BaseHTTPRequestHandler]:
                 self.send_response(answer.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
-                for name, value in {**fake.rate_headers(), **answer.headers}.items():
+                extra = {} if bare else {**fake.rate_headers(), **answer.headers}
+                for name, value in extra.items():
                     self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(data)

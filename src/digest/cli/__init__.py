@@ -8,6 +8,8 @@
     ops.py          digest db upgrade, serve, demo
     doctor.py       digest doctor: settings, database and schema, transport, URL, webhooks
     scheduler.py    digest scheduler (and main() for the root scheduler.py)
+    bounces.py      digest bounces serve|import: bounces and complaints by mail (SMTP senders)
+    bounce_server.py  the SMTP/LMTP receiver (aiosmtpd) behind `digest bounces serve`
 
 Rule: commands translate argv into calls of the domain packages, build the transport they use
 (composition roots), and turn DigestErrors into one clear line and an exit status.
@@ -20,7 +22,7 @@ import sys
 import typer
 from sqlalchemy.exc import DataError, OperationalError, ProgrammingError
 
-from digest.cli import comparisons, doctor, issue, ops, scheduler, subscribers
+from digest.cli import bounces, comparisons, doctor, issue, ops, scheduler, subscribers
 from digest.cli.common import err_console, shown
 from digest.errors import DigestError
 
@@ -48,6 +50,7 @@ app.add_typer(ops.db_app, name="db")
 app.add_typer(comparisons.app, name="comparisons")
 app.add_typer(issue.app, name="issue")
 app.add_typer(subscribers.app, name="subscribers")
+app.add_typer(bounces.app, name="bounces")
 app.command("serve")(ops.serve)
 app.command("demo")(ops.demo)
 app.command("scheduler")(scheduler.scheduler_command)

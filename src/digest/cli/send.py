@@ -22,14 +22,14 @@ from digest.cli.common import (
     shown,
 )
 from digest.config import Settings
-from digest.db import session_scope
+from digest.db import in_store, session_scope
 from digest.delivery import Pacer, Tally
-from digest.errors import NothingToSend, TransportError
+from digest.errors import NothingToSend, StoreUnavailable, TransportError
 from digest.models import DeliveryStatus, Issue, IssueStatus
 from digest.transports import SendResult, Transport, make_transport
 
 EXIT_FAILED = 1  # some deliveries failed for good
-EXIT_UNFINISHED = 3  # paused (quota) or interrupted: run the command again later
+EXIT_UNFINISHED = 3  # paused (quota), unfinished or the database away: run it again later
 EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT), as shells report it
 
 
@@ -91,11 +91,18 @@ def send_now(
     now: datetime,
 ) -> None:
     try:
-        with session_scope(engine) as session:
-            issue = delivery.prepare_issue(session, settings, now=now)
+        issue = in_store(
+            engine,
+            lambda session: delivery.prepare_issue(session, settings, now=now),
+            patience=settings.db_retry_seconds,
+            what="digest issue send",
+        )
     except NothingToSend as exc:  # the comparisons went into an issue sent meanwhile
         console.print(f"Nothing to send: {shown(exc.message)}")
         return
+    except StoreUnavailable as exc:
+        err_console.print(f"[yellow]Unfinished:[/yellow] {shown(exc.message)}")
+        raise typer.Exit(EXIT_UNFINISHED) from None
     if issue.status == IssueStatus.SENT:  # another sender finished it meanwhile
         console.print(f"Issue #{issue.number} ({shown(issue.period)}) was already sent.")
         return show_counts(engine, issue)
@@ -144,6 +151,9 @@ def run_send(
             f"issue #{issue.number}."
         )
         raise typer.Exit(EXIT_INTERRUPTED) from None
+    except StoreUnavailable as exc:
+        err_console.print(f"[yellow]Unfinished:[/yellow] {shown(exc.message)}")
+        raise typer.Exit(EXIT_UNFINISHED) from None
     finish_with_status(report, issue)
 
 

@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from digest import issues
 from digest.config import Settings
-from digest.db import session_scope
+from digest.db import in_store
 from digest.delivery import claims
 from digest.delivery.compose import Composer
 from digest.delivery.pacing import Pacer
@@ -121,11 +121,16 @@ def send_issue(
     own batches' due times in the future.
     """
     clock = clock or clock_from(now)
-    with session_scope(engine) as session:
+    patience = settings.db_retry_seconds
+
+    def resume(session: Session) -> Issue:
         resume_issue(session, issue_id)
         issue = session.get(Issue, issue_id)
         if issue is None:
             raise Conflict(f"issue id {issue_id} does not exist")
+        return issue
+
+    issue = in_store(engine, resume, patience=patience)
     job = SendJob(
         engine=engine,
         composer=Composer(settings, issue, now=now),
@@ -135,12 +140,15 @@ def send_issue(
         lease=timedelta(seconds=settings.send_lease_seconds),
         clock=clock,
         on_progress=on_progress,
+        store_patience=patience,
     )
     tally = job.run(workers or settings.send_workers)
-    with session_scope(engine) as session:
+
+    def finish(session: Session) -> tuple[Issue, dict[str, int]]:
         finish_if_done(session, issue_id, now=clock())
-        issue = session.get(Issue, issue_id) or issue
-        counts = issue_counts(session, issue_id)
+        return session.get(Issue, issue_id) or issue, issue_counts(session, issue_id)
+
+    issue, counts = in_store(engine, finish, patience=patience)
     return SendReport(issue=issue, counts=counts, tally=tally)
 
 

@@ -12,14 +12,15 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from digest.db import session_scope, utcnow
+from digest.db import in_store, session_scope, store_unavailable, utcnow
 from digest.delivery import claims, results
 from digest.delivery.claims import Claim
 from digest.delivery.compose import Composer
@@ -27,7 +28,7 @@ from digest.delivery.pacing import Pacer
 from digest.delivery.retry import Action, Decision, RetryPolicy
 from digest.errors import TransportError
 from digest.models import BatchStatus
-from digest.transports import Transport
+from digest.transports import SendResult, Transport
 
 IDLE_POLL_SECONDS = 0.2  # how soon an idle worker notices a batch released for retry
 # Work due later than this (readers greylisted for minutes) is left to a later run: the
@@ -36,6 +37,7 @@ MAX_IDLE_SECONDS = 60.0
 OUTAGE_NOTE = "provider unavailable: {}; resumes automatically (hourly, or rerun the send)"
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
@@ -71,6 +73,7 @@ class SendJob:
     stop: threading.Event = field(default_factory=threading.Event)
     errors: list[BaseException] = field(default_factory=list)
     rng: random.Random = field(default_factory=random.Random)
+    store_patience: float = 60.0  # DIGEST_DB_RETRY_SECONDS: how long to wait out a lost store
 
     def run(self, workers: int) -> Tally:
         prefix = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
@@ -79,9 +82,7 @@ class SendJob:
             threading.Thread(target=self._guarded, args=(f"{prefix}:{n}", done), daemon=True)
             for n, done in enumerate(finished)
         ]
-        # Holding one connection open for the run keeps SQLite from checkpointing its WAL
-        # every time a worker's session closes the last connection (a third of the ledger time).
-        with self.engine.connect():
+        with self._keep_open():
             for thread in threads:
                 thread.start()
             try:
@@ -93,6 +94,20 @@ class SendJob:
         if self.errors:
             raise self.errors[0]
         return self.tally
+
+    def _keep_open(self) -> AbstractContextManager[Any]:
+        # Holding one connection open for the run keeps SQLite from checkpointing its WAL
+        # every time a worker's session closes the last connection (a third of the ledger time).
+        # PostgreSQL needs no such thing, and a held connection would only die in an outage.
+        if self.engine.dialect.name == "sqlite":
+            return self.engine.connect()
+        return nullcontext()
+
+    def _store(self, work: Callable[[Session], T], *, read_only: bool = False) -> T:
+        """One transaction, waited out and retried while the database is away."""
+        return in_store(
+            self.engine, work, patience=self.store_patience, read_only=read_only, what="the send"
+        )
 
     def _guarded(self, owner: str, done: threading.Event) -> None:
         try:
@@ -116,7 +131,8 @@ class SendJob:
 
     def _claim(self, owner: str) -> Claim | None:
         issue_id = self.composer.issue_id
-        with session_scope(self.engine) as session:
+
+        def claim_next(session: Session) -> Claim | None:
             if not claims.is_sending(session, issue_id):
                 self.stop.set()  # paused (quota) or finished elsewhere
                 return None
@@ -126,6 +142,9 @@ class SendJob:
             )
             if claim is not None and not claim.recipients and not claim.expired:
                 results.finish_batch(session, claim, BatchStatus.DONE, now=now)
+            return claim
+
+        claim = self._store(claim_next)
         if claim is not None:
             self._progress(skipped=claim.skipped, failed=claim.expired)
         return claim
@@ -138,9 +157,12 @@ class SendJob:
         with nothing in flight is left to a later run.
         """
         issue_id = self.composer.issue_id
-        with session_scope(self.engine, read_only=True) as session:
+
+        def look(session: Session) -> tuple[datetime | None, bool]:
             due = claims.next_due(session, issue_id)
-            in_flight = due is not None and claims.has_leased(session, issue_id)
+            return due, due is not None and claims.has_leased(session, issue_id)
+
+        due, in_flight = self._store(look, read_only=True)
         if due is None:
             return None
         wait = max(0.05, (due - self.clock()).total_seconds())
@@ -155,21 +177,23 @@ class SendJob:
             except TransportError as exc:
                 self._after_failure(claim, exc)
                 return
-            with session_scope(self.engine) as session:
-                now = self.clock()
-                resend_at = now + timedelta(seconds=self.policy.refused_backoff(1, self.rng))
-                recorded = results.record_results(
-                    session,
-                    claim,
-                    answers,
-                    now=now,
-                    resend_at=resend_at,
-                    max_attempts=self.policy.max_attempts,
-                )
+            recorded = self._store(lambda session: self._record(session, claim, answers))
         if recorded:
             sent = sum(1 for r in answers if r.ok)
             final = sum(1 for r in answers if not r.ok and r.permanent)
             self._progress(sent=sent, failed=final)
+
+    def _record(self, session: Session, claim: Claim, answers: list[SendResult]) -> bool:
+        now = self.clock()
+        resend_at = now + timedelta(seconds=self.policy.refused_backoff(1, self.rng))
+        return results.record_results(
+            session,
+            claim,
+            answers,
+            now=now,
+            resend_at=resend_at,
+            max_attempts=self.policy.max_attempts,
+        )
 
     @contextmanager
     def _holding(self, claim: Claim) -> Iterator[None]:
@@ -189,19 +213,32 @@ class SendJob:
             try:
                 with session_scope(self.engine) as session:
                     held = results.renew_lease(session, claim, until=self.clock() + self.lease)
-            except Exception:  # a busy store: the next beat tries again, the lease still runs
-                log.exception("batch %s: renewing the lease failed", claim.batch_id)
+            except Exception as exc:  # the next beat tries again, the lease still runs
+                if not store_unavailable(exc):
+                    log.exception("batch %s: renewing the lease failed", claim.batch_id)
                 continue
             if not held:
                 log.warning("batch %s: lease lost to another worker", claim.batch_id)
                 return
 
     def _after_failure(self, claim: Claim, exc: TransportError) -> None:
-        with session_scope(self.engine) as session:
+        def decide(session: Session) -> Decision | None:
             attempts = results.attempts_of(session, claim.batch_id)
             decision = self.policy.decide(exc, attempts=attempts, shrunk=claim.shrunk, rng=self.rng)
-            if not self._apply(session, claim, exc, decision):
-                return
+            return decision if self._apply(session, claim, exc, decision) else None
+
+        decision = self._store(decide)
+        if decision is None:
+            return
+        log.warning(
+            "issue %s batch %s (key %s): %s -> %s%s",
+            claim.issue_id,
+            claim.batch_id,
+            claim.idempotency_key,
+            exc.message,
+            decision.action,
+            f" in {decision.delay:.1f} s" if decision.action is Action.RETRY else "",
+        )
         if decision.action is Action.RETRY and exc.retry_after:
             self.pacer.hold(exc.retry_after)
         self._report(decision.action, claim, exc)

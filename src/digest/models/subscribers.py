@@ -43,6 +43,9 @@ class Subscriber(SQLModel, table=True):
     confirmed_at: datetime | None = utc_field(nullable=True)
     unsubscribed_at: datetime | None = utc_field(nullable=True)
     suppressed_at: datetime | None = utc_field(nullable=True)  # bounced/complained: for good
+    # Soft bounces (mailbox full, deferred, policy) since the last delivered event, one per
+    # message; at DIGEST_BOUNCE_SOFT_LIMIT the reader is suppressed as bounced.
+    soft_bounces: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     erased_at: datetime | None = utc_field(nullable=True)
     # When the last confirmation email was queued: at most one per DIGEST_CONFIRM_RESEND_MINUTES.
     confirm_sent_at: datetime | None = utc_field(nullable=True)

@@ -7,6 +7,7 @@
     outbox.py   one .eml file per message (the embedded default)
     resend.py   Resend's batch API (the only module that imports the `resend` SDK)
     smtp.py     any SMTP server
+    verp.py     the signed envelope sender (VERP) that makes a bounce name its message
 
 Rule: transports are built at the composition roots (`create_app`, each CLI command, the
 scheduler) and passed in; nothing in the domain calls `make_transport`. A composition root that
@@ -45,8 +46,9 @@ def make_transport(settings: Settings, *, observer: HeaderObserver | None = None
         return OutboxTransport(settings.outbox_dir)
     if settings.transport is TransportName.SMTP:
         from digest.transports.smtp import SmtpTransport
+        from digest.transports.verp import envelope_sender
 
-        return SmtpTransport(settings.smtp_url)
+        return SmtpTransport(settings.smtp_url, envelope=envelope_sender(settings))
     return make_resend(settings, observer)
 
 

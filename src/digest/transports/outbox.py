@@ -1,21 +1,28 @@
 """The embedded default transport: one `.eml` file per message in a folder.
 
 Files are written atomically (temporary file, fsync, rename) and named after the message's
-reference, so sending the same message twice leaves exactly one file. They hold links that
-never expire, so they are created readable by their owner only (0600; the folder 0700).
+reference, so sending the same message twice leaves exactly one file, and a file under its final
+name is always whole: a write that fails (a full disk) removes its temporary file. A full disk
+(ENOSPC, EDQUOT) pauses the send with the reason instead of retrying within seconds. Files hold
+links that never expire, so they are readable by their owner only (0600; the folder 0700).
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from digest.errors import TransportError
+from digest.errors import QuotaExceeded, TransportError
 from digest.transports.base import OutgoingEmail, SendResult
 from digest.transports.headers import UNSENDABLE
 from digest.transports.mime import build_message
+
+FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 class OutboxTransport:
@@ -31,6 +38,11 @@ class OutboxTransport:
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             return [self._write(email, idempotency_key) for email in emails]
         except OSError as exc:
+            if exc.errno in FULL:
+                raise QuotaExceeded(
+                    f"outbox {self.directory} is full ({exc.strerror}); free space, then run "
+                    "the send again"
+                ) from exc
             raise TransportError(
                 f"cannot write to outbox {self.directory}: {exc.strerror}", retryable=True
             ) from exc
@@ -71,20 +83,26 @@ class OutboxTransport:
                 data = build_message(email, idempotency_key=key, linesep=os.linesep)
             except UNSENDABLE as exc:
                 return SendResult(email.reference, error=f"not sent: {exc}", permanent=True)
-            _write_private(target, data)
+            temporary = target.with_name(
+                f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp"
+            )
+            try:
+                self.write_file(temporary, data)
+                os.replace(temporary, target)
+            except OSError:
+                with contextlib.suppress(OSError):
+                    temporary.unlink()
+                raise
         return SendResult(reference=email.reference, provider_id=target.name)
 
-
-def _write_private(target: Path, data: bytes) -> None:
-    """`data` into `target`, atomically, readable and writable by the owner only."""
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        os.fchmod(handle.fileno(), 0o600)  # whatever the umask or a leftover file said
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, target)
+    def write_file(self, path: Path, data: bytes) -> None:
+        """The OS seam: write and fsync one new file, readable and writable by its owner only."""
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            os.fchmod(handle.fileno(), 0o600)  # whatever the umask or a leftover file said
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
 
 
 def file_name(reference: str) -> str:

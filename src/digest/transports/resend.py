@@ -7,6 +7,8 @@ in one process (tests) never send with each other's settings.
 
 from __future__ import annotations
 
+import logging
+import math
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -31,6 +33,7 @@ from digest.transports.mime import message_id
 MAX_BATCH = 100
 QUOTA_ERRORS = {"daily_quota_exceeded", "monthly_quota_exceeded"}
 _sdk_lock = threading.Lock()
+log = logging.getLogger(__name__)
 
 
 class SessionClient(resend.HTTPClient):
@@ -97,7 +100,8 @@ class ResendTransport:
             response = self._call(params, options)
         except ResendError as exc:
             raise translate(exc) from exc
-        sent = {r.reference: r for r in map_results(sendable, response)}
+        answer = response if isinstance(response, Mapping) else {}
+        sent = {r.reference: r for r in map_results(sendable, answer, key=idempotency_key)}
         return [sent.get(email.reference) or refused[email.reference] for email in emails]
 
     def _call(self, params: Any, options: Any) -> Mapping[str, Any]:
@@ -167,19 +171,51 @@ def tag(value: str) -> str:
     return safe[:256]
 
 
-def map_results(emails: Sequence[OutgoingEmail], response: Mapping[str, Any]) -> list[SendResult]:
-    """Permissive validation answers ids for the valid emails, in order, and errors by index."""
-    errors = {
-        int(e["index"]): str(e.get("message", "rejected")) for e in response.get("errors") or []
-    }
-    ids = iter(item["id"] for item in response.get("data") or [])
+def map_results(
+    emails: Sequence[OutgoingEmail], response: Mapping[str, Any], *, key: str = ""
+) -> list[SendResult]:
+    """Permissive validation answers ids for the valid emails, in order, and errors by index.
+
+    A 200 means the batch was accepted, so an answer that lists fewer ids than accepted emails
+    (or items without an id) still counts them sent, without an id, and says so in the log:
+    sending them again would mail them twice.
+    """
+    errors = _errors_by_index(response.get("errors"), len(emails))
+    listed = response.get("data")
+    ids = iter(_ids(listed if isinstance(listed, list) else []))
     results = []
     for index, email in enumerate(emails):
         if index in errors:
             results.append(SendResult(email.reference, error=errors[index], permanent=True))
         else:
             results.append(SendResult(email.reference, provider_id=next(ids, None)))
+    missing = [r.reference for r in results if r.ok and r.provider_id is None]
+    if missing:
+        log.warning(
+            "batch %s: Resend accepted the batch but answered no id for %d of %d emails "
+            "(%s); recorded as sent without an id, not sent again",
+            key or "?",
+            len(missing),
+            len(emails),
+            ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else ""),
+        )
     return results
+
+
+def _errors_by_index(value: Any, size: int) -> dict[int, str]:
+    errors: dict[int, str] = {}
+    for item in value if isinstance(value, list) else []:
+        index = item.get("index") if isinstance(item, dict) else None
+        if isinstance(index, int) and 0 <= index < size:
+            errors[index] = str(item.get("message") or "rejected")[:500]
+    return errors
+
+
+def _ids(items: list[Any]) -> list[str | None]:
+    return [
+        str(item["id"])[:200] if isinstance(item, dict) and item.get("id") else None
+        for item in items
+    ]
 
 
 def translate(exc: ResendError) -> TransportError:
@@ -189,7 +225,10 @@ def translate(exc: ResendError) -> TransportError:
     if kind in QUOTA_ERRORS:
         return QuotaExceeded(message)
     if code == 429:
-        return TransportError(message, retryable=True, retry_after=retry_after(exc.headers))
+        wait = retry_after(exc.headers)
+        if wait is None:  # no hint: back off like an outage, bounded by DIGEST_SEND_MAX_ATTEMPTS
+            return TransportError(f"{message} (no retry-after)", retryable=True)
+        return TransportError(message, retryable=True, retry_after=wait)
     if code == 409 and kind == "concurrent_idempotent_requests":
         return TransportError(message, retryable=True, retry_after=1.0)
     if code == 409:
@@ -197,11 +236,14 @@ def translate(exc: ResendError) -> TransportError:
     return TransportError(message, retryable=code >= 500)
 
 
-def retry_after(headers: Mapping[str, str]) -> float:
-    lowered = {k.lower(): v for k, v in headers.items()}
+def retry_after(headers: Mapping[str, str] | None) -> float | None:
+    """Seconds the provider asks us to wait; None when it does not say."""
+    lowered = {k.lower(): v for k, v in (headers or {}).items()}
     for name in ("retry-after", "ratelimit-reset"):
         try:
-            return max(0.0, float(lowered[name]))
+            wait = float(lowered[name])
         except (KeyError, ValueError):
             continue
-    return 1.0
+        if math.isfinite(wait):
+            return min(max(0.0, wait), 3600.0)
+    return None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import smtplib
 import ssl
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -57,9 +57,15 @@ class SmtpTransport:
     name = "smtp"
 
     def __init__(
-        self, url: str, *, timeout: float = 30.0, ssl_context: ssl.SSLContext | None = None
+        self,
+        url: str,
+        *,
+        timeout: float = 30.0,
+        ssl_context: ssl.SSLContext | None = None,
+        envelope: Callable[[OutgoingEmail], str | None] | None = None,
     ) -> None:
         self.target = parse_smtp_url(url)
+        self.envelope = envelope  # MAIL FROM per message (VERP, transports/verp.py); else From
         self.timeout = timeout
         self.ssl_context = ssl_context or ssl.create_default_context()
         self._final: dict[str, dict[str, SendResult]] = {}  # key -> reference -> final result
@@ -151,8 +157,9 @@ class SmtpTransport:
             sender, recipient = parse_mailbox(email.from_email), parse_mailbox(email.to)
         except UNSENDABLE as exc:
             return SendResult(email.reference, error=f"not sent: {exc}", permanent=True)
+        envelope = self.envelope(email) if self.envelope is not None else None
         try:
-            connection.sendmail(sender.address, [recipient.address], data)
+            connection.sendmail(envelope or sender.address, [recipient.address], data)
         except smtplib.SMTPRecipientsRefused as exc:
             code, reason = next(iter(exc.recipients.values()))
             return SendResult(

@@ -34,9 +34,15 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # SQLite checkpoints its WAL whenever the last connection closes, i.e. after every
+        # request (NullPool): one idle connection held for the app's life makes a webhook
+        # storm several times faster (issue 15; the send loop does the same).
+        keeper = engine.connect() if engine.dialect.name == "sqlite" else None
         mail_retry = asyncio.create_task(retry_pending_mail(engine, settings, transport))
         yield
         mail_retry.cancel()
+        if keeper is not None:
+            keeper.close()
         transport.close()
         engine.dispose()
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.engine import Engine
+from starlette.concurrency import run_in_threadpool
 
 from digest import webhooks
 from digest.db import session_scope
@@ -35,6 +39,14 @@ async def resend_webhook(request: Request, settings: SettingsDep) -> JSONRespons
         event = webhooks.parse_event(svix_id, body)
     except InvalidInput as exc:
         return JSONResponse({"error": exc.problems[0][1]}, status_code=400)
-    with session_scope(get_engine(request)) as session:
-        outcome = webhooks.apply_event(session, event, now=moment)
+    # In a worker thread: a storm of events is applied side by side (PostgreSQL) instead of
+    # one at a time on the event loop, which also keeps the loop free for the other routes.
+    outcome = await run_in_threadpool(
+        apply, get_engine(request), event, now=moment, soft_limit=settings.bounce_soft_limit
+    )
     return JSONResponse({"status": "ok", "outcome": outcome})
+
+
+def apply(engine: Engine, event: webhooks.DeliveryEvent, *, now: datetime, soft_limit: int) -> str:
+    with session_scope(engine) as session:
+        return webhooks.apply_event(session, event, now=now, soft_limit=soft_limit)

@@ -22,3 +22,6 @@ class DeliveryEvent:
     recipients: tuple[str, ...]
     permanent: bool  # for bounces: a hard bounce (retrying cannot help)
     detail: str
+    # Our own reference of the message it is about ("i3-s42", a reader's mail), when the
+    # provider names it in a way we signed (an SMTP bounce's VERP address); trusted like email_id.
+    reference: str | None = None
