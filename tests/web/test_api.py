@@ -179,3 +179,29 @@ def test_control_character_in_a_comparison_is_a_field_error(base_url: str, engin
 
 def test_openapi_schema_is_not_public(base_url: str) -> None:
     assert httpx.get(f"{base_url}/openapi.json").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "where"),
+    [
+        ("published_at", "0001-01-01T00:00:00+01:00", "published_at"),
+        ("published_at", "0001-01-01T00:00:00Z", "published_at"),
+        ("published_at", "9999-12-31T23:59:59-01:00", "published_at"),
+        ("community_votes", 2**31, "tools.0.community_votes"),
+        ("community_votes", 2**63, "tools.0.community_votes"),
+        ("title", "lone \udfff surrogate", "title"),
+    ],
+)
+def test_values_the_database_cannot_hold_are_field_errors(
+    base_url: str, engine: Engine, field: str, value: object, where: str
+) -> None:
+    """Year 1 (SQLite) and votes beyond 32 bits (PostgreSQL) once answered 500."""
+    document = json.loads(SAMPLES[0].read_text())
+    if field.startswith("community"):
+        document["tools"][0][field] = value
+    else:
+        document[field] = value
+    answer = post(base_url, json.dumps(document).encode())
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["problems"][0]["loc"] == where
+    assert count(engine, "comparison") == 0
