@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import os
 import secrets
 from enum import StrEnum
@@ -86,6 +87,27 @@ class Settings(BaseSettings):
     message_max_attempts: int = Field(default=8, ge=1, le=50)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    # issue 9: web hardening
+    trusted_proxies: str = ""  # CIDRs whose X-Forwarded-For is believed; none by default
+    request_read_timeout: float = Field(default=10.0, gt=0, le=300)
+    confirm_hourly_limit: int = Field(default=200, ge=1)
+    data_link_minutes: int = Field(default=60, ge=5, le=24 * 60)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for entry in value.replace(",", " ").split():
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or CIDR network") from None
+        return value
+
+    @property
+    def trusted_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """DIGEST_TRUSTED_PROXIES as networks (a bare address is a network of one)."""
+        entries = self.trusted_proxies.replace(",", " ").split()
+        return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
 
     @field_validator("timezone")
     @classmethod

@@ -244,7 +244,7 @@ hostile_text = st.one_of(
     ),
     st.integers(min_value=0, max_value=6000).map(lambda n: "é" * n),
 )
-hostile_value = st.one_of(
+hostile_value: st.SearchStrategy[object] = st.one_of(
     hostile_text,
     st.integers(min_value=-(2**70), max_value=2**70),
     st.sampled_from([2**31 - 1, 2**31, -1, 0, 100, 101, 1.5, True, None, [], {}]),

@@ -230,7 +230,7 @@ def test_json_subscribe(base_url: str, engine: Engine, web_settings: Settings) -
 
 def test_oversized_form_is_refused(base_url: str, engine: Engine) -> None:
     response = subscribe(base_url, "a@example.com", name="x" * 20_000)
-    assert response.status_code == 400
+    assert response.status_code == 413
     assert count(engine, "subscriber") == 0
 
 

@@ -29,20 +29,10 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port [default: DIGEST_PORT].")] = None,
 ) -> None:
     """Serve the web app: subscribe pages, archive, editor, API and webhooks."""
-    import uvicorn
-
-    from digest.web.access_log import log_config
-    from digest.web.app import create_app
+    from digest.web.server import serve as serve_app
 
     settings = load_settings()
-    app = create_app(settings)
-    uvicorn.run(
-        app,
-        host=host or settings.host,
-        port=port or settings.port,
-        proxy_headers=True,
-        log_config=log_config(),  # never-expiring link tokens stay out of the access log
-    )
+    serve_app(settings, host=host or settings.host, port=port or settings.port)
 
 
 def demo(now: NowOption = None) -> None:

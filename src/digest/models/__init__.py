@@ -6,7 +6,8 @@
     subscribers.py  Subscriber; SubscriberStatus, ConsentRoute
     deliveries.py   the send ledger: Batch, Delivery, and DeliveryMark (what the provider said)
     messages.py     TransactionalMessage (readers' own mail); MessageKind, MessageStatus
-    events.py       RateCounter (abuse counters), WebhookEvent (provider events applied once)
+    events.py       RateCounter (abuse counters), WebhookEvent (provider events applied once),
+                    EditorSession (revocable editor logins)
 
 Rule: importing this package registers every table on `metadata` (Alembic and create_all rely
 on it); import models from here, not from the modules.
@@ -15,7 +16,7 @@ on it); import models from here, not from the modules.
 from digest.models.base import metadata
 from digest.models.catalog import Comparison, ComparisonTool, Persona, Review, Tool, Verdict
 from digest.models.deliveries import Batch, BatchStatus, Delivery, DeliveryMark, DeliveryStatus
-from digest.models.events import RateCounter, WebhookEvent
+from digest.models.events import EditorSession, RateCounter, WebhookEvent
 from digest.models.issues import Issue, IssueComparison, IssueStatus
 from digest.models.messages import MessageKind, MessageStatus, TransactionalMessage
 from digest.models.subscribers import ConsentRoute, Subscriber, SubscriberStatus
@@ -29,6 +30,7 @@ __all__ = [
     "Delivery",
     "DeliveryMark",
     "DeliveryStatus",
+    "EditorSession",
     "Issue",
     "IssueComparison",
     "IssueStatus",

@@ -1,6 +1,10 @@
 """The web edge: HTTP only. Entry point: `create_app(settings)` in app.py.
 
     app.py          create_app: routers, the engine and the one transport (composition root)
+    server.py       the uvicorn configuration `digest serve` runs: timeouts, no proxy headers
+    guard.py        the edge every request crosses: body limits, read deadline, HSTS
+    client.py       the client's IP address (X-Forwarded-For only from trusted proxies)
+    fallback.py     answers for unknown addresses; redirects built from DIGEST_BASE_URL
     deps.py         request helpers: settings, engine, transport, read sessions, bounded bodies
     forms.py        small form or JSON bodies, read the same way everywhere
     pages.py        server-rendered pages (templates/web) with strict headers

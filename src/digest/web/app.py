@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.exceptions import HTTPException
 
 from digest.config import Settings
 from digest.db import check_database, make_engine
@@ -18,11 +19,14 @@ from digest.web import (
     archive,
     editor,
     editor_auth,
+    fallback,
+    guard,
     reader_link,
     signup,
     subscription,
     webhooks,
 )
+from digest.web.deps import BodyTooLarge, RequestTimeout
 from digest.web.mail_retry import retry_pending_mail
 
 
@@ -40,12 +44,14 @@ def create_app(settings: Settings) -> FastAPI:
         engine.dispose()
 
     # No /openapi.json either: the API is private, its schema is nobody else's business.
+    # No slash redirects by the framework: it builds them from the Host header (fallback.py).
     app = FastAPI(
         title=settings.newsletter_name,
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        redirect_slashes=False,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -59,6 +65,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["ops"])
     app.add_exception_handler(reader_link.BadLink, reader_link.bad_link_page)
     app.add_exception_handler(editor_auth.EditorRefused, editor_auth.refusal)
+    app.add_exception_handler(HTTPException, fallback.http_error)
+    app.add_exception_handler(BodyTooLarge, guard.body_too_large)
+    app.add_exception_handler(RequestTimeout, guard.read_timed_out)
+    app.add_middleware(guard.RequestGuard, settings=settings)
     return app
 
 

@@ -53,7 +53,7 @@ async def subscribe(request: Request, settings: SettingsDep, tasks: BackgroundTa
     try:
         fields, is_json = await read_fields(request)
     except BadBody as exc:
-        return _bad_body(request, str(exc), is_json=wants_json(request))
+        return _bad_body(request, exc, is_json=wants_json(request))
     signup_request = _signup_request(request, fields, is_json=is_json)
     try:
         _run(request, settings, tasks, signup.request_subscription, signup_request)
@@ -79,7 +79,7 @@ async def ask_for_link(request: Request, settings: SettingsDep, tasks: Backgroun
     try:
         fields, is_json = await read_fields(request)
     except BadBody as exc:
-        return _bad_body(request, str(exc), is_json=wants_json(request))
+        return _bad_body(request, exc, is_json=wants_json(request))
     signup_request = _signup_request(request, fields, is_json=is_json)
     try:
         _run(request, settings, tasks, signup.request_manage_link, signup_request)
@@ -137,12 +137,12 @@ def _check_inbox() -> dict[str, Any]:
     }
 
 
-def _bad_body(request: Request, message: str, *, is_json: bool) -> Response:
+def _bad_body(request: Request, exc: BadBody, *, is_json: bool) -> Response:
     if is_json:
-        return JSONResponse({"error": message}, status_code=400)
+        return JSONResponse({"error": str(exc)}, status_code=exc.status)
     home = {"url": f"{request.app.state.settings.base_url}/", "label": "Back to the form"}
-    context = {"title": "That did not work", "lines": [message], "links": [home]}
-    return render_page(request, "notice.html", context, status_code=400)
+    context = {"title": "That did not work", "lines": [str(exc)], "links": [home]}
+    return render_page(request, "notice.html", context, status_code=exc.status)
 
 
 def deliver_quietly(
