@@ -39,6 +39,16 @@ def digest_serve(env: dict[str, str], cwd: Path) -> Iterator[tuple[int, int]]:
         log.close()
 
 
+@contextmanager
+def raw_connection(env: dict[str, str], cwd: Path) -> Iterator[socket.socket]:
+    """A plain TCP connection to a fresh `digest serve`."""
+    with (
+        digest_serve(env, cwd) as (port, _pid),
+        socket.create_connection(("127.0.0.1", port), timeout=30) as sock,
+    ):
+        yield sock
+
+
 def _wait_until_listening(port: int, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -8,7 +8,6 @@ operator runs it.
 from __future__ import annotations
 
 import base64
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +23,7 @@ from tests.support.server_process import (
     closed_within,
     digest_serve,
     peak_rss_kib,
+    raw_connection,
     read_answer,
     stream_body,
 )
@@ -98,13 +98,12 @@ def test_a_declared_oversize_body_is_refused_before_it_is_sent(
     tmp_path: Path, sqlite_url: str, sqlite_engine: Engine, path: str
 ) -> None:
     env = served_env(tmp_path, sqlite_url, DIGEST_EDITOR_PASSWORD="edge password")
-    with digest_serve(env, tmp_path) as (port, _pid):
-        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-            sock.sendall(
-                f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 1073741824\r\n"
-                "Content-Type: application/x-www-form-urlencoded\r\n\r\n".encode()
-            )
-            answer = read_answer(sock)  # no body sent: the answer must come anyway
+    with raw_connection(env, tmp_path) as sock:
+        sock.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 1073741824\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\n\r\n".encode()
+        )
+        answer = read_answer(sock)  # no body sent: the answer must come anyway
     assert answer.startswith(b"HTTP/1.1 413"), answer[:300]
     assert b"connection: close" in answer.lower()
     assert b"larger than" in answer
@@ -121,38 +120,35 @@ def test_a_declared_oversize_body_is_refused_before_it_is_sent(
 def test_a_silent_or_slow_client_is_disconnected(
     tmp_path: Path, sqlite_url: str, sqlite_engine: Engine, head: bytes
 ) -> None:
-    with digest_serve(served_env(tmp_path, sqlite_url), tmp_path) as (port, _pid):
-        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-            sock.sendall(head)
-            assert closed_within(sock, 20), "the connection is still open 20 s later"
+    with raw_connection(served_env(tmp_path, sqlite_url), tmp_path) as sock:
+        sock.sendall(head)
+        assert closed_within(sock, 20), "the connection is still open 20 s later"
 
 
 def test_headers_trickled_byte_by_byte_do_not_hold_the_connection(
     tmp_path: Path, sqlite_url: str, sqlite_engine: Engine
 ) -> None:
     head = b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 200
-    with digest_serve(served_env(tmp_path, sqlite_url), tmp_path) as (port, _pid):
-        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-            started = time.monotonic()
-            try:
-                for byte in head:
-                    sock.sendall(bytes([byte]))
-                    time.sleep(0.1)
-            except OSError:
-                pass  # closed under us: the point
-            assert closed_within(sock, 5) and time.monotonic() - started < 20
+    with raw_connection(served_env(tmp_path, sqlite_url), tmp_path) as sock:
+        started = time.monotonic()
+        try:
+            for byte in head:
+                sock.sendall(bytes([byte]))
+                time.sleep(0.1)
+        except OSError:
+            pass  # closed under us: the point
+        assert closed_within(sock, 5) and time.monotonic() - started < 20
 
 
 def test_a_body_that_stops_coming_gets_408(
     tmp_path: Path, sqlite_url: str, sqlite_engine: Engine
 ) -> None:
-    with digest_serve(served_env(tmp_path, sqlite_url), tmp_path) as (port, _pid):
-        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-            sock.sendall(
-                b"POST /subscribe HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n"
-                b"Content-Type: application/x-www-form-urlencoded\r\n\r\nemail=a%40"
-            )
-            answer = read_answer(sock)
+    with raw_connection(served_env(tmp_path, sqlite_url), tmp_path) as sock:
+        sock.sendall(
+            b"POST /subscribe HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\n\r\nemail=a%40"
+        )
+        answer = read_answer(sock)
     assert answer.startswith(b"HTTP/1.1 408"), answer[:300]
 
 
