@@ -33,7 +33,7 @@ from digest.db import session_scope, utcnow
 from digest.delivery import Pacer
 from digest.errors import ConfigError, NothingToSend
 from digest.models import Issue, IssueStatus
-from digest.readers import mail_queue, subscriptions
+from digest.readers import mail_queue, signup, subscriptions
 from digest.transports import Transport
 
 log = logging.getLogger("digest.schedule")
@@ -167,7 +167,9 @@ def maintenance_run(
 def retry_transactional_mail(
     engine: Engine, settings: Settings, *, transport: Transport, now: datetime
 ) -> str:
-    """Send confirmations and other transactional mail that is due (first try failed)."""
+    """Act on reader requests a web process stored but did not get to (it crashed), then send
+    confirmations and other transactional mail that is due (first try failed)."""
+    signup.process_requests(engine, settings, transport=transport, now=now)
     sent = mail_queue.send_pending_messages(engine, settings, transport=transport, now=now)
     if sent:
         log.info("sent %d pending transactional message(s)", sent)

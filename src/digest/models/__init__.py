@@ -6,6 +6,7 @@
     subscribers.py  Subscriber; SubscriberStatus, ConsentRoute
     deliveries.py   the send ledger: Batch, Delivery, and DeliveryMark (what the provider said)
     messages.py     TransactionalMessage (readers' own mail); MessageKind, MessageStatus
+    requests.py     ReaderRequest (a web request for a reader's mail, until acted on); RequestKind
     events.py       RateCounter (abuse counters), WebhookEvent (provider events applied once),
                     EditorSession (revocable editor logins)
 
@@ -19,6 +20,7 @@ from digest.models.deliveries import Batch, BatchStatus, Delivery, DeliveryMark,
 from digest.models.events import EditorSession, RateCounter, WebhookEvent
 from digest.models.issues import Issue, IssueComparison, IssueStatus
 from digest.models.messages import MessageKind, MessageStatus, TransactionalMessage
+from digest.models.requests import ReaderRequest, RequestKind
 from digest.models.subscribers import ConsentRoute, Subscriber, SubscriberStatus
 
 __all__ = [
@@ -38,6 +40,8 @@ __all__ = [
     "MessageStatus",
     "Persona",
     "RateCounter",
+    "ReaderRequest",
+    "RequestKind",
     "Review",
     "Subscriber",
     "SubscriberStatus",

@@ -37,7 +37,9 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        mail_retry = asyncio.create_task(retry_pending_mail(engine, settings, transport))
+        mail_retry = asyncio.create_task(
+            retry_pending_mail(engine, settings, transport, wake=app.state.reader_work)
+        )
         yield
         mail_retry.cancel()
         transport.close()
@@ -56,6 +58,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.transport = transport
+    app.state.reader_work = asyncio.Event()  # set by a handler that stored a reader request
     app.include_router(api.router)
     app.include_router(signup.router)
     app.include_router(subscription.router)
@@ -68,6 +71,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_exception_handler(HTTPException, fallback.http_error)
     app.add_exception_handler(BodyTooLarge, guard.body_too_large)
     app.add_exception_handler(RequestTimeout, guard.read_timed_out)
+    app.add_middleware(guard.EmbedCORS, settings=settings)
     app.add_middleware(guard.RequestGuard, settings=settings)
     return app
 

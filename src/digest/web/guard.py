@@ -8,6 +8,10 @@ deadline, and the headers every answer carries.
 - An answer sent before the body was read through closes the connection (`Connection: close`):
   the rest is never read, so a client cannot make us buffer or drain it.
 - HSTS on every answer when DIGEST_BASE_URL is https.
+
+`EmbedCORS` lets pages of DIGEST_SITE_URL (the comparison site's own signup box) call
+GET /subscribe/stamp and POST /subscribe from the browser: those two addresses only, no
+cookies.
 """
 
 from __future__ import annotations
@@ -15,9 +19,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
+from starlette.middleware.cors import CORSMiddleware
 
 from digest.config import Settings
 from digest.web.deps import BodyTooLarge, RequestTimeout
@@ -151,3 +157,27 @@ def body_too_large(request: Request, _exc: Exception) -> Response:
 
 def read_timed_out(request: Request, _exc: Exception) -> Response:
     return too_slow(request.url.path)
+
+
+EMBED_PATHS = frozenset({"/subscribe", "/subscribe/stamp"})
+
+
+class EmbedCORS:
+    """CORS for DIGEST_SITE_URL's origin on EMBED_PATHS; every other address has none."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        parts = urlsplit(settings.site_url)
+        self.cors = CORSMiddleware(
+            app,
+            allow_origins=[f"{parts.scheme}://{parts.netloc}"],
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type"],
+            max_age=600,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] in EMBED_PATHS:
+            await self.cors(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
