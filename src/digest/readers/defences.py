@@ -1,5 +1,6 @@
 """Bot defences for the requests anyone can make (subscribe, "email me my link"): the honeypot,
-the signed "form served at" stamp, and the canonical mailbox that per-address limits count.
+the signed "form served at" stamp, the canonical mailbox that per-address limits count, and the
+hourly cap on all the mail such requests can cause.
 
 A stamp is signed (forged ones never verify), carries the moment the form was served and a
 random nonce, and is good once: its first acceptance is recorded in the store
@@ -11,6 +12,7 @@ leaves the stamp usable, so a person who fixes the address and presses again is 
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,6 +28,9 @@ FORM_MAX_AGE = timedelta(hours=24)
 HONEYPOT_FIELD = "website"  # a field people never see and bots love to fill
 MAX_STAMP_LENGTH = 120
 GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
+MAIL_CAP_WINDOW = timedelta(hours=1)
+MAIL_CAP_KEY = "mail:all-public-requests"
+log = logging.getLogger(__name__)
 
 
 class StampCheck(StrEnum):
@@ -106,3 +111,14 @@ def canonical_mailbox(address: str) -> str:
 def mailbox_key(address: str) -> str:
     """The rate-limit key of the mailbox an address reaches (a hash: no address in the store)."""
     return "mailbox:" + hashlib.sha256(canonical_mailbox(address).encode()).hexdigest()
+
+
+def under_mail_cap(session: Session, settings: Settings, *, now: datetime) -> bool:
+    """At most DIGEST_CONFIRM_HOURLY_LIMIT emails an hour that anonymous requests can cause,
+    all addresses together: no number of addresses or clients makes us a mail cannon."""
+    allowed = throttle.allow(
+        session, MAIL_CAP_KEY, limit=settings.confirm_hourly_limit, window=MAIL_CAP_WINDOW, now=now
+    )
+    if not allowed:
+        log.warning("DIGEST_CONFIRM_HOURLY_LIMIT reached: a requested email was not sent")
+    return allowed

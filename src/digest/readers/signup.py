@@ -41,8 +41,6 @@ from digest.transports import Transport
 
 IP_WINDOW = timedelta(hours=1)
 ADDRESS_WINDOW = timedelta(days=1)
-MAIL_CAP_WINDOW = timedelta(hours=1)
-MAIL_CAP_KEY = "mail:all-public-requests"
 log = logging.getLogger(__name__)
 
 
@@ -205,7 +203,7 @@ def _manage_link(
         return SignupResult(None, "unknown, erased or suppressed")
     if not _may_send_mail(session, settings, subscriber, now=now):
         return SignupResult(None, "mail sent recently")
-    if not under_mail_cap(session, settings, now=now):
+    if not defences.under_mail_cap(session, settings, now=now):
         return SignupResult(None, "hourly mail cap")
     message = mail_queue.queue_message(session, subscriber, MessageKind.MANAGE, now=now, hold=True)
     return SignupResult(mail_queue.Held(message, subscriber), "link queued")
@@ -222,21 +220,10 @@ def _subscribe(
     _record_consent(session, subscriber, request)
     if not _may_send_mail(session, settings, subscriber, now=now):
         return SignupResult(None, "confirmation sent recently")
-    if not under_mail_cap(session, settings, now=now):
+    if not defences.under_mail_cap(session, settings, now=now):
         return SignupResult(None, "hourly mail cap")
     message = queue_confirmation(session, subscriber, now=now, hold=True)
     return SignupResult(mail_queue.Held(message, subscriber), "confirmation queued")
-
-
-def under_mail_cap(session: Session, settings: Settings, *, now: datetime) -> bool:
-    """At most DIGEST_CONFIRM_HOURLY_LIMIT emails an hour that anonymous requests can cause,
-    all addresses together: no number of addresses or clients makes us a mail cannon."""
-    allowed = throttle.allow(
-        session, MAIL_CAP_KEY, limit=settings.confirm_hourly_limit, window=MAIL_CAP_WINDOW, now=now
-    )
-    if not allowed:
-        log.warning("DIGEST_CONFIRM_HOURLY_LIMIT reached: a requested email was not sent")
-    return allowed
 
 
 def _insert(session: Session, request: ReaderRequest) -> Subscriber:

@@ -11,6 +11,7 @@
     signup.py       GET /, POST /subscribe, GET /subscribe/stamp, GET|POST /preferences,
                     GET /unsubscribe
     subscription.py /confirm/{token}, /unsubscribe/{token}, /preferences/{token}
+    reader_data.py  /data/{token}: download or erase one's data (short-lived link, emailed)
     reader_link.py  the reader a link's token names, as a dependency
     archive.py      /issues, /issues/{number}, /feed.xml
     editor.py       the editor's preview, overrides and test copies

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from digest.config import Settings
 from digest.db import check_database, make_engine
@@ -21,6 +22,7 @@ from digest.web import (
     editor_auth,
     fallback,
     guard,
+    reader_data,
     reader_link,
     signup,
     subscription,
@@ -62,6 +64,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(api.router)
     app.include_router(signup.router)
     app.include_router(subscription.router)
+    app.include_router(reader_data.router)
     app.include_router(webhooks.router)
     app.include_router(archive.router)
     app.include_router(editor.router)
@@ -71,6 +74,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_exception_handler(HTTPException, fallback.http_error)
     app.add_exception_handler(BodyTooLarge, guard.body_too_large)
     app.add_exception_handler(RequestTimeout, guard.read_timed_out)
+    app.add_exception_handler(ClientDisconnect, guard.client_gone)
     app.add_middleware(guard.EmbedCORS, settings=settings)
     app.add_middleware(guard.RequestGuard, settings=settings)
     return app

@@ -159,6 +159,11 @@ def read_timed_out(request: Request, _exc: Exception) -> Response:
     return too_slow(request.url.path)
 
 
+def client_gone(_request: Request, _exc: Exception) -> Response:
+    """The client hung up while sending its body: nobody reads an answer; no traceback."""
+    return Response(status_code=400)
+
+
 EMBED_PATHS = frozenset({"/subscribe", "/subscribe/stamp"})
 
 
