@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -17,8 +18,11 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from digest.config import Settings
+from digest.db import session_scope
+from digest.readers import defences, subscriptions
 from tests.support.cli import digest_env
 from tests.support.live_server import live_server
+from tests.support.readers import wait_for_requests
 from tests.support.server_process import (
     closed_within,
     digest_serve,
@@ -234,3 +238,24 @@ def test_hsts_only_when_the_base_url_is_https(
         assert answer.headers["strict-transport-security"] == "max-age=31536000"
     with live_server(settings) as url:
         assert "strict-transport-security" not in httpx.get(f"{url}/").headers
+
+
+def test_digest_serve_believes_no_forwarded_header_by_default(
+    tmp_path: Path, sqlite_url: str, sqlite_engine: Engine
+) -> None:
+    """uvicorn's proxy_headers trusted X-Forwarded-For from 127.0.0.1: the header became the
+    stored consent IP and rotated past every per-client limit."""
+    env = served_env(tmp_path, sqlite_url, DIGEST_SUBSCRIBE_MIN_SECONDS="0")
+    stamp = defences.make_form_stamp(env["DIGEST_SECRET_KEY"], now=datetime.now(UTC))
+    with digest_serve(env, tmp_path) as (port, _pid):
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}/subscribe",
+            data={"email": "xff@example.com", "form_stamp": stamp},
+            headers={"X-Forwarded-For": "203.0.113.50", "X-Forwarded-Proto": "https"},
+            timeout=30,
+        )
+        assert answer.status_code == 200
+        wait_for_requests(sqlite_engine)
+    with session_scope(sqlite_engine, read_only=True) as session:
+        reader = subscriptions.find_by_email(session, "xff@example.com")
+    assert reader is not None and reader.pending_consent_ip == "127.0.0.1"
