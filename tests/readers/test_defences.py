@@ -12,9 +12,11 @@ from sqlalchemy.engine import Engine
 
 from digest.config import Settings
 from digest.db import session_scope
-from digest.models import ConsentRoute, RequestKind
+from digest.models import ConsentRoute, ReaderRequest, RequestKind
 from digest.readers import defences, signup, subscriptions
 from digest.readers.defences import StampCheck
+from digest.transports import make_transport
+from tests.support.mailbox import outbox_mail
 from tests.support.readers import NOW, subscribe_now
 from tests.support.settings import make_test_settings
 
@@ -150,3 +152,29 @@ def test_ipv6_clients_are_counted_per_64(
             receipt = signup.receive_request(session, limited, one, RequestKind.SUBSCRIBE, now=NOW)
         stored.append(receipt.stored)
     assert stored == [True, True, True, False, False, True]
+
+
+def test_a_request_that_cannot_be_acted_on_does_not_block_the_others(
+    settings: Settings, engine: Engine
+) -> None:
+    """A stored request that fails (here: an address no validator would have let in) is logged
+    and dropped; the requests after it are still acted on."""
+    with session_scope(engine) as session:
+        session.add(
+            ReaderRequest(
+                kind=RequestKind.SUBSCRIBE,
+                email="not an address",
+                route=ConsentRoute.FORM,
+                received_at=NOW,
+            )
+        )
+        good = signup.SignupRequest(
+            email="after@example.com", route=ConsentRoute.FORM, trusted=True
+        )
+        signup.receive_request(session, settings, good, RequestKind.SUBSCRIBE, now=NOW)
+    transport = make_transport(settings)
+    done = signup.process_requests(engine, settings, transport=transport, now=NOW)
+    assert done == 1 and count(engine, "reader_request") == 0
+    with session_scope(engine, read_only=True) as session:
+        assert subscriptions.find_by_email(session, "after@example.com") is not None
+    assert [mail.to for mail in outbox_mail(settings.outbox_dir)] == ["after@example.com"]

@@ -1,6 +1,7 @@
 """Bot defences for the requests anyone can make (subscribe, "email me my link"): the honeypot,
 the signed "form served at" stamp, the canonical mailbox that per-address limits count, and the
-hourly cap on all the mail such requests can cause.
+hourly cap on all the mail such requests can cause, and the quiet time between two
+confirmations to one address.
 
 A stamp is signed (forged ones never verify), carries the moment the form was served and a
 random nonce, and is good once: its first acceptance is recorded in the store
@@ -17,12 +18,15 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlmodel import Session
+from sqlalchemy import or_, update
+from sqlmodel import Session, col
 
 from digest import throttle
 from digest.config import Settings
+from digest.models import Subscriber
 
 FORM_MAX_AGE = timedelta(hours=24)
 HONEYPOT_FIELD = "website"  # a field people never see and bots love to fill
@@ -122,3 +126,24 @@ def under_mail_cap(session: Session, settings: Settings, *, now: datetime) -> bo
     if not allowed:
         log.warning("DIGEST_CONFIRM_HOURLY_LIMIT reached: a requested email was not sent")
     return allowed
+
+
+def may_mail_again(
+    session: Session, settings: Settings, subscriber: Subscriber, *, now: datetime
+) -> bool:
+    """At most one confirmation per address per DIGEST_CONFIRM_RESEND_MINUTES, decided by one
+    conditional UPDATE so that concurrent requests cannot both pass."""
+    quiet_since = now - timedelta(minutes=settings.confirm_resend_minutes)
+    result: Any = session.execute(
+        update(Subscriber)
+        .where(
+            col(Subscriber.id) == subscriber.id,
+            or_(
+                col(Subscriber.confirm_sent_at).is_(None),
+                col(Subscriber.confirm_sent_at) <= quiet_since,
+            ),
+        )
+        .values(confirm_sent_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)

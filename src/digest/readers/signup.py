@@ -16,9 +16,8 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import delete
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -140,14 +139,24 @@ def process_requests(
     engine: Engine, settings: Settings, *, transport: Transport, now: datetime
 ) -> int:
     """Act on every stored request, oldest first, each in its own transaction; send what they
-    queue at once (the pending-mail loop retries what fails). Returns how many were acted on."""
+    queue at once (the pending-mail loop retries what fails). Returns how many were acted on.
+    A request that cannot be acted on is logged and dropped: it must not block the others."""
     done = 0
     while True:
-        with session_scope(engine) as session:
-            request = _take_request(session)
-            if request is None:
-                return done
-            result = act_on_request(session, settings, request, now=now)
+        taken: int | None = None
+        try:
+            with session_scope(engine) as session:
+                request = _take_request(session)
+                if request is None:
+                    return done
+                taken = request.id
+                result = act_on_request(session, settings, request, now=now)
+        except Exception:
+            if taken is None:
+                raise
+            log.exception("reader request %s could not be acted on; dropped", taken)
+            _drop(engine, taken)
+            continue
         done += 1
         if result.held is not None:
             _deliver(engine, settings, result.held, transport=transport, now=now)
@@ -162,6 +171,11 @@ def _take_request(session: Session) -> ReaderRequest | None:
         .with_for_update(skip_locked=True)
     )
     return session.exec(statement).first()
+
+
+def _drop(engine: Engine, request_id: int) -> None:
+    with session_scope(engine) as session:
+        session.execute(delete(ReaderRequest).where(col(ReaderRequest.id) == request_id))
 
 
 def _deliver(
@@ -201,7 +215,7 @@ def _manage_link(
     subscriber = subscriptions.find_by_email(session, request.email)
     if subscriber is None or subscriber.email is None or subscriber.suppressed_at is not None:
         return SignupResult(None, "unknown, erased or suppressed")
-    if not _may_send_mail(session, settings, subscriber, now=now):
+    if not defences.may_mail_again(session, settings, subscriber, now=now):
         return SignupResult(None, "mail sent recently")
     if not defences.under_mail_cap(session, settings, now=now):
         return SignupResult(None, "hourly mail cap")
@@ -218,7 +232,7 @@ def _subscribe(
     if subscriber.status == SubscriberStatus.CONFIRMED:
         return SignupResult(None, "already confirmed")
     _record_consent(session, subscriber, request)
-    if not _may_send_mail(session, settings, subscriber, now=now):
+    if not defences.may_mail_again(session, settings, subscriber, now=now):
         return SignupResult(None, "confirmation sent recently")
     if not defences.under_mail_cap(session, settings, now=now):
         return SignupResult(None, "hourly mail cap")
@@ -263,27 +277,6 @@ def _record_consent(session: Session, subscriber: Subscriber, request: ReaderReq
     subscriber.pending_consent_user_agent = subscriptions.clean_user_agent(request.user_agent)
     session.add(subscriber)
     session.flush()
-
-
-def _may_send_mail(
-    session: Session, settings: Settings, subscriber: Subscriber, *, now: datetime
-) -> bool:
-    """At most one confirmation per address per DIGEST_CONFIRM_RESEND_MINUTES, decided by one
-    conditional UPDATE so that concurrent requests cannot both pass."""
-    quiet_since = now - timedelta(minutes=settings.confirm_resend_minutes)
-    result: Any = session.execute(
-        update(Subscriber)
-        .where(
-            col(Subscriber.id) == subscriber.id,
-            or_(
-                col(Subscriber.confirm_sent_at).is_(None),
-                col(Subscriber.confirm_sent_at) <= quiet_since,
-            ),
-        )
-        .values(confirm_sent_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount == 1)
 
 
 def queue_confirmation(
