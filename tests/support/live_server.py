@@ -23,9 +23,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(settings: Settings) -> Iterator[str]:
-    """Yield the base URL of a running server; stop it afterwards."""
-    port = free_port()
+def live_server(settings: Settings, port: int | None = None) -> Iterator[str]:
+    """Yield the base URL of a running server; stop it afterwards. Pass `port` when the
+    settings' DIGEST_BASE_URL must point at the server itself (redirects are built from it)."""
+    port = port or free_port()
     config = uvicorn_config(
         settings, host="127.0.0.1", port=port, log_level="warning", lifespan="on"
     )
