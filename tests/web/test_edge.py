@@ -259,3 +259,12 @@ def test_digest_serve_believes_no_forwarded_header_by_default(
     with session_scope(sqlite_engine, read_only=True) as session:
         reader = subscriptions.find_by_email(session, "xff@example.com")
     assert reader is not None and reader.pending_consent_ip == "127.0.0.1"
+
+
+def test_json_clients_are_refused_in_json(base_url: str) -> None:
+    answer = httpx.post(
+        f"{base_url}/subscribe",
+        content=b"{" + b" " * 20_000 + b"}",
+        headers={"Content-Type": "application/json"},
+    )
+    assert answer.status_code == 413 and "larger than" in answer.json()["error"]

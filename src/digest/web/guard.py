@@ -70,7 +70,7 @@ class RequestGuard:
         body = _Body(receive, limit, self.settings.request_read_timeout)
         body.complete = not chunked and not declared.strip("0")  # no body at all
         respond = self._sender(send, body)
-        refusal = _refuse_early(declared, chunked, limit, scope["path"])
+        refusal = _refuse_early(declared, chunked, limit, _json_wanted(scope))
         if refusal is not None:
             await refusal(scope, body.receive, respond)
             return
@@ -90,6 +90,13 @@ class RequestGuard:
         return respond
 
 
+def _json_wanted(scope: Scope) -> bool:
+    """Answer in JSON: the API, the webhook, or a client that sent JSON."""
+    headers = dict(scope.get("headers") or [])
+    content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+    return scope["path"].startswith(("/api/", "/webhooks/")) or content_type == b"application/json"
+
+
 def _framing(scope: Scope) -> tuple[str, bool]:
     """The declared Content-Length ("" if none) and whether the body is chunked (h11 has
     already refused a malformed or contradictory framing)."""
@@ -98,12 +105,12 @@ def _framing(scope: Scope) -> tuple[str, bool]:
     return declared, b"chunked" in headers.get(b"transfer-encoding", b"").lower()
 
 
-def _refuse_early(declared: str, chunked: bool, limit: int, path: str) -> Response | None:
+def _refuse_early(declared: str, chunked: bool, limit: int, as_json: bool) -> Response | None:
     """413 for a declared body over the limit, or any body where none is taken."""
     # The length of the digits first: int() of 4301 digits raises instead of comparing.
     digits = declared.lstrip("0") if declared.isascii() and declared.isdigit() else ""
     over = len(digits) > 18 or (digits != "" and int(digits) > limit)
-    return too_large(limit, path) if over or (limit == 0 and chunked) else None
+    return too_large(limit, as_json) if over or (limit == 0 and chunked) else None
 
 
 class _Body:
@@ -132,18 +139,18 @@ class _Body:
         return message
 
 
-def too_large(limit: int, path: str = "") -> Response:
+def too_large(limit: int, as_json: bool) -> Response:
     if limit == 0:
-        return _answer(413, "this address takes no request body", path)
-    return _answer(413, f"the request body is larger than {limit} bytes", path)
+        return _answer(413, "this address takes no request body", as_json)
+    return _answer(413, f"the request body is larger than {limit} bytes", as_json)
 
 
-def too_slow(path: str = "") -> Response:
-    return _answer(408, "the request body did not arrive in time", path)
+def too_slow(as_json: bool) -> Response:
+    return _answer(408, "the request body did not arrive in time", as_json)
 
 
-def _answer(status: int, message: str, path: str) -> Response:
-    if path.startswith(("/api/", "/webhooks/")):
+def _answer(status: int, message: str, as_json: bool) -> Response:
+    if as_json:
         return JSONResponse({"error": message}, status_code=status)
     text = message[:1].upper() + message[1:] + "."
     return Response(text, status_code=status, media_type="text/plain; charset=utf-8")
@@ -151,12 +158,12 @@ def _answer(status: int, message: str, path: str) -> Response:
 
 def body_too_large(request: Request, _exc: Exception) -> Response:
     """The app's answer to a BodyTooLarge no route caught."""
-    settings = request.app.state.settings
-    return too_large(body_limit(settings, request.method, request.url.path), request.url.path)
+    limit = body_limit(request.app.state.settings, request.method, request.url.path)
+    return too_large(limit, _json_wanted(request.scope))
 
 
 def read_timed_out(request: Request, _exc: Exception) -> Response:
-    return too_slow(request.url.path)
+    return too_slow(_json_wanted(request.scope))
 
 
 def client_gone(_request: Request, _exc: Exception) -> Response:
