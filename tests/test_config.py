@@ -116,6 +116,8 @@ def test_environment_variables_and_resend_names(
         ("DIGEST_BATCH_SIZE", "500", "DIGEST_BATCH_SIZE is invalid"),
         ("DIGEST_BASE_URL", "example.com", "DIGEST_BASE_URL is invalid"),
         ("DIGEST_TRANSPORT", "pigeon", "DIGEST_TRANSPORT is invalid"),
+        ("DIGEST_TRUSTED_PROXIES", "10.0.0.0/8, proxy.local", "'proxy.local' is not an IP"),
+        ("DIGEST_REQUEST_READ_TIMEOUT", "0", "DIGEST_REQUEST_READ_TIMEOUT is invalid"),
     ],
 )
 def test_bad_settings_name_the_variable(
@@ -159,3 +161,11 @@ def test_weak_webhook_secret_is_refused_at_startup(
     """An empty or short webhook key is a configuration error, named, at startup."""
     with pytest.raises(ConfigError, match="RESEND_WEBHOOK_SECRET"):
         make_test_settings(tmp_path, settings.database_url, RESEND_WEBHOOK_SECRET=secret)
+
+
+def test_trusted_proxies_are_networks(tmp_path: Path) -> None:
+    settings = get_settings(
+        _env_file=None, secret_file=tmp_path / "s", trusted_proxies="127.0.0.1, 10.0.0.0/8 ::1"
+    )
+    assert [str(n) for n in settings.trusted_networks] == ["127.0.0.1/32", "10.0.0.0/8", "::1/128"]
+    assert get_settings(_env_file=None, secret_file=tmp_path / "s").trusted_networks == ()

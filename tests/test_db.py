@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -73,3 +76,25 @@ def test_migrations_match_the_models(settings: Settings) -> None:
 def test_upgrade_is_idempotent(settings: Settings) -> None:
     migrate.upgrade(settings.database_url)
     migrate.upgrade(settings.database_url)
+
+
+def test_a_new_sqlite_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    """The store holds addresses, IPs and the secrets of never-expiring links: 0600, whatever
+    the umask, for the database and the WAL and shared-memory files SQLite adds beside it."""
+    path = tmp_path / "fresh" / "subscribers.db"
+    path.parent.mkdir()
+    old_umask = os.umask(0o022)
+    try:
+        migrate.upgrade(f"sqlite:///{path}")
+        engine = make_engine(f"sqlite:///{path}")
+        with session_scope(engine) as session:
+            session.add(Comparison(slug="a-vs-b", title="A vs B", published_at=datetime.now(UTC)))
+        with engine.connect() as connection:  # keeps -wal and -shm while we look
+            connection.execute(text("SELECT count(*) FROM comparison"))
+            files = sorted(path.parent.iterdir())
+            modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in files}
+        engine.dispose()
+    finally:
+        os.umask(old_umask)
+    assert "subscribers.db" in modes
+    assert all(mode == 0o600 for mode in modes.values()), {k: oct(v) for k, v in modes.items()}

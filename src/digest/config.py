@@ -96,6 +96,27 @@ class Settings(BaseSettings):
     bounce_listen: str = "127.0.0.1:2525"
     bounce_soft_limit: int = Field(default=3, ge=1, le=100)
     bounce_keep_dir: Path = Path("bounces")
+    # issue 9: web hardening
+    trusted_proxies: str = ""  # CIDRs whose X-Forwarded-For is believed; none by default
+    request_read_timeout: float = Field(default=10.0, gt=0, le=300)
+    confirm_hourly_limit: int = Field(default=200, ge=1)
+    data_link_minutes: int = Field(default=60, ge=5, le=24 * 60)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for entry in value.replace(",", " ").split():
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or CIDR network") from None
+        return value
+
+    @property
+    def trusted_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """DIGEST_TRUSTED_PROXIES as networks (a bare address is a network of one)."""
+        entries = self.trusted_proxies.replace(",", " ").split()
+        return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
 
     @field_validator("timezone")
     @classmethod

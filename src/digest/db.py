@@ -6,7 +6,9 @@ busy timeout instead of failing half-way with "database is locked" when a reader
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, event, text
-from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.engine import Dialect, Engine, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
@@ -68,7 +70,20 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     )
 
 
+def _create_private_file(url: str) -> None:
+    """Create the database file 0600 before SQLite does (it would use 0644 minus the umask);
+    SQLite gives its -wal and -shm files the database file's mode. An existing file is left
+    as the operator made it."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    # Exists already, or a missing folder and the like: SQLite's own error says it better.
+    with contextlib.suppress(OSError):
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
+    _create_private_file(url)
     # NullPool: each session opens its own connection, so a forked or killed process never
     # inherits a half-used one; opening a SQLite file is cheap.
     engine = create_engine(

@@ -33,6 +33,12 @@ def preferences_url(
     return f"{settings.base_url}/preferences/{token}"
 
 
+def data_url(settings: Settings, subscriber_id: int, *, email_hash: str, now: datetime) -> str:
+    """The short-lived link to download or erase one's data (DIGEST_DATA_LINK_MINUTES)."""
+    token = make_token(settings.secret, Purpose.DATA, subscriber_id, email_hash=email_hash, now=now)
+    return f"{settings.base_url}/data/{token}"
+
+
 def issue_url(settings: Settings, number: int) -> str:
     return f"{settings.base_url}/issues/{number}"
 

@@ -41,7 +41,7 @@ from digest.issues.timing import (  # the schedule's arithmetic lives with the i
     parse_schedule,
 )
 from digest.models import Issue, IssueStatus
-from digest.readers import mail_queue, subscriptions
+from digest.readers import mail_queue, signup, subscriptions
 from digest.transports import Transport
 
 __all__ = [
@@ -155,7 +155,9 @@ def maintenance_run(
 def retry_transactional_mail(
     engine: Engine, settings: Settings, *, transport: Transport, now: datetime
 ) -> str:
-    """Send confirmations and other transactional mail that is due (first try failed)."""
+    """Act on reader requests a web process stored but did not get to (it crashed), then send
+    confirmations and other transactional mail that is due (first try failed)."""
+    signup.process_requests(engine, settings, transport=transport, now=now)
     sent = mail_queue.send_pending_messages(engine, settings, transport=transport, now=now)
     if sent:
         log.info("sent %d pending transactional message(s)", sent)

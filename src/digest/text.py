@@ -9,8 +9,17 @@ from __future__ import annotations
 import re
 
 # C0 controls (tab, newline and carriage return aside) and the noncharacters U+FFFE/U+FFFF are
-# never text a page shows, and the MJML renderer chokes on them.
-_CONTROL_CODES = [*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0xFFFE, 0xFFFF]
+# never text a page shows, and the MJML renderer chokes on them. Lone surrogates (JSON's
+# "\ud800") are no text at all: neither database can encode them.
+_CONTROL_CODES = [
+    *range(0x09),
+    0x0B,
+    0x0C,
+    *range(0x0E, 0x20),
+    *range(0xD800, 0xE000),
+    0xFFFE,
+    0xFFFF,
+]
 CONTROL_CHARS = re.compile("[" + "".join(re.escape(chr(code)) for code in _CONTROL_CODES) + "]")
 _DROP = dict.fromkeys(_CONTROL_CODES)
 # Joiners are invisible but meaningful: they hold emoji sequences and some scripts together.

@@ -2,15 +2,19 @@
 
 `allow` adds one hit to the key's current window with a single upsert (INSERT ... ON CONFLICT
 DO UPDATE ... RETURNING), which both SQLite and PostgreSQL run atomically: two processes counting
-the same key at once can never both see the last free slot.
+the same key at once can never both see the last free slot. `first_use` makes a one-time
+token's first presentation win the same way. `client_key` names who is counted: an IPv4
+address, or an IPv6 /64 (one subscriber line holds a whole /64, so counting /128s counts
+nothing).
 """
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
@@ -18,6 +22,30 @@ from digest.models.events import RateCounter
 
 # Counters older than this are of no use to any window we use; they are swept as new ones start.
 KEEP_COUNTERS = timedelta(days=2)
+IPV6_PREFIX = 64
+
+
+def valid_ip(raw: str | None) -> str | None:
+    """`raw` as a canonical IP address (IPv4-mapped IPv6 as IPv4), or None if it is not one."""
+    try:
+        address = ipaddress.ip_address((raw or "").strip())
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Address(int(address)))  # without a %zone: that is any text
+    return str(address)
+
+
+def client_key(ip: str | None) -> str:
+    """Whom a client's requests are counted against: its IPv4 address or its IPv6 /64."""
+    address = valid_ip(ip)
+    if address is None:
+        return "unknown"
+    if ":" in address:
+        return str(ipaddress.ip_network(f"{address}/{IPV6_PREFIX}", strict=False))
+    return address
 
 
 def window_start(now: datetime, window: timedelta) -> datetime:
@@ -34,6 +62,23 @@ def allow(session: Session, key: str, *, limit: int, window: timedelta, now: dat
     if hits == 1:
         _sweep(session, now=now)
     return hits <= limit
+
+
+def hits(session: Session, key: str, *, window: timedelta, now: datetime) -> int:
+    """How many hits `key` has in the window `now` falls in (counts nothing itself)."""
+    table: Any = RateCounter.__table__  # type: ignore[attr-defined]
+    found = session.execute(
+        select(table.c.hits).where(
+            table.c.key == key[:100], table.c.window_start == window_start(now, window)
+        )
+    ).scalar_one_or_none()
+    return int(found or 0)
+
+
+def first_use(session: Session, key: str, *, issued: datetime) -> bool:
+    """True the first time a one-time token (`key`, made at `issued`) is presented, False ever
+    after; the record is swept with the counters, once such a token has long expired."""
+    return _increment(session, key[:100], issued) == 1
 
 
 def _increment(session: Session, key: str, start: datetime) -> int:

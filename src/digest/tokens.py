@@ -1,8 +1,10 @@
 """Signed, purpose-scoped tokens for links in emails.
 
 A token names one subscriber and one purpose; a token made for one purpose never verifies for
-another (each purpose signs with its own salt). Confirm tokens expire; unsubscribe and
-preference tokens do not, because an old issue's footer must keep working for years. Tokens
+another (each purpose signs with its own salt). Confirm tokens expire in days, data tokens
+("download or erase my data", emailed on request) in minutes; unsubscribe and preference tokens
+do not, because an old issue's footer must keep working for years (and so they can do neither
+export nor erasure: a footer travels with every forwarded issue). Tokens
 that never expire carry no time stamp, so they are the same every time they are made: a resent
 batch has byte-identical bodies, which the provider's idempotency check requires.
 
@@ -29,9 +31,10 @@ class Purpose(StrEnum):
     CONFIRM = "confirm"
     UNSUBSCRIBE = "unsubscribe"
     PREFERENCES = "preferences"
+    DATA = "data"
 
 
-EXPIRING = frozenset({Purpose.CONFIRM})
+EXPIRING = frozenset({Purpose.CONFIRM, Purpose.DATA})
 
 
 def address_tag(email_hash: str) -> str:
@@ -42,7 +45,7 @@ def address_tag(email_hash: str) -> str:
 def make_token(
     secret: str, purpose: Purpose, subscriber_id: int, *, email_hash: str, now: datetime
 ) -> str:
-    """A URL-safe token for `subscriber_id`; confirm tokens are stamped with `now`."""
+    """A URL-safe token for `subscriber_id`; expiring purposes are stamped with `now`."""
     issued = int(now.timestamp()) if purpose in EXPIRING else 0
     return _serializer(secret, purpose).dumps([subscriber_id, issued, address_tag(email_hash)])
 
@@ -56,7 +59,7 @@ def read_token(
     max_age: timedelta | None,
 ) -> tuple[int, str]:
     """(subscriber id, address tag) of a valid token; TokenError if forged, expired or for
-    another purpose. Expiring purposes (confirm) are older than `max_age` at most (None: no
+    another purpose. Expiring purposes (confirm, data) are older than `max_age` at most (None: no
     limit). The caller checks the tag against the row (`tag_matches`)."""
     if not token or len(token) > MAX_TOKEN_LENGTH:
         raise TokenError("this link is incomplete or damaged")

@@ -13,7 +13,7 @@ from digest import issues
 from digest.config import Settings
 from digest.db import session_scope
 from tests.support.issue_data import hostile_doc, import_docs, week_of
-from tests.support.live_server import live_server
+from tests.support.live_server import free_port, live_server
 from tests.support.settings import make_test_settings
 
 pytestmark = pytest.mark.browser
@@ -112,8 +112,14 @@ def test_editor_preview_behind_login(
 ) -> None:
     now = datetime.now(UTC)
     import_docs(sqlite_engine, week_of(now, 3), now=now)
-    settings = make_test_settings(tmp_path, sqlite_settings.database_url, editor_password=PASSWORD)
-    with live_server(settings) as base:
+    port = free_port()  # redirects go to DIGEST_BASE_URL: let it be this server
+    settings = make_test_settings(
+        tmp_path,
+        sqlite_settings.database_url,
+        editor_password=PASSWORD,
+        base_url=f"http://127.0.0.1:{port}",
+    )
+    with live_server(settings, port=port) as base:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(f"{base}/editor/preview")
         assert page.url.endswith("/editor/login")

@@ -21,6 +21,7 @@ from digest.models import (
 from digest.readers import mail_queue, privacy, signup, subscriptions
 from digest.transports import make_transport
 from tests.support.mailbox import outbox_mail
+from tests.support.readers import subscribe_now
 from tests.support.settings import make_test_settings
 
 NOW = datetime(2026, 11, 16, 8, 0, tzinfo=UTC)
@@ -30,7 +31,7 @@ def queue_confirmation(engine: Engine, settings: Settings, email: str) -> mail_q
     """What POST /subscribe does: the signup and its (held) confirmation in one transaction."""
     request = signup.SignupRequest(email=email, route=ConsentRoute.API, ip="127.0.0.1")
     with session_scope(engine) as session:
-        result = signup.request_subscription(session, settings, request, now=NOW)
+        result = subscribe_now(session, settings, request, now=NOW)
     assert result.held is not None and result.message_id is not None
     return result.held
 
@@ -179,7 +180,7 @@ def test_signup_and_its_mail_commit_together(settings: Settings, engine: Engine)
     request = signup.SignupRequest(email="atomic@example.com", route=ConsentRoute.API)
     try:
         with session_scope(engine) as session:
-            signup.request_subscription(session, settings, request, now=NOW)
+            subscribe_now(session, settings, request, now=NOW)
             raise RuntimeError("crash before commit")
     except RuntimeError:
         pass

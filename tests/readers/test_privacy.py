@@ -12,7 +12,7 @@ from digest.db import session_scope
 from digest.errors import Conflict
 from digest.models import ConsentRoute, SubscriberStatus
 from digest.readers import privacy, subscriptions
-from tests.support.readers import NOW, add, load
+from tests.support.readers import NOW, add, load, subscribe_now
 from tests.support.settings import make_test_settings
 
 
@@ -34,9 +34,7 @@ def test_erased_fingerprint_survives_resubscribe_and_purge(engine: Engine, tmp_p
             form_stamp=None,
         )
         settings = make_test_settings(tmp_path, str(engine.url), subscribe_min_seconds=0)
-        result = signup.request_subscription(
-            session, settings, request, now=NOW + timedelta(days=1)
-        )
+        result = subscribe_now(session, settings, request, now=NOW + timedelta(days=1))
         assert result.held is not None
     stored = load(engine, first)
     assert stored is not None and stored.status == SubscriberStatus.PENDING

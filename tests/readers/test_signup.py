@@ -16,7 +16,7 @@ from digest.models import ConsentRoute, Subscriber, SubscriberStatus
 from digest.readers import subscriptions
 from digest.tokens import Purpose, make_token
 from tests.support.live_server import live_server
-from tests.support.readers import NOW, add, load
+from tests.support.readers import NOW, add, form_stamp, load, wait_for_requests
 from tests.support.settings import SECRET, make_test_settings
 
 
@@ -39,11 +39,12 @@ def test_anonymous_subscribe_does_not_rewrite_name_or_consent(
     for address in ("victim@example.com", "someone-new@example.com"):
         answer = httpx.post(
             f"{base_url}/subscribe",
-            json={"email": address, "name": "Mallory"},
+            json={"email": address, "name": "Mallory", "form_stamp": form_stamp()},
             headers={"User-Agent": "Evil/1"},
         )
         assert answer.status_code == 202
         assert answer.json()["message"].startswith("If that address")
+    wait_for_requests(engine)
     before = load(engine, reader)
     assert before is not None and before.name == "Vic"
     assert before.consent_route == ConsentRoute.FORM and before.consent_user_agent != "Evil/1"

@@ -1,4 +1,5 @@
-"""Run the real app under uvicorn on 127.0.0.1 in a background thread, for tests over real HTTP."""
+"""Run the real app under uvicorn on 127.0.0.1 in a background thread, for tests over real HTTP,
+configured as `digest serve` configures it (web/server.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from contextlib import contextmanager
 import uvicorn
 
 from digest.config import Settings
-from digest.web.app import create_app
+from digest.web.server import uvicorn_config
 
 
 def free_port() -> int:
@@ -22,11 +23,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(settings: Settings) -> Iterator[str]:
-    """Yield the base URL of a running server; stop it afterwards."""
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+def live_server(settings: Settings, port: int | None = None) -> Iterator[str]:
+    """Yield the base URL of a running server; stop it afterwards. Pass `port` when the
+    settings' DIGEST_BASE_URL must point at the server itself (redirects are built from it)."""
+    port = port or free_port()
+    config = uvicorn_config(
+        settings, host="127.0.0.1", port=port, log_level="warning", lifespan="on"
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -192,3 +192,29 @@ def test_healthz_reports_a_database_never_migrated(tmp_path: Path, database_url:
     assert missing.json() == {"status": "error", "database": "ok", "schema": "missing"}
     assert current.status_code == 200
     assert current.json() == {"status": "ok", "database": "ok", "schema": "current"}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "where"),
+    [
+        ("published_at", "0001-01-01T00:00:00+01:00", "published_at"),
+        ("published_at", "0001-01-01T00:00:00Z", "published_at"),
+        ("published_at", "9999-12-31T23:59:59-01:00", "published_at"),
+        ("community_votes", 2**31, "tools.0.community_votes"),
+        ("community_votes", 2**63, "tools.0.community_votes"),
+        ("title", "lone \udfff surrogate", "title"),
+    ],
+)
+def test_values_the_database_cannot_hold_are_field_errors(
+    base_url: str, engine: Engine, field: str, value: object, where: str
+) -> None:
+    """Year 1 (SQLite) and votes beyond 32 bits (PostgreSQL) once answered 500."""
+    document = json.loads(SAMPLES[0].read_text())
+    if field.startswith("community"):
+        document["tools"][0][field] = value
+    else:
+        document[field] = value
+    answer = post(base_url, json.dumps(document).encode())
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["problems"][0]["loc"] == where
+    assert count(engine, "comparison") == 0

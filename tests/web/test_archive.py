@@ -71,7 +71,8 @@ def test_web_version_is_the_sent_issue_without_personal_links(
 
 
 @pytest.mark.parametrize(
-    "number", ["3", "4", "0", "-1", "abc", "1.5", "99999999999999999999", "%C2%B2", "1%20"]
+    "number",
+    ["3", "4", "0", "-1", "abc", "1.5", "99999999999999999999", "%C2%B2", "1%20", "7" * 4301],
 )
 def test_unknown_or_unsent_issue_is_a_clean_404(
     engine: Engine, settings: Settings, two_issues: tuple[Issue, Issue], number: str

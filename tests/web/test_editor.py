@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email import policy
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -50,6 +51,12 @@ def login(client: httpx.Client, password: str = PASSWORD) -> httpx.Response:
     return client.post("/editor/login", data={"password": password})
 
 
+def path_of(redirect: httpx.Response) -> str:
+    """Where a redirect leads, on the server under test (Location is under DIGEST_BASE_URL)."""
+    target = urlsplit(redirect.headers["location"])
+    return target.path + (f"?{target.query}" if target.query else "")
+
+
 def csrf_of(page: str) -> str:
     found = re.search(r'name="csrf" value="([0-9a-f]+)"', page)
     assert found, "no CSRF field on the page"
@@ -71,13 +78,15 @@ def test_editor_is_404_without_a_password(
     engine: Engine, settings: Settings, method: str, path: str
 ) -> None:
     with live_server(settings) as base:
-        response = httpx.request(method, f"{base}{path}", data={"password": ""})
+        body = {"password": ""} if method == "POST" else None
+        response = httpx.request(method, f"{base}{path}", data=body)
     assert response.status_code == 404
 
 
 def test_preview_needs_login(engine: Engine, editor_settings: Settings, with_content: None) -> None:
     with live_server(editor_settings) as base, httpx.Client(base_url=base) as client:
-        assert client.get("/editor/preview").headers["location"] == "/editor/login"
+        location = client.get("/editor/preview").headers["location"]
+        assert location == f"{editor_settings.base_url}/editor/login"
         wrong = login(client, "guess")
         assert wrong.status_code == 401 and "not right" in wrong.text
         assert "digest_editor" not in client.cookies
@@ -109,7 +118,7 @@ def test_editor_sets_subject_and_note(
             "/editor/issue", data={"csrf": token, "subject": "GPUs & files", "note": "Big <week>"}
         )
         assert saved.status_code == 303
-        page = client.get(saved.headers["location"]).text
+        page = client.get(path_of(saved)).text
         too_long = client.post("/editor/issue", data={"csrf": token, "subject": "x" * 151})
     assert "Saved." in page
     assert '<dd id="subject">GPUs &amp; files</dd>' in page
@@ -144,7 +153,7 @@ def test_test_send_delivers_one_marked_copy(
         assert not outbox.exists() or not list(outbox.iterdir())
         sent = client.post("/editor/test-send", data={"csrf": token, "to": "Editor@Example.COM"})
         assert sent.status_code == 303
-        assert "Test copy sent" in client.get(sent.headers["location"]).text
+        assert "Test copy sent" in client.get(path_of(sent)).text
     [path] = list(outbox.glob("*.eml"))
     message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
     assert message["Subject"].startswith("[TEST] Claude Files")
@@ -251,3 +260,47 @@ def test_the_editor_says_what_goes_out_next_as_the_cli_does(
     with session_scope(engine, read_only=True) as session:
         draft = issues.find_draft(session)
     assert draft is not None and (draft.number, draft.period) == (2, plan.period)
+
+
+def test_logout_revokes_the_session_everywhere(
+    engine: Engine, editor_settings: Settings, with_content: None
+) -> None:
+    """A copy of the cookie (another browser, a proxy log) dies with the logout."""
+    with live_server(editor_settings) as base, httpx.Client(base_url=base) as client:
+        login(client)
+        cookie = client.cookies["digest_editor"]
+        token = csrf_of(client.get("/editor/preview").text)
+        assert client.post("/editor/logout", data={"csrf": "0" * 64}).status_code == 403
+        out = client.post("/editor/logout", data={"csrf": token})
+        assert out.status_code == 303 and path_of(out) == "/editor/login"
+        with httpx.Client(base_url=base, cookies={"digest_editor": cookie}) as copy:
+            again = copy.get("/editor/preview")
+            assert again.status_code == 303 and path_of(again) == "/editor/login"
+            refused = copy.post("/editor/issue", data={"csrf": token, "subject": "after logout"})
+            assert refused.status_code == 303
+    with session_scope(engine, read_only=True) as session:
+        draft = issues.find_draft(session)
+    assert draft is None or draft.subject_override is None
+
+
+def test_test_copies_are_limited(
+    engine: Engine, editor_settings: Settings, with_content: None
+) -> None:
+    from digest.web.editor import TEST_SEND_LIMIT
+
+    with live_server(editor_settings) as base, httpx.Client(base_url=base) as client:
+        login(client)
+        token = csrf_of(client.get("/editor/preview").text)
+        answers = [
+            client.post("/editor/test-send", data={"csrf": token, "to": "ed@example.com"})
+            for _ in range(TEST_SEND_LIMIT + 2)
+        ]
+    assert [a.status_code for a in answers].count(303) == TEST_SEND_LIMIT
+    assert answers[-1].status_code == 429 and "test copies an hour" in answers[-1].text
+    assert len(list(editor_settings.outbox_dir.glob("*.eml"))) == TEST_SEND_LIMIT
+
+
+def test_the_login_form_is_read_bounded(base_url: str) -> None:
+    """A password field of a megabyte is refused at the limit, not parsed."""
+    answer = httpx.post(f"{base_url}/editor/login", data={"password": "x" * 1_000_000}, timeout=10)
+    assert answer.status_code == 413

@@ -5,6 +5,8 @@ without a valid signature). Real HTTP against uvicorn on 127.0.0.1, SQLite."""
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -59,6 +61,7 @@ headers = st.dictionaries(
             "accept",
             "x-anything",
             "authorization",
+            "host",
         ]
     ),
     odd_header_text,
@@ -179,7 +182,12 @@ def test_no_route_answers_500_or_stores_what_it_should_not(
                 "/webhooks/resend",
                 "/api/comparisons",
                 "/editor/login",
+                "/editor/logout",
+                "/editor/issue",
+                "/subscribe/stamp",
+                "/issues/",
                 f"/confirm/{quote(token, safe='')}",
+                f"/data/{quote(token, safe='')}",
                 f"/unsubscribe/{quote(token, safe='')}",
                 f"/preferences/{quote(token, safe='')}",
             ]
@@ -227,3 +235,145 @@ def test_nasty_json_is_400_everywhere(base_url: str, body: bytes) -> None:
         headers={**json_type, "Authorization": "Bearer api-token-for-tests"},
     )
     assert api.status_code == 400
+
+
+# -- the API and the signed webhook, on both engines ------------------------------------------
+# PostgreSQL and SQLite refuse different things (NUL, lone surrogates, 64-bit integers, years
+# before 1 or after 9999, strings longer than a column): whatever JSON a holder of the token or
+# of the webhook secret sends, the answer is a 4xx with a message or a 200, never a 500.
+
+API_TOKEN = "api-token-for-tests"
+hostile_text = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from(
+        ["\x00", "a\x00b", "\ud800", "x\udfff", "\u2028", "\ufeff", "[/b]", "=?utf-8?q?=0D=0A?="]
+    ),
+    st.integers(min_value=0, max_value=6000).map(lambda n: "é" * n),
+)
+hostile_value: st.SearchStrategy[object] = st.one_of(
+    hostile_text,
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.sampled_from([2**31 - 1, 2**31, -1, 0, 100, 101, 1.5, True, None, [], {}]),
+    st.sampled_from(
+        [
+            "0001-01-01T00:00:00+01:00",
+            "0001-01-01T00:00:00Z",
+            "9999-12-31T23:59:59-14:00",
+            "1969-12-31T23:59:59Z",
+            "2026-11-16T09:00:00+00:00",
+            "2026-11-16T09:00:00",
+        ]
+    ),
+)
+DOCUMENT_PATHS = [
+    ("slug",),
+    ("title",),
+    ("url",),
+    ("published_at",),
+    ("tools", 0, "slug"),
+    ("tools", 0, "name"),
+    ("tools", 0, "category"),
+    ("tools", 0, "tagline"),
+    ("tools", 0, "description"),
+    ("tools", 0, "community_votes"),
+    ("tools", 0, "best_for"),
+    ("tools", 1, "pricing", "entry"),
+    ("tools", 1, "pricing", "text"),
+    ("tools", 0, "reviews", "builder", "score"),
+    ("tools", 0, "reviews", "skeptic", "verdict"),
+    ("tools", 1, "reviews", "founder", "text"),
+]
+
+
+def sample_document() -> dict[str, object]:
+    from tests.support.samples import SAMPLES
+
+    document: dict[str, object] = json.loads(SAMPLES[0].read_text())
+    return document
+
+
+def set_path(document: dict[str, object], path: tuple[object, ...], value: object) -> None:
+    target: object = document
+    for step in path[:-1]:
+        target = target[step]  # type: ignore[index]
+    target[path[-1]] = value  # type: ignore[index]
+
+
+@pytest.fixture
+def both_engines(tmp_path: Path, settings: Settings, engine: Engine) -> Iterator[World]:
+    """A live app on the test's engine with the API and the webhook switched on."""
+    app_settings = make_test_settings(
+        tmp_path,
+        settings.database_url,
+        api_token=API_TOKEN,
+        RESEND_WEBHOOK_SECRET=WEBHOOK_SECRET,
+    )
+    with live_server(app_settings) as url, httpx.Client(base_url=url, timeout=20) as client:
+        yield client, engine, 0
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_the_api_never_answers_500_on_either_engine(
+    both_engines: World, data: st.DataObject
+) -> None:
+    client, engine, _ = both_engines
+    document = sample_document()
+    for _ in range(data.draw(st.integers(min_value=1, max_value=3))):
+        set_path(document, data.draw(st.sampled_from(DOCUMENT_PATHS)), data.draw(hostile_value))
+    body = json.dumps(document).encode()
+    answer = client.post(
+        "/api/comparisons",
+        content=body,
+        headers={"Authorization": f"Bearer {API_TOKEN}", "Content-Type": "application/json"},
+    )
+    assert answer.status_code in (200, 400, 413, 422), (body[:300], answer.text[:500])
+    if answer.status_code == 200:  # what was accepted can be read back
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT count(*) FROM comparison")).scalar_one() >= 1
+
+
+webhook_data = st.fixed_dictionaries(
+    {},
+    optional={
+        "email_id": hostile_value,
+        "to": st.one_of(hostile_value, st.lists(hostile_text, max_size=3)),
+        "bounce": st.one_of(
+            hostile_value,
+            st.fixed_dictionaries({}, optional={"type": hostile_value, "message": hostile_value}),
+        ),
+    },
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    kind=st.one_of(
+        st.sampled_from(["email.delivered", "email.bounced", "email.complained"]), hostile_text
+    ),
+    event_data=webhook_data,
+    svix_id=st.text(
+        alphabet=st.characters(min_codepoint=0x21, max_codepoint=0xFF), min_size=1, max_size=250
+    ),
+)
+def test_a_signed_webhook_never_answers_500_on_either_engine(
+    both_engines: World, kind: str, event_data: dict[str, object], svix_id: str
+) -> None:
+    client, _engine, _ = both_engines
+    body = json.dumps({"type": kind, "data": event_data}).encode()
+    stamp = str(int(datetime.now(UTC).timestamp()))
+    key = base64.b64decode(WEBHOOK_SECRET.removeprefix("whsec_"))
+    signed = svix_id.encode("latin-1") + b"." + stamp.encode() + b"." + body
+    signature = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    headers = {
+        b"svix-id": svix_id.encode("latin-1"),
+        b"svix-timestamp": stamp.encode(),
+        b"svix-signature": b"v1," + signature.encode(),
+        b"content-type": b"application/json",
+    }
+    answer = client.post("/webhooks/resend", content=body, headers=headers)
+    assert answer.status_code in (200, 400), (body[:300], answer.text[:500])

@@ -18,6 +18,7 @@ from digest.models import ConsentRoute, Subscriber, SubscriberStatus
 from digest.readers import subscriptions
 from digest.tokens import Purpose, make_token
 from tests.support.live_server import live_server
+from tests.support.mailbox import wait_for_mail
 from tests.support.settings import SECRET, make_test_settings
 
 NOW = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
@@ -183,18 +184,28 @@ def test_preferences_rename_download_and_erase(
         web_settings, subscriber_id, email_hash=HASHES[subscriber_id], now=datetime.now(UTC)
     ).replace(web_settings.base_url, base_url)
     page = httpx.get(url, timeout=10)
-    assert page.status_code == 200 and "me@example.com" in page.text
+    assert page.status_code == 200 and "m•••@example.com" in page.text
+    assert "me@example.com" not in page.text  # the footer link travels with forwarded issues
     assert_token_page_headers(page)
     renamed = httpx.post(url, data={"action": "rename", "name": "Annie"}, timeout=10)
     assert renamed.status_code == 200 and load(engine, subscriber_id).name == "Annie"
-    data = httpx.post(url, data={"action": "download"}, timeout=10)
+    asked = httpx.post(url, data={"action": "email-data-link"}, timeout=10)
+    assert asked.status_code == 200 and "We emailed a link" in asked.text
+    [mail] = wait_for_mail(web_settings.outbox_dir)
+    assert mail.to == "me@example.com"
+    data_url = mail.link("data").replace(web_settings.base_url, base_url)
+    assert "/data/" in data_url
+    shown = httpx.get(data_url, timeout=10)
+    assert shown.status_code == 200 and "me@example.com" in shown.text
+    assert_token_page_headers(shown)
+    data = httpx.post(data_url, data={"action": "download"}, timeout=10)
     assert "attachment" in data.headers["content-disposition"]
     exported = json.loads(data.text)
     assert exported["email"] == "me@example.com" and exported["name"] == "Annie"
     assert exported["consent"]["ip"] == "198.51.100.7" and exported["consent"]["route"] == "form"
-    refused = httpx.post(url, data={"action": "erase"}, timeout=10)
+    refused = httpx.post(data_url, data={"action": "erase"}, timeout=10)
     assert refused.status_code == 400 and load(engine, subscriber_id).email == "me@example.com"
-    erased = httpx.post(url, data={"action": "erase", "sure": "yes"}, timeout=10)
+    erased = httpx.post(data_url, data={"action": "erase", "sure": "yes"}, timeout=10)
     assert erased.status_code == 200 and "erased" in erased.text
     gone = load(engine, subscriber_id)
     assert (gone.email, gone.name, gone.consent_ip, gone.consent_user_agent) == (None,) * 4
@@ -204,17 +215,62 @@ def test_preferences_rename_download_and_erase(
         ("preferences", Purpose.PREFERENCES),
         ("unsubscribe", Purpose.UNSUBSCRIBE),
         ("confirm", Purpose.CONFIRM),
+        ("data", Purpose.DATA),
     ]:
         for method in ("GET", "POST"):
             calm = httpx.request(
                 method, f"{base_url}/{path}/{token(purpose, subscriber_id)}", timeout=10
             )
-            assert calm.status_code == 200, (path, method, calm.text)
+            assert calm.status_code in (200, 400), (path, method, calm.text)
             assert "me@example.com" not in calm.text
     with session_scope(engine) as session, pytest.raises(Exception, match="erased"):
         subscriptions.add_subscriber(
             session, "me@example.com", route=ConsentRoute.IMPORT, now=datetime.now(UTC)
         )
+
+
+def test_a_forwarded_footer_link_can_neither_export_nor_erase(
+    base_url: str, engine: Engine, web_settings: Settings
+) -> None:
+    """Whoever holds a forwarded issue may unsubscribe; the data and its erasure need a link
+    sent to the address, which expires; one link's token does nothing at another's address."""
+    reader = add(engine, "fwd@example.com", confirmed=True, name="Fwd")
+    footer = f"{base_url}/preferences/{token(Purpose.PREFERENCES, reader)}"
+    download = httpx.post(footer, data={"action": "download"}, timeout=10)
+    erase = httpx.post(footer, data={"action": "erase", "sure": "yes"}, timeout=10)
+    for answer in (download, erase):
+        assert answer.status_code == 403 and "fresh link" in answer.text
+        assert "fwd@example.com" not in answer.text and "198.51.100.7" not in answer.text
+    assert load(engine, reader).email == "fwd@example.com"
+    for purpose in (Purpose.PREFERENCES, Purpose.UNSUBSCRIBE, Purpose.CONFIRM):
+        misused = httpx.post(
+            f"{base_url}/data/{token(purpose, reader)}", data={"action": "download"}, timeout=10
+        )
+        assert misused.status_code == 400 and "fwd@example.com" not in misused.text
+    fingerprint = HASHES[reader]
+    stale = make_token(
+        SECRET,
+        Purpose.DATA,
+        reader,
+        email_hash=fingerprint,
+        now=datetime.now(UTC) - timedelta(minutes=web_settings.data_link_minutes + 1),
+    )
+    expired = httpx.post(f"{base_url}/data/{stale}", data={"action": "download"}, timeout=10)
+    assert expired.status_code == 400 and "expired" in expired.text
+    unsubscribed = httpx.post(footer, data={"action": "unsubscribe"}, timeout=10)
+    assert unsubscribed.status_code == 200
+    assert load(engine, reader).status == SubscriberStatus.UNSUBSCRIBED
+
+
+def test_data_links_are_limited_per_reader(
+    base_url: str, engine: Engine, web_settings: Settings
+) -> None:
+    reader = add(engine, "often@example.com", confirmed=True)
+    footer = f"{base_url}/preferences/{token(Purpose.PREFERENCES, reader)}"
+    answers = [httpx.post(footer, data={"action": "email-data-link"}) for _ in range(5)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429, 429]
+    assert "At most 3 such links an hour" in answers[-1].text
+    assert len(wait_for_mail(web_settings.outbox_dir, 3)) == 3
 
 
 def test_preferences_unknown_action_and_rename_too_long(base_url: str, engine: Engine) -> None:

@@ -296,3 +296,22 @@ def _signed(body: bytes, stamp: str) -> dict[str, str]:
     signed = b"msg_1." + stamp.encode("utf-8") + b"." + body
     signature = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
     return {"svix-id": "msg_1", "svix-timestamp": stamp, "svix-signature": f"v1,{signature}"}
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"email_id": "em_\x00"},
+        {"email_id": "em_1", "to": ["reader\x00@example.com"]},
+        {"email_id": "em_1", "bounce": {"type": "Permanent", "message": "no\x00such user"}},
+        {"email_id": "x" * 5000},
+    ],
+)
+def test_signed_events_with_nul_or_huge_values_never_500(
+    base_url: str, engine: Engine, reader: tuple[int, int], data: dict[str, object]
+) -> None:
+    """PostgreSQL refuses NUL in text: a signed event carrying one once answered 500."""
+    body = json.dumps({"type": "email.bounced\x00", "data": data}).encode()
+    answer = post(base_url, body, signed_headers(body))
+    assert answer.status_code in (200, 400), answer.text
+    assert status_of(engine, reader[0]) in (SubscriberStatus.CONFIRMED, SubscriberStatus.BOUNCED)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import (
@@ -28,6 +29,11 @@ from digest.text import CONTROL_CHARS
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
+MAX_INT32 = 2_147_483_647  # an INTEGER column on PostgreSQL
+# Times every engine stores and every conversion to UTC survives (year 1 or 9999 with an offset
+# overflows, and SQLite stores what PostgreSQL would refuse).
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN, max_length=120)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
@@ -65,7 +71,7 @@ class ToolIn(_Strict):
     description: Annotated[Text, StringConstraints(max_length=5000)] | None = None
     pricing: PricingIn | None = None
     best_for: Annotated[Text, StringConstraints(max_length=500)] | None = None
-    community_votes: int | None = Field(default=None, ge=0)
+    community_votes: int | None = Field(default=None, ge=0, le=MAX_INT32)
     reviews: dict[Persona, ReviewIn] = Field(default_factory=dict)
 
 
@@ -75,6 +81,19 @@ class ComparisonIn(_Strict):
     url: Annotated[str, StringConstraints(max_length=1000)] | None = None
     published_at: AwareDatetime | None = None
     tools: list[ToolIn] = Field(min_length=2, max_length=4)
+
+    @field_validator("published_at")
+    @classmethod
+    def _storable(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        try:
+            in_utc = value.astimezone(UTC)
+        except OverflowError:
+            in_utc = None
+        if in_utc is None or not EARLIEST <= in_utc < LATEST:
+            raise ValueError(f"must lie between {EARLIEST.year} and {LATEST.year - 1}")
+        return value
 
     @field_validator("url")
     @classmethod

@@ -44,23 +44,12 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the web app: subscribe pages, archive, editor, API and webhooks."""
-    import uvicorn
-
-    from digest.web.access_log import log_config
-    from digest.web.app import create_app
+    from digest.web.server import serve as serve_app
 
     settings = load_settings()
     require_schema(settings, open_engine(settings), command="serve")
     host, port = host or settings.host, port or settings.port
-    settings = links_for(settings, served_url(host, port))
-    app = create_app(settings)
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        proxy_headers=True,
-        log_config=log_config(),  # never-expiring link tokens stay out of the access log
-    )
+    serve_app(links_for(settings, served_url(host, port)), host=host, port=port)
 
 
 def served_url(host: str, port: int) -> str:

@@ -6,7 +6,9 @@
     subscribers.py  Subscriber; SubscriberStatus, ConsentRoute
     deliveries.py   the send ledger: Batch, Delivery, and DeliveryMark (what the provider said)
     messages.py     TransactionalMessage (readers' own mail); MessageKind, MessageStatus
-    events.py       RateCounter (abuse counters), WebhookEvent (provider events applied once)
+    requests.py     ReaderRequest (a web request for a reader's mail, until acted on); RequestKind
+    events.py       RateCounter (abuse counters), WebhookEvent (provider events applied once),
+                    EditorSession (revocable editor logins)
 
 Rule: importing this package registers every table on `metadata` (Alembic and create_all rely
 on it); import models from here, not from the modules.
@@ -15,9 +17,10 @@ on it); import models from here, not from the modules.
 from digest.models.base import metadata
 from digest.models.catalog import Comparison, ComparisonTool, Persona, Review, Tool, Verdict
 from digest.models.deliveries import Batch, BatchStatus, Delivery, DeliveryMark, DeliveryStatus
-from digest.models.events import RateCounter, WebhookEvent
+from digest.models.events import EditorSession, RateCounter, WebhookEvent
 from digest.models.issues import Issue, IssueComparison, IssueStatus
 from digest.models.messages import MessageKind, MessageStatus, TransactionalMessage
+from digest.models.requests import ReaderRequest, RequestKind
 from digest.models.subscribers import ConsentRoute, Subscriber, SubscriberStatus
 
 __all__ = [
@@ -29,6 +32,7 @@ __all__ = [
     "Delivery",
     "DeliveryMark",
     "DeliveryStatus",
+    "EditorSession",
     "Issue",
     "IssueComparison",
     "IssueStatus",
@@ -36,6 +40,8 @@ __all__ = [
     "MessageStatus",
     "Persona",
     "RateCounter",
+    "ReaderRequest",
+    "RequestKind",
     "Review",
     "Subscriber",
     "SubscriberStatus",

@@ -1,5 +1,5 @@
-"""What the edges keep in the store so it holds across processes and restarts: abuse counters
-and the provider events we accepted.
+"""What the edges keep in the store so it holds across processes and restarts: abuse counters,
+the provider events we accepted, and the editor's sessions.
 """
 
 from __future__ import annotations
@@ -32,3 +32,14 @@ class WebhookEvent(SQLModel, table=True):
     provider_email_id: str | None = Field(default=None, max_length=200, index=True)
     outcome: str = Field(max_length=200)  # what we did, for operators reading the table
     received_at: datetime = utc_field()
+
+
+class EditorSession(SQLModel, table=True):
+    """A logged-in editor: the cookie carries a random id, the store only its sha256, so that
+    logging out (deleting the row) ends the session wherever the cookie was copied to."""
+
+    __tablename__ = "editor_session"
+
+    id_hash: str = Field(max_length=64, primary_key=True)
+    created_at: datetime = utc_field()
+    expires_at: datetime = utc_field(index=True)

@@ -14,6 +14,7 @@ from digest.models.base import utc_field
 class MessageKind(StrEnum):
     CONFIRM = "confirm"  # double opt-in: one button to /confirm/{token}
     MANAGE = "manage"  # "here is the link to your preferences", asked for on the web
+    DATA = "data"  # "here is a short-lived link to download or erase your data"
 
 
 class MessageStatus(StrEnum):

@@ -2,7 +2,9 @@
 
     subscriptions.py  the state machine: add, confirm, unsubscribe, resubscribe, rename,
                       suppress, purge; addresses normalised and hashed; the reader a link names
-    signup.py         the public subscribe and "email me my link" requests, with bot defences
+    signup.py         the public subscribe and "email me my link" requests: received (same
+                      work for every address), then acted on after the answer
+    defences.py       bot defences: honeypot, single-use form stamps, the canonical mailbox
     privacy.py        the consent record, "download my data" (with delivery history), erasure
     csv_io.py         CSV import (strict, all or nothing) and export (defused cells)
     csv_columns.py    the columns of our export and of Mailchimp's, Substack's, Buttondown's
@@ -14,6 +16,22 @@ Rule: independent of `delivery/` (issues go out there); every function takes the
 `now` and leaves the commit to the caller. Edges import the modules: `readers.signup`, ...
 """
 
-from digest.readers import csv_io, mail_compose, mail_queue, privacy, signup, subscriptions
+from digest.readers import (
+    csv_io,
+    defences,
+    mail_compose,
+    mail_queue,
+    privacy,
+    signup,
+    subscriptions,
+)
 
-__all__ = ["csv_io", "mail_compose", "mail_queue", "privacy", "signup", "subscriptions"]
+__all__ = [
+    "csv_io",
+    "defences",
+    "mail_compose",
+    "mail_queue",
+    "privacy",
+    "signup",
+    "subscriptions",
+]

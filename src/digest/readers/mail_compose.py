@@ -6,6 +6,8 @@ could have typed, so they must not carry an attacker's words to a stranger's inb
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from digest import links
 from digest.config import Settings
 from digest.models import MessageKind, Subscriber, SubscriberStatus, TransactionalMessage
@@ -16,6 +18,9 @@ from digest.transports import OutgoingEmail
 RECIPIENTS = {
     MessageKind.CONFIRM: frozenset({SubscriberStatus.PENDING, SubscriberStatus.UNSUBSCRIBED}),
     MessageKind.MANAGE: frozenset(
+        {SubscriberStatus.PENDING, SubscriberStatus.CONFIRMED, SubscriberStatus.UNSUBSCRIBED}
+    ),
+    MessageKind.DATA: frozenset(
         {SubscriberStatus.PENDING, SubscriberStatus.CONFIRMED, SubscriberStatus.UNSUBSCRIBED}
     ),
 }
@@ -29,17 +34,12 @@ def compose(
     if subscriber.email is None or subscriber.status not in RECIPIENTS[kind]:
         return None
     assert subscriber.id is not None
-    # Links are stamped with the message's creation time, so every retry renders the same bytes.
     context = {
         "newsletter_name": settings.newsletter_name,
         "postal_address": settings.postal_address,
         "expires_days": settings.confirm_max_age_days,
-        "confirm_url": links.confirm_url(
-            settings, subscriber.id, email_hash=subscriber.email_hash, now=message.created_at
-        ),
-        "preferences_url": links.preferences_url(
-            settings, subscriber.id, email_hash=subscriber.email_hash, now=message.created_at
-        ),
+        "data_minutes": settings.data_link_minutes,
+        **_links(settings, subscriber.id, subscriber.email_hash, message.created_at),
         **SUBJECTS[kind](settings),
     }
     rendered = render_email(kind.value, context)
@@ -53,6 +53,18 @@ def compose(
         headers={"Auto-Submitted": "auto-generated"},
         tags={"kind": kind.value},
     )
+
+
+def _links(settings: Settings, reader: int, fingerprint: str, made: datetime) -> dict[str, str]:
+    """The reader's links, stamped with the message's creation time: every retry renders the
+    same bytes (and a data link's few minutes count from when it was asked for)."""
+    return {
+        "confirm_url": links.confirm_url(settings, reader, email_hash=fingerprint, now=made),
+        "preferences_url": links.preferences_url(
+            settings, reader, email_hash=fingerprint, now=made
+        ),
+        "data_url": links.data_url(settings, reader, email_hash=fingerprint, now=made),
+    }
 
 
 def _confirm_subject(settings: Settings) -> dict[str, str]:
@@ -69,4 +81,15 @@ def _manage_subject(settings: Settings) -> dict[str, str]:
     }
 
 
-SUBJECTS = {MessageKind.CONFIRM: _confirm_subject, MessageKind.MANAGE: _manage_subject}
+def _data_subject(settings: Settings) -> dict[str, str]:
+    return {
+        "subject": f"Your data at {settings.newsletter_name}",
+        "preheader": "The link to download or erase it, valid for a short while.",
+    }
+
+
+SUBJECTS = {
+    MessageKind.CONFIRM: _confirm_subject,
+    MessageKind.MANAGE: _manage_subject,
+    MessageKind.DATA: _data_subject,
+}

@@ -2,18 +2,36 @@
 
 Erasure keeps only what stops us mailing the address again: the one-way hash, the status, and
 whether it was suppressed. Everything a person could be recognised by is removed.
+
+Export and erasure are reached only through a short-lived link emailed to the address on
+request (`request_data_link`), never through the never-expiring footer links, which travel
+with every forwarded issue.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session, col, select
 
-from digest.models import Delivery, DeliveryMark, Issue, Subscriber, SubscriberStatus
-from digest.readers import mail_queue
-from digest.readers.subscriptions import clear_pending_consent, get_subscriber
+from digest import throttle
+from digest.config import Settings
+from digest.errors import Conflict
+from digest.models import (
+    Delivery,
+    DeliveryMark,
+    Issue,
+    MessageKind,
+    Subscriber,
+    SubscriberStatus,
+    TransactionalMessage,
+)
+from digest.readers import defences, mail_queue
+from digest.readers.subscriptions import SUPPRESSED, clear_pending_consent, get_subscriber
+
+DATA_LINK_LIMIT = 3  # data links per reader ...
+DATA_LINK_WINDOW = timedelta(hours=1)  # ... per hour
 
 
 def consent_record(subscriber: Subscriber) -> dict[str, Any]:
@@ -100,6 +118,22 @@ def erase_subscriber(session: Session, subscriber_id: int, *, now: datetime) -> 
     subscriber.erased_at = now
     session.add(subscriber)
     return subscriber
+
+
+def request_data_link(
+    session: Session, settings: Settings, subscriber_id: int, *, now: datetime
+) -> TransactionalMessage:
+    """Queue the email with a link to download or erase the reader's data, valid for
+    DIGEST_DATA_LINK_MINUTES. Conflict if the reader is gone or asked too often."""
+    subscriber = get_subscriber(session, subscriber_id)
+    if subscriber.email is None or subscriber.status in SUPPRESSED | {SubscriberStatus.ERASED}:
+        raise Conflict("we no longer send mail to this address")
+    key = f"data-link:{subscriber_id}"
+    if not throttle.allow(session, key, limit=DATA_LINK_LIMIT, window=DATA_LINK_WINDOW, now=now):
+        raise Conflict(f"at most {DATA_LINK_LIMIT} such links an hour: look for the last one")
+    if not defences.under_mail_cap(session, settings, now=now):
+        raise Conflict("we cannot send mail just now; try again in an hour")
+    return mail_queue.queue_message(session, subscriber, MessageKind.DATA, now=now)
 
 
 def _iso(value: datetime | None) -> str | None:

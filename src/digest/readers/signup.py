@@ -1,37 +1,46 @@
-"""The public subscribe request: validate, hold off bots and floods, record consent, queue the mail.
+"""The public requests for a reader's mail (subscribe; "email me my link"), in two steps.
 
-Whatever the address's state (new, pending, confirmed, unsubscribed, suppressed) and whether the
-request was blocked, the caller gets no hint of it: `request_subscription` returns the message to
-send, if any, and the web edge answers every case with the same page after the same kind of work.
-Sending happens after the answer, so the response time does not tell either.
+`receive_request` runs while the visitor waits and does only what is the same for every
+address: validate, the per-client limit, the honeypot, the form stamp, and store the request
+(`ReaderRequest`). Its answer (`Receipt`) never depends on the address's state, and neither does
+the work behind it, so the response time does not tell a new address from a confirmed one.
+
+`process_requests` runs right after (and in the retry loops): per-mailbox limit, the address's
+state, the consent record, the global mail cap, and the mail itself. Whatever it decides, the
+visitor was told the same thing.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from enum import StrEnum
 
-from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import or_, update
+from sqlalchemy import delete
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from digest import throttle
 from digest.config import Settings
+from digest.db import session_scope
 from digest.models import (
     ConsentRoute,
     MessageKind,
+    ReaderRequest,
+    RequestKind,
     Subscriber,
     SubscriberStatus,
     TransactionalMessage,
 )
-from digest.readers import mail_queue, subscriptions
+from digest.readers import defences, mail_queue, subscriptions
+from digest.readers.defences import StampCheck
+from digest.transports import Transport
 
 IP_WINDOW = timedelta(hours=1)
 ADDRESS_WINDOW = timedelta(days=1)
-FORM_MAX_AGE = timedelta(hours=24)
-HONEYPOT_FIELD = "website"  # a field people never see and bots love to fill
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -42,185 +51,232 @@ class SignupRequest:
     ip: str | None = None
     user_agent: str | None = None
     honeypot: str | None = None
-    form_stamp: str | None = None  # required for the form route; JSON clients have no form
+    form_stamp: str | None = None
+    trusted: bool = False  # a server-side proxy holding the API token: no stamp, no honeypot
+
+
+class Answer(StrEnum):
+    ACCEPTED = "accepted"  # "if that address can receive mail, ..." (also when blocked)
+    PRESS_AGAIN = "press again"  # too fast, or no usable stamp: the form again, press once more
+
+
+@dataclass(frozen=True)
+class Receipt:
+    answer: Answer
+    reason: str  # for logs and tests only: never shown to the visitor
+    stamp: str | None = None  # PRESS_AGAIN: the stamp the form must carry next time
+    wait_seconds: float = 0.0  # PRESS_AGAIN: how long until that stamp is old enough
+    stored: bool = False  # the request waits for `process_requests`
 
 
 @dataclass(frozen=True)
 class SignupResult:
-    held: mail_queue.Held | None  # the mail to send after answering, if any
-    reason: str  # for logs and tests only: never shown to the visitor
+    held: mail_queue.Held | None  # the mail to send at once, if any
+    reason: str  # for logs and tests only
 
     @property
     def message_id(self) -> int | None:
         return self.held.message.id if self.held else None
 
 
-def make_form_stamp(secret: str, *, now: datetime) -> str:
-    """A signed "this form was served at" stamp for the hidden field of the subscribe form."""
-    return _stamps(secret).dumps(int(now.timestamp() * 1000))
+def receive_request(
+    session: Session,
+    settings: Settings,
+    request: SignupRequest,
+    kind: RequestKind,
+    *,
+    now: datetime,
+) -> Receipt:
+    """Check and store one request; InvalidInput only for a malformed address or name."""
+    address = subscriptions.normalise_email(request.email)
+    name = subscriptions.clean_name(request.name) if kind is RequestKind.SUBSCRIBE else None
+    ip = throttle.valid_ip(request.ip)
+    ip_key = f"ip:{throttle.client_key(ip)}"
+    if not throttle.allow(
+        session, ip_key, limit=settings.subscribe_ip_limit, window=IP_WINDOW, now=now
+    ):
+        return Receipt(Answer.ACCEPTED, "ip rate limit")
+    if not request.trusted:
+        refused = _bot_check(session, settings, request, now=now)
+        if refused is not None:
+            return refused
+    stored = ReaderRequest(
+        kind=kind,
+        email=address,
+        name=name,
+        route=request.route,
+        ip=ip,
+        user_agent=subscriptions.clean_user_agent(request.user_agent),
+        received_at=now,
+    )
+    session.add(stored)
+    session.flush()
+    return Receipt(Answer.ACCEPTED, "stored", stored=True)
 
 
-def form_age_ok(settings: Settings, stamp: str | None, *, now: datetime) -> bool:
-    """True if the stamp is ours and the form was filled slower than a bot, within a day."""
-    if not stamp or len(stamp) > 100:
-        return False
+def _bot_check(
+    session: Session, settings: Settings, request: SignupRequest, *, now: datetime
+) -> Receipt | None:
+    """The honeypot and the form stamp; None when both pass (the stamp is then spent)."""
+    if request.honeypot:
+        return Receipt(Answer.ACCEPTED, "honeypot")
+    verdict = defences.check_stamp(session, settings, request.form_stamp, now=now)
+    if verdict is StampCheck.USED:
+        return Receipt(Answer.ACCEPTED, "stamp already used")
+    if verdict is StampCheck.EARLY:
+        wait = defences.seconds_to_wait(settings, request.form_stamp, now=now)
+        return Receipt(Answer.PRESS_AGAIN, "too fast", request.form_stamp, wait)
+    if verdict is StampCheck.MISSING:
+        fresh = defences.make_form_stamp(settings.secret, now=now)
+        return Receipt(Answer.PRESS_AGAIN, "no usable stamp", fresh, settings.subscribe_min_seconds)
+    return None
+
+
+# -- acting on stored requests ---------------------------------------------------------------
+
+
+def process_requests(
+    engine: Engine, settings: Settings, *, transport: Transport, now: datetime
+) -> int:
+    """Act on every stored request, oldest first, each in its own transaction; send what they
+    queue at once (the pending-mail loop retries what fails). Returns how many were acted on.
+    A request that cannot be acted on is logged and dropped: it must not block the others."""
+    done = 0
+    while True:
+        taken: int | None = None
+        try:
+            with session_scope(engine) as session:
+                request = _take_request(session)
+                if request is None:
+                    return done
+                taken = request.id
+                result = act_on_request(session, settings, request, now=now)
+        except Exception:
+            if taken is None:
+                raise
+            log.exception("reader request %s could not be acted on; dropped", taken)
+            _drop(engine, taken)
+            continue
+        done += 1
+        if result.held is not None:
+            _deliver(engine, settings, result.held, transport=transport, now=now)
+
+
+def _take_request(session: Session) -> ReaderRequest | None:
+    """The oldest stored request, locked for this transaction (PostgreSQL: others skip it)."""
+    statement = (
+        select(ReaderRequest)
+        .order_by(col(ReaderRequest.id))
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    return session.exec(statement).first()
+
+
+def _drop(engine: Engine, request_id: int) -> None:
+    with session_scope(engine) as session:
+        session.execute(delete(ReaderRequest).where(col(ReaderRequest.id) == request_id))
+
+
+def _deliver(
+    engine: Engine,
+    settings: Settings,
+    held: mail_queue.Held,
+    *,
+    transport: Transport,
+    now: datetime,
+) -> None:
     try:
-        served_ms = _stamps(settings.secret).loads(stamp)
-    except BadSignature:
-        return False
-    if not isinstance(served_ms, int) or isinstance(served_ms, bool):
-        return False
-    age = now.timestamp() - served_ms / 1000
-    return settings.subscribe_min_seconds <= age <= FORM_MAX_AGE.total_seconds()
+        mail_queue.deliver_held(engine, settings, held, transport=transport, now=now)
+    except Exception:
+        log.exception("sending message %s failed; it will be retried", held.message.id)
 
 
-def _stamps(secret: str) -> URLSafeSerializer:
-    return URLSafeSerializer(secret, salt="digest.form")
-
-
-def request_subscription(
-    session: Session, settings: Settings, request: SignupRequest, *, now: datetime
+def act_on_request(
+    session: Session, settings: Settings, request: ReaderRequest, *, now: datetime
 ) -> SignupResult:
-    """Act on one subscribe request. InvalidInput only for a malformed address or name."""
-    address = subscriptions.normalise_email(request.email)
-    name = subscriptions.clean_name(request.name)
-    blocked = _guard(session, settings, request, address, now=now)
-    if blocked:
-        return SignupResult(None, blocked)
-    return _record_and_confirm(session, settings, request, address, name, now=now)
+    """Act on one stored request and delete it, in the caller's transaction."""
+    session.delete(request)
+    session.flush()
+    key = defences.mailbox_key(request.email)
+    if not throttle.allow(
+        session, key, limit=settings.subscribe_address_limit, window=ADDRESS_WINDOW, now=now
+    ):
+        return SignupResult(None, "mailbox rate limit")
+    if RequestKind(request.kind) is RequestKind.MANAGE_LINK:
+        return _manage_link(session, settings, request, now=now)
+    return _subscribe(session, settings, request, now=now)
 
 
-def request_manage_link(
-    session: Session, settings: Settings, request: SignupRequest, *, now: datetime
+def _manage_link(
+    session: Session, settings: Settings, request: ReaderRequest, *, now: datetime
 ) -> SignupResult:
-    """Email a known reader the link to their settings; the same calm answer for anyone else."""
-    address = subscriptions.normalise_email(request.email)
-    blocked = _guard(session, settings, request, address, now=now)
-    if blocked:
-        return SignupResult(None, blocked)
-    subscriber = subscriptions.find_by_email(session, address)
+    """Email a known reader the link to their settings."""
+    subscriber = subscriptions.find_by_email(session, request.email)
     if subscriber is None or subscriber.email is None or subscriber.suppressed_at is not None:
         return SignupResult(None, "unknown, erased or suppressed")
-    if not _may_send_mail(session, settings, subscriber, now=now):
+    if not defences.may_mail_again(session, settings, subscriber, now=now):
         return SignupResult(None, "mail sent recently")
+    if not defences.under_mail_cap(session, settings, now=now):
+        return SignupResult(None, "hourly mail cap")
     message = mail_queue.queue_message(session, subscriber, MessageKind.MANAGE, now=now, hold=True)
     return SignupResult(mail_queue.Held(message, subscriber), "link queued")
 
 
-def _guard(
-    session: Session, settings: Settings, request: SignupRequest, address: str, *, now: datetime
-) -> str | None:
-    """Why this request is refused (honeypot, too fast, too many), or None to go ahead."""
-    ip_key = f"ip:{(request.ip or 'unknown')[:64]}"
-    if not throttle.allow(
-        session, ip_key, limit=settings.subscribe_ip_limit, window=IP_WINDOW, now=now
-    ):
-        return "ip rate limit"
-    if request.honeypot:
-        return "honeypot"
-    if request.route is ConsentRoute.FORM and not form_age_ok(
-        settings, request.form_stamp, now=now
-    ):
-        return "form stamp missing, forged, too fast or too old"
-    address_key = f"addr:{subscriptions.email_hash(address)}"
-    if not throttle.allow(
-        session, address_key, limit=settings.subscribe_address_limit, window=ADDRESS_WINDOW, now=now
-    ):
-        return "address rate limit"
-    return None
-
-
-def _record_and_confirm(
-    session: Session,
-    settings: Settings,
-    request: SignupRequest,
-    address: str,
-    name: str | None,
-    *,
-    now: datetime,
+def _subscribe(
+    session: Session, settings: Settings, request: ReaderRequest, *, now: datetime
 ) -> SignupResult:
-    subscriber = subscriptions.find_by_email(session, address) or _insert(
-        session, request, address, name, now=now
-    )
+    subscriber = subscriptions.find_by_email(session, request.email) or _insert(session, request)
     if subscriber.suppressed_at is not None:
         return SignupResult(None, "suppressed")
     if subscriber.status == SubscriberStatus.CONFIRMED:
         return SignupResult(None, "already confirmed")
-    _record_consent(session, subscriber, request, address, name, now=now)
-    if not _may_send_mail(session, settings, subscriber, now=now):
+    _record_consent(session, subscriber, request)
+    if not defences.may_mail_again(session, settings, subscriber, now=now):
         return SignupResult(None, "confirmation sent recently")
+    if not defences.under_mail_cap(session, settings, now=now):
+        return SignupResult(None, "hourly mail cap")
     message = queue_confirmation(session, subscriber, now=now, hold=True)
     return SignupResult(mail_queue.Held(message, subscriber), "confirmation queued")
 
 
-def _insert(
-    session: Session, request: SignupRequest, address: str, name: str | None, *, now: datetime
-) -> Subscriber:
+def _insert(session: Session, request: ReaderRequest) -> Subscriber:
     """A new PENDING reader; if a concurrent request just added the same address, that one."""
     try:
         with session.begin_nested():
             return subscriptions.add_subscriber(
                 session,
-                address,
-                name=name,
-                route=request.route,
-                now=now,
+                request.email,
+                name=request.name,
+                route=ConsentRoute(request.route),
+                now=request.received_at,
                 ip=request.ip,
                 user_agent=request.user_agent,
             )
     except IntegrityError:
-        existing = subscriptions.find_by_email(session, address)
+        existing = subscriptions.find_by_email(session, request.email)
         if existing is None:
             raise
         return existing
 
 
-def _record_consent(
-    session: Session,
-    subscriber: Subscriber,
-    request: SignupRequest,
-    address: str,
-    name: str | None,
-    *,
-    now: datetime,
-) -> None:
+def _record_consent(session: Session, subscriber: Subscriber, request: ReaderRequest) -> None:
     """The latest request is the consent that a confirmation will seal (kept aside until then);
     an erased reader who subscribes again gets their address back (the hash matched)."""
     if subscriber.status == SubscriberStatus.ERASED:
-        subscriber.email = address
+        subscriber.email = request.email
         subscriber.status = SubscriberStatus.PENDING
         subscriber.confirmed_at = None
         # erased_at stays: if this signup is never confirmed, the purge turns the row back
         # into a tombstone instead of deleting the fingerprint with it.
     # Nobody has proven they own the mailbox yet: the name and consent wait for POST /confirm.
-    subscriber.pending_name = name
-    subscriber.pending_consent_route = request.route
-    subscriber.pending_consent_at = now
-    subscriber.pending_consent_ip = (request.ip or None) and request.ip[:64]
+    subscriber.pending_name = request.name
+    subscriber.pending_consent_route = ConsentRoute(request.route)
+    subscriber.pending_consent_at = request.received_at
+    subscriber.pending_consent_ip = throttle.valid_ip(request.ip)
     subscriber.pending_consent_user_agent = subscriptions.clean_user_agent(request.user_agent)
     session.add(subscriber)
     session.flush()
-
-
-def _may_send_mail(
-    session: Session, settings: Settings, subscriber: Subscriber, *, now: datetime
-) -> bool:
-    """At most one confirmation per address per DIGEST_CONFIRM_RESEND_MINUTES, decided by one
-    conditional UPDATE so that concurrent requests cannot both pass."""
-    quiet_since = now - timedelta(minutes=settings.confirm_resend_minutes)
-    result: Any = session.execute(
-        update(Subscriber)
-        .where(
-            col(Subscriber.id) == subscriber.id,
-            or_(
-                col(Subscriber.confirm_sent_at).is_(None),
-                col(Subscriber.confirm_sent_at) <= quiet_since,
-            ),
-        )
-        .values(confirm_sent_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount == 1)
 
 
 def queue_confirmation(

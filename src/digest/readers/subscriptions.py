@@ -89,7 +89,7 @@ def subscriber_for_link(
     secret: str,
     purpose: tokens.Purpose,
     token: str,
-    max_age: timedelta,
+    max_age: timedelta | None,
     now: datetime,
 ) -> Subscriber:
     """The reader a link's token names, only if the token is valid and its address tag is this

@@ -1,18 +1,25 @@
 """The web edge: HTTP only. Entry point: `create_app(settings)` in app.py.
 
     app.py          create_app: routers, the engine and the one transport (composition root)
+    server.py       the uvicorn configuration `digest serve` runs: timeouts, no proxy headers
+    guard.py        the edge every request crosses: body limits, read deadline, HSTS
+    client.py       the client's IP address (X-Forwarded-For only from trusted proxies)
+    fallback.py     answers for unknown addresses; redirects built from DIGEST_BASE_URL
     deps.py         request helpers: settings, engine, transport, read sessions, bounded bodies
     forms.py        small form or JSON bodies, read the same way everywhere
     pages.py        server-rendered pages (templates/web) with strict headers
-    signup.py       GET /, POST /subscribe, GET|POST /preferences, GET /unsubscribe
+    signup.py       GET /, POST /subscribe, GET /subscribe/stamp, GET|POST /preferences,
+                    GET /unsubscribe
     subscription.py /confirm/{token}, /unsubscribe/{token}, /preferences/{token}
+    reader_data.py  /data/{token}: download or erase one's data (short-lived link, emailed)
     reader_link.py  the reader a link's token names, as a dependency
     archive.py      /issues, /issues/{number}, /feed.xml
     editor.py       the editor's preview, overrides and test copies
     editor_auth.py  editor login, session cookie, CSRF, and the dependencies that require them
     api.py          POST /api/comparisons (bearer token)
+    bearer.py       the API token: constant-time check, wrong guesses limited per client
     webhooks.py     POST /webhooks/resend
-    mail_retry.py   the web process's pending-mail loop
+    mail_retry.py   the web process's own work: stored reader requests, then pending mail
     access_log.py   keeps link tokens out of the access log
 
 Rule: routes translate HTTP into calls of the domain packages and their DigestErrors into

@@ -11,11 +11,12 @@ import logging
 import re
 from typing import Any
 
-TOKEN_PATH = re.compile(r"/(confirm|unsubscribe|preferences)/[^/?#\s\"]+")
+TOKEN_PATH = re.compile(r"/(confirm|unsubscribe|preferences|data)/[^/?#\s\"]+")
 
 
 def redact_tokens(text: str) -> str:
-    """`/unsubscribe/<token>` -> `/unsubscribe/[redacted]`; the same for confirm, preferences."""
+    """`/unsubscribe/<token>` -> `/unsubscribe/[redacted]`; the same for confirm, preferences
+    and data."""
     return TOKEN_PATH.sub(r"/\1/[redacted]", text)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import json
 
 from fastapi import APIRouter, Request
@@ -11,6 +10,7 @@ from fastapi.responses import JSONResponse
 from digest import catalog
 from digest.db import session_scope
 from digest.errors import InvalidInput
+from digest.web.bearer import Bearer, check_bearer, retry_after
 from digest.web.deps import BodyTooLarge, SettingsDep, get_engine, now, read_body
 
 router = APIRouter(prefix="/api", tags=["api"])
@@ -18,18 +18,9 @@ router = APIRouter(prefix="/api", tags=["api"])
 
 def _error(status: int, message: str, **extra: object) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 429:
+        headers = {"Retry-After": retry_after()}
     return JSONResponse({"error": message, **extra}, status_code=status, headers=headers)
-
-
-def _authorised(request: Request, expected: str) -> bool:
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    given = given.strip()
-    # An empty token never matches, even if a misconfiguration left an empty expected value.
-    return (
-        scheme.lower() == "bearer"
-        and bool(given and expected)
-        and hmac.compare_digest(given.encode(), expected.encode())
-    )
 
 
 @router.post("/comparisons")
@@ -37,7 +28,10 @@ async def post_comparisons(request: Request, settings: SettingsDep) -> JSONRespo
     """Import comparisons (same JSON as the import file); all-or-nothing, upsert by slug."""
     if settings.api_token is None:
         return _error(401, "the API is disabled: set DIGEST_API_TOKEN on the server")
-    if not _authorised(request, settings.api_token.get_secret_value()):
+    bearer = check_bearer(request)
+    if bearer is Bearer.BLOCKED:
+        return _error(429, "too many wrong tokens from your address; try again later")
+    if bearer is not Bearer.GOOD:
         return _error(401, "missing or wrong bearer token")
     try:
         raw = await read_body(request, settings.api_max_body_bytes)

@@ -9,6 +9,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from digest import migrate
 from digest.config import Settings
@@ -19,11 +21,15 @@ from digest.web import (
     archive,
     editor,
     editor_auth,
+    fallback,
+    guard,
+    reader_data,
     reader_link,
     signup,
     subscription,
     webhooks,
 )
+from digest.web.deps import BodyTooLarge, RequestTimeout
 from digest.web.mail_retry import retry_pending_mail
 
 
@@ -38,7 +44,9 @@ def create_app(settings: Settings) -> FastAPI:
         # request (NullPool): one idle connection held for the app's life makes a webhook
         # storm several times faster (issue 15; the send loop does the same).
         keeper = engine.connect() if engine.dialect.name == "sqlite" else None
-        mail_retry = asyncio.create_task(retry_pending_mail(engine, settings, transport))
+        mail_retry = asyncio.create_task(
+            retry_pending_mail(engine, settings, transport, wake=app.state.reader_work)
+        )
         yield
         mail_retry.cancel()
         if keeper is not None:
@@ -47,26 +55,36 @@ def create_app(settings: Settings) -> FastAPI:
         engine.dispose()
 
     # No /openapi.json either: the API is private, its schema is nobody else's business.
+    # No slash redirects by the framework: it builds them from the Host header (fallback.py).
     app = FastAPI(
         title=settings.newsletter_name,
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        redirect_slashes=False,
     )
     app.state.settings = settings
     app.state.engine = engine
     app.state.transport = transport
     app.state.schema_current = False
+    app.state.reader_work = asyncio.Event()  # set by a handler that stored a reader request
     app.include_router(api.router)
     app.include_router(signup.router)
     app.include_router(subscription.router)
+    app.include_router(reader_data.router)
     app.include_router(webhooks.router)
     app.include_router(archive.router)
     app.include_router(editor.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["ops"])
     app.add_exception_handler(reader_link.BadLink, reader_link.bad_link_page)
     app.add_exception_handler(editor_auth.EditorRefused, editor_auth.refusal)
+    app.add_exception_handler(HTTPException, fallback.http_error)
+    app.add_exception_handler(BodyTooLarge, guard.body_too_large)
+    app.add_exception_handler(RequestTimeout, guard.read_timed_out)
+    app.add_exception_handler(ClientDisconnect, guard.client_gone)
+    app.add_middleware(guard.EmbedCORS, settings=settings)
+    app.add_middleware(guard.RequestGuard, settings=settings)
     return app
 
 

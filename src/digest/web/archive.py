@@ -47,7 +47,13 @@ def archive_issue(
     request: Request, number: str, session: ReadSessionDep, settings: SettingsDep
 ) -> Response:
     """The frozen issue as it went out, with generic unsubscribe/preferences links."""
-    if not number.isascii() or not number.isdigit() or not 0 < int(number) <= MAX_ISSUE_NUMBER:
+    # The length first: int() refuses a 4301-digit string with a ValueError (a 500).
+    if (
+        not number.isascii()
+        or not number.isdigit()
+        or len(number) > len(str(MAX_ISSUE_NUMBER))
+        or not 0 < int(number) <= MAX_ISSUE_NUMBER
+    ):
         return _missing(request, number)
     try:
         issue = issues.get_published(session, int(number))

@@ -20,6 +20,10 @@ class BodyTooLarge(Exception):
     """The request body is over the configured limit."""
 
 
+class RequestTimeout(Exception):
+    """The request body did not arrive within DIGEST_REQUEST_READ_TIMEOUT."""
+
+
 def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings

@@ -8,12 +8,13 @@ state.
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from datetime import timedelta
+from typing import Any
 
-from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
 
-from digest import delivery, issues
+from digest import delivery, issues, throttle
 from digest.config import Settings
 from digest.db import session_scope
 from digest.errors import DigestError, InvalidInput, NothingToSend
@@ -21,27 +22,25 @@ from digest.render import passed, public_copy
 from digest.web import editor_auth as auth
 from digest.web.deps import SettingsDep, get_engine, get_transport, now
 from digest.web.editor_auth import EditorEnabled, EditorForm, EditorSession
+from digest.web.fallback import redirect_to
+from digest.web.forms import BadBody, read_fields
 from digest.web.pages import render_page
 
 router = APIRouter(prefix="/editor", tags=["editor"])
 
 FAILED_LOGIN_DELAY = 0.5  # seconds: slows password guessing without locking anyone out
+TEST_SEND_LIMIT = 20  # test copies per hour, all editors together
+TEST_SEND_WINDOW = timedelta(hours=1)
 NOTICES = {
     "saved": "Saved. The preview below uses the new subject and note.",
     "sent": "Test copy sent through the configured transport.",
 }
 
-FormText = Annotated[str, Form()]
-
-
-def _to(path: str) -> RedirectResponse:
-    return RedirectResponse(path, status_code=303)
-
 
 @router.get("")
 @router.get("/")
-def editor_home(_settings: EditorEnabled) -> Response:
-    return _to("/editor/preview")
+def editor_home(request: Request, _settings: EditorEnabled) -> Response:
+    return redirect_to(request, "/editor/preview")
 
 
 @router.get("/login")
@@ -50,25 +49,33 @@ def login_form(request: Request, _settings: EditorEnabled) -> Response:
 
 
 @router.post("/login")
-async def login(request: Request, settings: EditorEnabled, password: FormText = "") -> Response:
-    if not auth.login_allowed(get_engine(request), request, now=now()):
+async def login(request: Request, settings: EditorEnabled) -> Response:
+    try:
+        fields, _ = await read_fields(request)
+    except BadBody as exc:
+        return _login_page(request, str(exc).capitalize() + ".", status_code=exc.status)
+    engine = get_engine(request)
+    if not auth.login_allowed(engine, request, now=now()):
         await asyncio.sleep(FAILED_LOGIN_DELAY)
         minutes = int(auth.LOGIN_WINDOW.total_seconds() // 60)
-        context = {"error": f"Too many attempts. Wait {minutes} minutes, then try again."}
-        return render_page(request, "editor_login.html", context, status_code=401)
-    if not auth.password_matches(settings, password):
+        return _login_page(request, f"Too many attempts. Wait {minutes} minutes, then try again.")
+    if not auth.password_matches(settings, fields.get("password", "")):
         await asyncio.sleep(FAILED_LOGIN_DELAY)
-        context = {"error": "That password is not right."}
-        return render_page(request, "editor_login.html", context, status_code=401)
-    response = _to("/editor/preview")
-    auth.start_session(settings, response)
+        return _login_page(request, "That password is not right.")
+    response = redirect_to(request, "/editor/preview")
+    auth.start_session(settings, engine, response, now=now())
     return response
 
 
+def _login_page(request: Request, error: str, *, status_code: int = 401) -> Response:
+    return render_page(request, "editor_login.html", {"error": error}, status_code=status_code)
+
+
 @router.post("/logout")
-def logout(_settings: EditorEnabled) -> Response:
-    response = _to("/editor/login")
-    auth.end_session(response)
+def logout(request: Request, form: EditorForm) -> Response:
+    """End the session on the server (the cookie is worthless afterwards, wherever it is)."""
+    response = redirect_to(request, "/editor/login")
+    auth.end_session(get_engine(request), form.session_id, response)
     return response
 
 
@@ -80,28 +87,28 @@ def preview_page(
 
 
 @router.post("/issue")
-def save_overrides(
-    request: Request,
-    settings: SettingsDep,
-    session_id: EditorForm,
-    subject: FormText = "",
-    note: FormText = "",
-) -> Response:
+def save_overrides(request: Request, settings: SettingsDep, form: EditorForm) -> Response:
     """Set the next issue's subject (empty = generated) and editor's note (empty = none)."""
+    subject, note = form.get("subject"), form.get("note")
     try:
         with session_scope(get_engine(request)) as session:
             issues.set_overrides(session, settings, subject=subject, note=note, now=now())
     except DigestError as exc:
         values = {"subject": subject, "note": note}
-        return _render_preview(request, settings, session_id, error=exc.message, form=values)
-    return _to("/editor/preview?notice=saved")
+        return _render_preview(request, settings, form.session_id, error=exc.message, form=values)
+    return redirect_to(request, "/editor/preview?notice=saved")
 
 
 @router.post("/test-send")
-def test_send(
-    request: Request, settings: SettingsDep, session_id: EditorForm, to: FormText = ""
-) -> Response:
-    """One copy of the next issue to `to`, subject prefixed [TEST], via the configured transport."""
+def test_send(request: Request, settings: SettingsDep, form: EditorForm) -> Response:
+    """One copy of the next issue to `to`, subject prefixed [TEST], via the configured transport;
+    at most TEST_SEND_LIMIT an hour (a stolen session cannot turn it into a mail cannon)."""
+    to = form.get("to")
+    if not _test_send_allowed(request):
+        error = f"At most {TEST_SEND_LIMIT} test copies an hour. Try again later."
+        return _render_preview(
+            request, settings, form.session_id, error=error, test_to=to, status_code=429
+        )
     transport = get_transport(request)
     try:
         with session_scope(get_engine(request), read_only=True) as session:
@@ -109,9 +116,16 @@ def test_send(
     except DigestError as exc:
         status = 422 if isinstance(exc, InvalidInput | NothingToSend) else 502
         return _render_preview(
-            request, settings, session_id, error=exc.message, test_to=to, status_code=status
+            request, settings, form.session_id, error=exc.message, test_to=to, status_code=status
         )
-    return _to("/editor/preview?notice=sent")
+    return redirect_to(request, "/editor/preview?notice=sent")
+
+
+def _test_send_allowed(request: Request) -> bool:
+    with session_scope(get_engine(request)) as session:
+        return throttle.allow(
+            session, "editor-test-send", limit=TEST_SEND_LIMIT, window=TEST_SEND_WINDOW, now=now()
+        )
 
 
 def _render_preview(

@@ -13,20 +13,26 @@ from fastapi import Request
 
 from digest.web.deps import BodyTooLarge, read_body
 
-MAX_FORM_BYTES = 16 * 1024
+MAX_FORM_BYTES = 16 * 1024  # every reader-facing form and small JSON body
+MAX_EDITOR_FORM_BYTES = 64 * 1024  # a 2000-character note of emoji, percent-encoded
 MAX_FORM_FIELDS = 20
 
 
 class BadBody(Exception):
-    """The body is not a small urlencoded form or JSON object."""
+    """The body is not a small urlencoded form or JSON object; `status` is 400 or 413."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
 
 
-async def read_fields(request: Request) -> tuple[dict[str, str], bool]:
-    """A small urlencoded form or JSON object as flat strings, and whether it was JSON."""
+async def read_fields(request: Request, limit: int = MAX_FORM_BYTES) -> tuple[dict[str, str], bool]:
+    """A small urlencoded form or JSON object as flat strings, and whether it was JSON. At most
+    `limit` bytes are read: past them, BadBody (413) and the rest is never read."""
     try:
-        raw = await read_body(request, MAX_FORM_BYTES)
+        raw = await read_body(request, limit)
     except BodyTooLarge:
-        raise BadBody("that request is too large") from None
+        raise BadBody("that request is too large", status=413) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

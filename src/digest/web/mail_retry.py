@@ -1,12 +1,17 @@
-"""Work the web process does on its own: retrying transactional mail that is due.
+"""Work the web process does on its own: acting on stored reader requests (subscribe, "email
+me my link") and sending transactional mail that is due.
 
-Every process of `digest serve` runs the loop; the claim in `mail_queue` makes sure each message is
-sent by one of them only. The first round runs at start-up, to finish what a crash left behind.
+Every process of `digest serve` runs the loop. A request handler that stores a request wakes it
+(`app.state.reader_work`), so the work starts right after the answer, outside the request: its
+duration, which depends on the address, never shows in any response. Otherwise it runs every
+RETRY_INTERVAL_SECONDS, and once at start-up, to finish what a crash left behind. Claims in the
+store make sure each request and each message is handled by one process only.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import UTC, datetime
 
@@ -14,7 +19,7 @@ from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
 from digest.config import Settings
-from digest.readers import mail_queue
+from digest.readers import mail_queue, signup
 from digest.transports import Transport
 
 log = logging.getLogger(__name__)
@@ -26,18 +31,21 @@ async def retry_pending_mail(
     settings: Settings,
     transport: Transport,
     *,
+    wake: asyncio.Event | None = None,
     interval: float = RETRY_INTERVAL_SECONDS,
 ) -> None:
-    """Send due transactional mail every `interval` seconds until cancelled."""
+    """Act on stored requests, then send due mail; again when woken or after `interval`."""
+    wake = wake or asyncio.Event()
     while True:
+        wake.clear()
         try:
-            await run_in_threadpool(
-                mail_queue.send_pending_messages,
-                engine,
-                settings,
-                transport=transport,
-                now=datetime.now(UTC),
-            )
+            await run_in_threadpool(_one_round, engine, settings, transport)
         except Exception:
-            log.exception("sending pending transactional mail failed; trying again later")
-        await asyncio.sleep(interval)
+            log.exception("reader requests or pending mail failed; trying again later")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), interval)
+
+
+def _one_round(engine: Engine, settings: Settings, transport: Transport) -> None:
+    signup.process_requests(engine, settings, transport=transport, now=datetime.now(UTC))
+    mail_queue.send_pending_messages(engine, settings, transport=transport, now=datetime.now(UTC))

@@ -1,7 +1,8 @@
 """The reader a link names, as a FastAPI dependency: a token is read once per request, in one
 place, and a bad one becomes the same friendly 400 page on every route.
 
-`ConfirmLink`, `UnsubscribeLink` and `PreferencesLink` take the `{token}` path parameter; `load`
+`ConfirmLink`, `UnsubscribeLink`, `PreferencesLink` and `DataLink` take the `{token}` path
+parameter; `load`
 reads the reader, `act` runs one state change in its own transaction, re-checking the token's
 address tag inside it.
 """
@@ -69,13 +70,22 @@ class ReaderLink:
                 secret=self.settings.secret,
                 purpose=self.purpose,
                 token=self.token,
-                max_age=timedelta(days=self.settings.confirm_max_age_days),
+                max_age=max_age(self.settings, self.purpose),
                 now=self.now,
             )
         except TokenError as exc:
             raise BadLink(exc.message) from None
         except NotFound:
             raise BadLink("this link no longer works") from None
+
+
+def max_age(settings: Settings, purpose: Purpose) -> timedelta | None:
+    """How long a link of `purpose` works: confirm links for days, data links for minutes."""
+    if purpose is Purpose.CONFIRM:
+        return timedelta(days=settings.confirm_max_age_days)
+    if purpose is Purpose.DATA:
+        return timedelta(minutes=settings.data_link_minutes)
+    return None
 
 
 def _link(purpose: Purpose) -> Callable[[Request, str], ReaderLink]:
@@ -88,6 +98,7 @@ def _link(purpose: Purpose) -> Callable[[Request, str], ReaderLink]:
 ConfirmLink = Annotated[ReaderLink, Depends(_link(Purpose.CONFIRM))]
 UnsubscribeLink = Annotated[ReaderLink, Depends(_link(Purpose.UNSUBSCRIBE))]
 PreferencesLink = Annotated[ReaderLink, Depends(_link(Purpose.PREFERENCES))]
+DataLink = Annotated[ReaderLink, Depends(_link(Purpose.DATA))]
 
 
 def bad_link_page(request: Request, exc: Exception) -> HTMLResponse:

@@ -1,123 +1,176 @@
-"""The front page and the two "give me mail" forms: GET /, POST /subscribe, GET|POST /preferences,
-and GET /unsubscribe (where the archive's anonymous footer links lead).
+"""The front page and the two "give me mail" requests: GET /, POST /subscribe, GET|POST
+/preferences, GET /unsubscribe (where the archive's anonymous footer links lead), and
+GET /subscribe/stamp (a form stamp for embedded and JSON clients).
 
-Every accepted request gets the same answer whatever the address's state; the mail is sent
-after the response by a background task (and by the retry loop if that fails).
+Every request that may cause mail passes the same defences (`readers.signup.receive_request`):
+per-client limit, honeypot, a single-use form stamp; only a server-side proxy holding the API
+token skips honeypot and stamp. An accepted request gets the same answer whatever the address's
+state; the work that depends on the address happens after the answer (the reader-work loop).
+A person is never told "check your inbox" for nothing: a typo keeps the form (and its stamp),
+a press that came too fast gets the form again with a neutral "press once more".
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from sqlalchemy.engine import Engine
 
 from digest import issues
 from digest.config import Settings
 from digest.db import session_scope
 from digest.errors import InvalidInput
-from digest.models import ConsentRoute
-from digest.readers import mail_queue, signup
-from digest.transports import Transport
-from digest.web.deps import SettingsDep, get_engine, get_transport, now
+from digest.models import ConsentRoute, RequestKind
+from digest.readers import defences, signup
+from digest.readers.signup import Answer, Receipt
+from digest.web.bearer import Bearer, check_bearer, retry_after
+from digest.web.client import client_ip
+from digest.web.deps import SettingsDep, get_engine, now
 from digest.web.forms import BadBody, read_fields, wants_json
 from digest.web.pages import render_page
 
 router = APIRouter(tags=["signup"])
 
 ACCEPTED = "If that address can receive mail, a confirmation link is on its way."
-log = logging.getLogger(__name__)
+LINK_SENT = "If that address is on the list, a link to your settings is on its way."
+PRESS_AGAIN = "Almost there: please press the button once more."
+PAGES = {RequestKind.SUBSCRIBE: "index.html", RequestKind.MANAGE_LINK: "find_link.html"}
 
 
 @router.get("/", response_class=HTMLResponse)
 def front_page(request: Request, settings: SettingsDep) -> HTMLResponse:
-    return _front(request, settings)
-
-
-def _front(request: Request, settings: Settings, **context: Any) -> HTMLResponse:
-    with session_scope(get_engine(request), read_only=True) as session:
-        latest = issues.latest_published(session)
-    stamp = signup.make_form_stamp(settings.secret, now=now())
-    status = 400 if context.get("error") else 200
-    values = {"latest": latest, "form_stamp": stamp, **context}
-    return render_page(request, "index.html", values, status_code=status)
-
-
-@router.post("/subscribe")
-async def subscribe(request: Request, settings: SettingsDep, tasks: BackgroundTasks) -> Response:
-    """Form or JSON; the same answer for new, pending, confirmed, unsubscribed and blocked."""
-    try:
-        fields, is_json = await read_fields(request)
-    except BadBody as exc:
-        return _bad_body(request, str(exc), is_json=wants_json(request))
-    signup_request = _signup_request(request, fields, is_json=is_json)
-    try:
-        _run(request, settings, tasks, signup.request_subscription, signup_request)
-    except InvalidInput as exc:
-        if is_json:
-            return JSONResponse({"error": exc.problems[0][1]}, status_code=422)
-        return _front(request, settings, error=exc.problems[0][1], **_echo(fields))
-    if is_json:
-        return JSONResponse({"status": "accepted", "message": ACCEPTED}, status_code=202)
-    return render_page(request, "notice.html", _check_inbox())
+    return _form(request, settings, RequestKind.SUBSCRIBE)
 
 
 @router.get("/preferences", response_class=HTMLResponse)
 @router.get("/unsubscribe", response_class=HTMLResponse)
 def find_link_page(request: Request, settings: SettingsDep) -> HTMLResponse:
     """Where the web archive's anonymous footer links lead: ask for your own link by email."""
-    stamp = signup.make_form_stamp(settings.secret, now=now())
-    return render_page(request, "find_link.html", {"form_stamp": stamp})
+    return _form(request, settings, RequestKind.MANAGE_LINK)
+
+
+@router.get("/subscribe/stamp")
+def form_stamp(settings: SettingsDep) -> JSONResponse:
+    """A fresh form stamp for a client that renders its own form (README: "Embedding")."""
+    body = {
+        "form_stamp": defences.make_form_stamp(settings.secret, now=now()),
+        "honeypot_field": defences.HONEYPOT_FIELD,
+        "min_seconds": settings.subscribe_min_seconds,
+        "max_age_seconds": int(defences.FORM_MAX_AGE.total_seconds()),
+    }
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+
+@router.post("/subscribe")
+async def subscribe(request: Request, settings: SettingsDep) -> Response:
+    """Form or JSON; the same answer for new, pending, confirmed, unsubscribed and blocked."""
+    return await _handle(request, settings, RequestKind.SUBSCRIBE)
 
 
 @router.post("/preferences")
-async def ask_for_link(request: Request, settings: SettingsDep, tasks: BackgroundTasks) -> Response:
+async def ask_for_link(request: Request, settings: SettingsDep) -> Response:
+    return await _handle(request, settings, RequestKind.MANAGE_LINK)
+
+
+async def _handle(request: Request, settings: Settings, kind: RequestKind) -> Response:
     try:
         fields, is_json = await read_fields(request)
     except BadBody as exc:
-        return _bad_body(request, str(exc), is_json=wants_json(request))
-    signup_request = _signup_request(request, fields, is_json=is_json)
+        return _bad_body(request, exc, is_json=wants_json(request))
+    trusted = _proxy(request)
+    if isinstance(trusted, Response):
+        return trusted
     try:
-        _run(request, settings, tasks, signup.request_manage_link, signup_request)
+        receipt = _receive(
+            request, settings, _signup_request(request, fields, is_json, trusted), kind
+        )
     except InvalidInput as exc:
-        stamp = signup.make_form_stamp(settings.secret, now=now())
-        context = {"form_stamp": stamp, "error": exc.problems[0][1]}
-        return render_page(request, "find_link.html", context, status_code=400)
-    lines = ["If that address is on the list, a link to your settings is on its way."]
-    return render_page(request, "notice.html", {"title": "Check your inbox", "lines": lines})
+        error = exc.problems[0][1]
+        if is_json:
+            return JSONResponse({"error": error}, status_code=422)
+        stamp = _keep_stamp(settings, fields.get("form_stamp"))
+        context = {"error": error, **_echo(fields)}
+        return _form(request, settings, kind, stamp=stamp, status=400, context=context)
+    if receipt.answer is Answer.PRESS_AGAIN:
+        if is_json:
+            return _json_press_again(receipt)
+        context = {"again": PRESS_AGAIN, **_echo(fields)}
+        return _form(request, settings, kind, stamp=receipt.stamp, context=context)
+    return _accepted(request, kind, is_json=is_json)
 
 
-def _run(
-    request: Request,
-    settings: Settings,
-    tasks: BackgroundTasks,
-    handler: Callable[..., signup.SignupResult],
-    signup_request: signup.SignupRequest,
-) -> None:
-    engine, moment = get_engine(request), now()
-    with session_scope(engine) as session:
-        result = handler(session, settings, signup_request, now=moment)
-    if result.held is not None:
-        transport = get_transport(request)
-        tasks.add_task(deliver_quietly, engine, settings, result.held, transport, now=moment)
+def _proxy(request: Request) -> bool | Response:
+    """True for a server-side proxy with the API token; a 401/429 for a wrong one."""
+    if not request.headers.get("authorization", "").lower().startswith("bearer"):
+        return False
+    verdict = check_bearer(request)
+    if verdict is Bearer.GOOD:
+        return True
+    if verdict is Bearer.BLOCKED:
+        message = "too many wrong tokens from your address; try again later"
+        return JSONResponse(
+            {"error": message}, status_code=429, headers={"Retry-After": retry_after()}
+        )
+    headers = {"WWW-Authenticate": "Bearer"}
+    return JSONResponse({"error": "wrong bearer token"}, status_code=401, headers=headers)
+
+
+def _receive(
+    request: Request, settings: Settings, signup_request: signup.SignupRequest, kind: RequestKind
+) -> Receipt:
+    with session_scope(get_engine(request)) as session:
+        receipt = signup.receive_request(session, settings, signup_request, kind, now=now())
+    if receipt.stored:
+        wake = getattr(request.app.state, "reader_work", None)
+        if wake is not None:
+            wake.set()  # act on it right after this answer
+    return receipt
 
 
 def _signup_request(
-    request: Request, fields: dict[str, str], *, is_json: bool
+    request: Request, fields: dict[str, str], is_json: bool, trusted: bool
 ) -> signup.SignupRequest:
     return signup.SignupRequest(
         email=fields.get("email", ""),
         name=fields.get("name"),
-        route=ConsentRoute.API if is_json else ConsentRoute.FORM,
-        ip=request.client.host if request.client else None,
+        route=ConsentRoute.API if is_json or trusted else ConsentRoute.FORM,
+        ip=client_ip(request),
         user_agent=request.headers.get("user-agent"),
-        honeypot=fields.get(signup.HONEYPOT_FIELD),
+        honeypot=fields.get(defences.HONEYPOT_FIELD),
         form_stamp=fields.get("form_stamp"),
+        trusted=trusted,
     )
+
+
+def _form(
+    request: Request,
+    settings: Settings,
+    kind: RequestKind,
+    *,
+    stamp: str | None = None,
+    status: int = 200,
+    context: dict[str, str] | None = None,
+) -> HTMLResponse:
+    """The subscribe page or the "email me my link" page, with a stamp (a fresh one unless
+    the visitor's own is to be kept)."""
+    values: dict[str, Any] = {
+        "form_stamp": stamp or defences.make_form_stamp(settings.secret, now=now()),
+        **(context or {}),
+    }
+    if kind is RequestKind.SUBSCRIBE:
+        with session_scope(get_engine(request), read_only=True) as session:
+            values["latest"] = issues.latest_published(session)
+    return render_page(request, PAGES[kind], values, status_code=status)
+
+
+def _keep_stamp(settings: Settings, raw: str | None) -> str | None:
+    """The visitor's own stamp, if it is ours and still young: the form was served when it
+    says, and fixing a typo must not restart the clock. None: serve a fresh one."""
+    stamp = defences.read_stamp(settings.secret, raw)
+    if stamp is None or now() - stamp.served > defences.FORM_MAX_AGE:
+        return None
+    return raw
 
 
 def _echo(fields: dict[str, str]) -> dict[str, str]:
@@ -125,36 +178,33 @@ def _echo(fields: dict[str, str]) -> dict[str, str]:
     return {"email": fields.get("email", "")[:254], "name": fields.get("name", "")[:100]}
 
 
-def _check_inbox() -> dict[str, Any]:
-    return {
-        "title": "Check your inbox",
-        "lines": [
-            ACCEPTED,
+def _json_press_again(receipt: Receipt) -> JSONResponse:
+    wait = max(1, round(receipt.wait_seconds + 0.5))
+    body = {
+        "error": f"send it again in {wait} seconds with this form_stamp",
+        "form_stamp": receipt.stamp,
+        "retry_after": wait,
+    }
+    return JSONResponse(body, status_code=429, headers={"Retry-After": str(wait)})
+
+
+def _accepted(request: Request, kind: RequestKind, *, is_json: bool) -> Response:
+    message = ACCEPTED if kind is RequestKind.SUBSCRIBE else LINK_SENT
+    if is_json:
+        return JSONResponse({"status": "accepted", "message": message}, status_code=202)
+    lines = [message]
+    if kind is RequestKind.SUBSCRIBE:
+        lines += [
             "Press the button in that email to start receiving the weekly issue. "
             "Nothing arrives until you do.",
             "No email after a few minutes? Look in your spam folder, or try again later.",
-        ],
-    }
+        ]
+    return render_page(request, "notice.html", {"title": "Check your inbox", "lines": lines})
 
 
-def _bad_body(request: Request, message: str, *, is_json: bool) -> Response:
+def _bad_body(request: Request, exc: BadBody, *, is_json: bool) -> Response:
     if is_json:
-        return JSONResponse({"error": message}, status_code=400)
+        return JSONResponse({"error": str(exc)}, status_code=exc.status)
     home = {"url": f"{request.app.state.settings.base_url}/", "label": "Back to the form"}
-    context = {"title": "That did not work", "lines": [message], "links": [home]}
-    return render_page(request, "notice.html", context, status_code=400)
-
-
-def deliver_quietly(
-    engine: Engine,
-    settings: Settings,
-    held: mail_queue.Held,
-    transport: Transport,
-    *,
-    now: datetime,
-) -> None:
-    """Best effort right after the answer; a failure here is retried by the pending-mail loop."""
-    try:
-        mail_queue.deliver_held(engine, settings, held, transport=transport, now=now)
-    except Exception:
-        log.exception("sending message %s failed; it will be retried", held.message.id)
+    context = {"title": "That did not work", "lines": [str(exc)], "links": [home]}
+    return render_page(request, "notice.html", context, status_code=exc.status)

@@ -4,6 +4,10 @@ GET only shows a page (mail scanners follow links); POST acts. A forged, expired
 token gets a friendly 400 page with a way to ask again; an erased reader's old link gets a calm
 page. Every page here sends `Referrer-Policy: no-referrer` and a strict CSP (see pages.py).
 The token is read by the `reader_link` dependencies; a bad one never reaches a handler.
+
+The footer links never expire and travel with every forwarded issue: whoever holds one may
+unsubscribe, resubscribe or rename, and sees the address only masked; to download or erase
+the data, the page emails a short-lived link to the address itself (reader_data.py).
 """
 
 from __future__ import annotations
@@ -12,15 +16,16 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from digest import links
 from digest.errors import Conflict, InvalidInput
 from digest.models import Subscriber, SubscriberStatus
-from digest.readers import privacy, subscriptions
-from digest.web.deps import now
+from digest.readers import subscriptions
+from digest.web import reader_data
+from digest.web.deps import get_settings_dep, now
 from digest.web.forms import BadBody, read_fields
-from digest.web.pages import PAGE_HEADERS, render_page
+from digest.web.pages import render_page
 from digest.web.reader_link import ConfirmLink, PreferencesLink, ReaderLink, UnsubscribeLink
 
 router = APIRouter(tags=["subscription"])
@@ -170,11 +175,19 @@ def show_preferences(
         return gone_page(request, subscriber) or calm(request, "Nothing to do")
     values = {
         "subscriber": subscriber,
+        "address": masked(subscriber.email or ""),
         "url": str(request.url.path),
         "status_text": STATUS_TEXT.get(subscriber.status, str(subscriber.status)),
+        "data_minutes": get_settings_dep(request).data_link_minutes,
         **context,
     }
     return render_page(request, "preferences.html", values, status_code=status_code)
+
+
+def masked(address: str) -> str:
+    """ "a•••@example.com": enough for the owner to recognise, not for a stranger to learn."""
+    local, at, domain = address.rpartition("@")
+    return f"{local[:1]}•••{at}{domain}" if at else "•••"
 
 
 STATUS_TEXT = {
@@ -184,6 +197,10 @@ STATUS_TEXT = {
     SubscriberStatus.BOUNCED: "mail switched off: it bounced",
     SubscriberStatus.COMPLAINED: "mail switched off: it was reported as spam",
 }
+DATA_BY_MAIL = (
+    "Downloading or erasing your data needs a fresh link, which we email to the address: "
+    "press “Email me a link”."
+)
 
 
 @router.post("/preferences/{token}")
@@ -197,10 +214,15 @@ async def change_preferences(request: Request, link: PreferencesLink) -> Respons
 
 def preference_action(request: Request, link: ReaderLink, fields: dict[str, str]) -> Response:
     action = fields.get("action", "")
-    if action == "download":
-        return download(link)
-    if action == "erase":
-        return erase(request, link, sure=fields.get("sure") == "yes")
+    if action == "email-data-link":
+        refused = reader_data.send_data_link(request, link)
+        notice = None if refused else reader_data.LINK_SENT
+        status = 429 if refused else 200
+        return show_preferences(
+            request, link.load(), status_code=status, error=refused, notice=notice
+        )
+    if action in ("download", "erase"):  # not with a link that travels with every issue
+        return show_preferences(request, link.load(), status_code=403, error=DATA_BY_MAIL)
     changes: dict[str, tuple[StateChange, dict[str, Any], str]] = {
         "rename": (subscriptions.rename_subscriber, {"name": fields.get("name")}, "Name saved."),
         "unsubscribe": (subscriptions.unsubscribe_subscriber, {"now": link.now}, "Unsubscribed."),
@@ -217,23 +239,3 @@ def preference_action(request: Request, link: ReaderLink, fields: dict[str, str]
         error = exc.problems[0][1] if isinstance(exc, InvalidInput) else exc.message
         return show_preferences(request, subscriber, status_code=400, error=error)
     return show_preferences(request, subscriber, notice=notice)
-
-
-def download(link: ReaderLink) -> Response:
-    data = link.read(lambda session, reader: privacy.export_subscriber(session, reader.id or 0))
-    headers = {**PAGE_HEADERS, "Content-Disposition": 'attachment; filename="my-data.json"'}
-    return JSONResponse(data, headers=headers)
-
-
-def erase(request: Request, link: ReaderLink, *, sure: bool) -> Response:
-    if not sure:
-        error = "Tick the box to confirm that you want your data erased."
-        return show_preferences(request, link.load(), status_code=400, error=error)
-    link.act(privacy.erase_subscriber, now=link.now)
-    return calm(
-        request,
-        "Your data is erased",
-        "We removed your address, your name and your consent record.",
-        "We keep only a one-way fingerprint of the address, so that no old list can make us "
-        "email you again. Subscribing again from the front page still works.",
-    )

@@ -19,9 +19,11 @@ from typing import Any
 
 from digest.config import MIN_WEBHOOK_KEY_BYTES, webhook_key
 from digest.errors import InvalidInput
+from digest.text import CONTROL_CHARS, strip_controls
 from digest.webhooks.events import DeliveryEvent, EventType
 
 TOLERANCE = timedelta(minutes=5)
+MAX_ID_LENGTH = 200
 EVENT_TYPES = {
     "email.delivered": EventType.DELIVERED,
     "email.bounced": EventType.BOUNCED,
@@ -82,22 +84,33 @@ def parse_event(svix_id: str, body: bytes) -> DeliveryEvent:
     data = payload.get("data")
     if not isinstance(data, dict):
         raise _refuse("event has no data object")
-    email_id = data.get("email_id")
     raw_bounce = data.get("bounce")
     bounce: dict[str, Any] = raw_bounce if isinstance(raw_bounce, dict) else {}
     bounce_type = str(bounce.get("type") or "Permanent")  # Resend: email.bounced is permanent
-    raw_type = payload["type"][:60]
+    raw_type = strip_controls(payload["type"])[:60]
     return DeliveryEvent(
-        event_id=svix_id,
+        event_id=strip_controls(svix_id),
         type=EVENT_TYPES.get(raw_type, EventType.OTHER),
         raw_type=raw_type,
-        email_id=email_id if isinstance(email_id, str) and email_id else None,
+        email_id=_identifier(data.get("email_id")),
         recipients=_recipients(data.get("to")),
         permanent=bounce_type.lower() in {"permanent", "hard"},
-        detail=str(bounce.get("message") or bounce.get("subType") or "")[:200],
+        detail=strip_controls(str(bounce.get("message") or bounce.get("subType") or ""))[:200],
     )
+
+
+def _identifier(value: Any) -> str | None:
+    """The provider's email id, if it is one we could have stored (a column of 200 characters;
+    PostgreSQL refuses NUL in text): anything else names no email of ours."""
+    if not isinstance(value, str) or not value or len(value) > MAX_ID_LENGTH:
+        return None
+    return None if CONTROL_CHARS.search(value) else value
 
 
 def _recipients(value: Any) -> tuple[str, ...]:
     values = value if isinstance(value, list) else [value]
-    return tuple(item for item in values if isinstance(item, str) and "@" in item)[:50]
+    return tuple(
+        item
+        for item in values
+        if isinstance(item, str) and "@" in item and not CONTROL_CHARS.search(item)
+    )[:50]
