@@ -24,7 +24,7 @@ from digest.models import ConsentRoute, MessageKind
 from digest.readers import mail_compose, mail_queue, subscriptions
 from digest.render import public_copy
 from tests.support.issue_data import comparison_doc, hostile_doc, import_docs, week_of
-from tests.support.live_server import live_server
+from tests.support.live_server import free_port, live_server
 from tests.support.settings import make_test_settings
 
 pytestmark = pytest.mark.browser
@@ -56,7 +56,13 @@ def site(
 ) -> Iterator[dict[str, Any]]:
     """A running app with a sent issue, the next one in the making (three comparisons published
     since), one reader and the editor enabled."""
-    settings = make_test_settings(tmp_path, sqlite_settings.database_url, editor_password=PASSWORD)
+    port = free_port()  # redirects are built from DIGEST_BASE_URL: make it this server's
+    settings = make_test_settings(
+        tmp_path,
+        sqlite_settings.database_url,
+        editor_password=PASSWORD,
+        base_url=f"http://127.0.0.1:{port}",
+    )
     now = datetime.now(UTC)
     sent_at = now - timedelta(days=1)
     import_docs(sqlite_engine, [*week_of(sent_at, 6), hostile_doc(sent_at)], now=sent_at)
@@ -89,7 +95,7 @@ def site(
             ("preferences", links.preferences_url),
         )
     }
-    with live_server(settings) as base:
+    with live_server(settings, port) as base:
         yield {"base": base, "number": issue.number, "tokens": tokens, "emails": emails}
 
 

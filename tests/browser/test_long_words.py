@@ -78,5 +78,7 @@ def test_the_transactional_emails_with_long_words(browser: Any, template: str) -
         "confirm_url": "https://digest.test/confirm/" + "x" * 300,
         "preferences_url": "https://digest.test/preferences/" + "x" * 300,
         "expires_days": 7,
+        "data_url": "https://digest.test/data/" + "x" * 300,
+        "data_minutes": 60,
     }
     fits(browser, render_email(template, context).html)

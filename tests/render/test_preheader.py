@@ -16,6 +16,8 @@ CONTEXT = {
     "postal_address": "1 Street",
     "preheader": "One click and the next issue is yours.",
     "expires_days": 7,
+    "data_url": "https://digest.test/data/x",
+    "data_minutes": 60,
 }
 
 

@@ -73,6 +73,8 @@ def test_the_transactional_emails_use_no_wrapping_css(template: str) -> None:
             "postal_address": LONG,
             "preheader": "p",
             "expires_days": 7,
+            "data_url": "https://digest.test/data/" + "x" * 200,
+            "data_minutes": 60,
         },
     ).html
     assert not WRAPPING_CSS.search(styles_of(html))
