@@ -4,6 +4,7 @@
                 which comparisons the next issue carries; the latest published issue
     freeze.py   fit_issue (demote cards until the email fits) and freeze_issue (store it once)
     preview.py  the next issue before freezing (Preview), and an issue's frozen copy
+    variants.py one frozen copy per topic set: select, render, freeze once, read back
 
 Rule: this is the layer that reads the store *and* renders; `render/` below it stays pure.
 Uniqueness of period and number lives in the database, never in memory.
@@ -24,16 +25,27 @@ from digest.issues.compose import (
 )
 from digest.issues.freeze import fit_issue, freeze_issue
 from digest.issues.preview import Preview, frozen_email, preview_next_issue, write_preview
+from digest.issues.variants import (
+    TopicSet,
+    carried_composition,
+    freeze_variants,
+    topic_key,
+    variants_of,
+    week_topics,
+)
 
 __all__ = [
     "FROZEN",
     "Composition",
     "Preview",
+    "TopicSet",
+    "carried_composition",
     "claim_issue",
     "compose_issue",
     "find_draft",
     "fit_issue",
     "freeze_issue",
+    "freeze_variants",
     "frozen_email",
     "get_published",
     "latest_published",
@@ -42,5 +54,8 @@ __all__ = [
     "period_of",
     "preview_next_issue",
     "set_overrides",
+    "topic_key",
+    "variants_of",
+    "week_topics",
     "write_preview",
 ]

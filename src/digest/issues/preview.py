@@ -17,6 +17,7 @@ from digest.config import Settings
 from digest.errors import NothingToSend
 from digest.issues.compose import Composition, compose_issue, next_issue_row
 from digest.issues.freeze import fit_issue
+from digest.issues.variants import TopicSet, render_variant
 from digest.models import Issue
 from digest.render import LintCheck, RenderedEmail, lint_email, public_copy
 
@@ -29,11 +30,20 @@ class Preview:
     checks: list[LintCheck]
 
 
-def preview_next_issue(session: Session, settings: Settings, *, now: datetime) -> Preview:
-    """Render the next issue as freezing at `now` would; raises NothingToSend when empty."""
+def preview_next_issue(
+    session: Session, settings: Settings, *, now: datetime, topics: TopicSet | None = None
+) -> Preview:
+    """Render the next issue as freezing at `now` would (with `topics`, the variant readers of
+    those topics get); raises NothingToSend when empty."""
     issue = next_issue_row(session, settings, now=now)
     composition = compose_issue(session, settings, now=now)
-    email, composition = fit_issue(settings, issue, composition, now=now)
+    if topics is None:
+        email, composition = fit_issue(settings, issue, composition, now=now)
+    else:
+        variant = render_variant(session, settings, issue, composition, topics, now=now)
+        if variant is None:
+            raise NothingToSend("nothing new this week in those topics: those readers skip it")
+        email, composition = variant
     return Preview(issue, composition, email, lint_email(email))
 
 

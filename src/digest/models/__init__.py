@@ -2,11 +2,12 @@
 
     base.py         the naming convention and the UTC timestamp column helper
     catalog.py      Tool, Review, Comparison, ComparisonTool; Persona, Verdict
-    issues.py       Issue, IssueComparison; IssueStatus
+    issues.py       Issue, IssueComparison, IssueVariant (a copy per topic set); IssueStatus
     subscribers.py  Subscriber; SubscriberStatus, ConsentRoute
     deliveries.py   the send ledger: Batch, Delivery, and DeliveryMark (what the provider said)
     messages.py     TransactionalMessage (readers' own mail); MessageKind, MessageStatus
     events.py       RateCounter (abuse counters), WebhookEvent (provider events applied once)
+    topics.py       Topic (from tool categories), TopicCategory, SubscriberTopic (readers' choice)
 
 Rule: importing this package registers every table on `metadata` (Alembic and create_all rely
 on it); import models from here, not from the modules.
@@ -16,9 +17,10 @@ from digest.models.base import metadata
 from digest.models.catalog import Comparison, ComparisonTool, Persona, Review, Tool, Verdict
 from digest.models.deliveries import Batch, BatchStatus, Delivery, DeliveryMark, DeliveryStatus
 from digest.models.events import RateCounter, WebhookEvent
-from digest.models.issues import Issue, IssueComparison, IssueStatus
+from digest.models.issues import Issue, IssueComparison, IssueStatus, IssueVariant
 from digest.models.messages import MessageKind, MessageStatus, TransactionalMessage
 from digest.models.subscribers import ConsentRoute, Subscriber, SubscriberStatus
+from digest.models.topics import SubscriberTopic, Topic, TopicCategory
 
 __all__ = [
     "Batch",
@@ -32,6 +34,7 @@ __all__ = [
     "Issue",
     "IssueComparison",
     "IssueStatus",
+    "IssueVariant",
     "MessageKind",
     "MessageStatus",
     "Persona",
@@ -39,7 +42,10 @@ __all__ = [
     "Review",
     "Subscriber",
     "SubscriberStatus",
+    "SubscriberTopic",
     "Tool",
+    "Topic",
+    "TopicCategory",
     "TransactionalMessage",
     "Verdict",
     "WebhookEvent",

@@ -14,6 +14,7 @@ from digest.models.base import utc_field
 class MessageKind(StrEnum):
     CONFIRM = "confirm"  # double opt-in: one button to /confirm/{token}
     MANAGE = "manage"  # "here is the link to your preferences", asked for on the web
+    WELCOME = "welcome"  # once, on confirmation: the latest issue's cards (or what to expect)
 
 
 class MessageStatus(StrEnum):
@@ -40,6 +41,12 @@ class TransactionalMessage(SQLModel, table=True):
         )
     )
     kind: MessageKind = Field(sa_type=String(20))
+    # A welcome carries the issue that was the latest when it was queued (NULL: none yet), so
+    # every retry renders the same bytes even if a new issue goes out meanwhile.
+    issue_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("issue.id", ondelete="SET NULL"), nullable=True),
+    )
     status: MessageStatus = Field(sa_type=String(10), index=True)
     attempts: int = 0
     next_attempt_at: datetime = utc_field(index=True)

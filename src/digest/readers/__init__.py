@@ -7,11 +7,20 @@
     csv_io.py         CSV import (strict, all or nothing) and export (defused cells)
     mail_queue.py     transactional mail: queued with its cause, claimed, sent, retried, cancelled
     mail_compose.py   what the confirmation and "your link" emails say
+    topics.py         which topics a reader gets: every one, or those they ticked
 
 Rule: independent of `delivery/` (issues go out there); every function takes the session and
 `now` and leaves the commit to the caller. Edges import the modules: `readers.signup`, ...
 """
 
-from digest.readers import csv_io, mail_compose, mail_queue, privacy, signup, subscriptions
+from digest.readers import (
+    csv_io,
+    mail_compose,
+    mail_queue,
+    privacy,
+    signup,
+    subscriptions,
+    topics,
+)
 
-__all__ = ["csv_io", "mail_compose", "mail_queue", "privacy", "signup", "subscriptions"]
+__all__ = ["csv_io", "mail_compose", "mail_queue", "privacy", "signup", "subscriptions", "topics"]

@@ -9,10 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from digest.models import Delivery, DeliveryMark, Issue, Subscriber, SubscriberStatus
-from digest.readers import mail_queue
+from digest.readers import mail_queue, topics
 from digest.readers.subscriptions import clear_pending_consent, get_subscriber
 
 
@@ -48,6 +49,7 @@ def _pending_request(subscriber: Subscriber) -> dict[str, Any] | None:
     return {
         "name": subscriber.pending_name,
         "route": subscriber.pending_consent_route and str(subscriber.pending_consent_route),
+        "topics": subscriber.pending_topics,
         "at": _iso(subscriber.pending_consent_at),
         "ip": subscriber.pending_consent_ip,
         "user_agent": subscriber.pending_consent_user_agent,
@@ -59,7 +61,11 @@ def export_subscriber(session: Session, subscriber_id: int) -> dict[str, Any]:
     subscriber = get_subscriber(session, subscriber_id)
     if subscriber.status == SubscriberStatus.ERASED:
         return {"status": "erased"}
-    return {**export_data(subscriber), "issues": history(session, subscriber_id)}
+    return {
+        **export_data(subscriber),
+        "topics": topics.export_topics(session, subscriber_id),
+        "issues": history(session, subscriber_id),
+    }
 
 
 def history(session: Session, subscriber_id: int) -> list[dict[str, object]]:
@@ -91,6 +97,11 @@ def erase_subscriber(session: Session, subscriber_id: int, *, now: datetime) -> 
     """Remove personal data; keep the hash (and any suppression) so nobody re-adds the address."""
     subscriber = get_subscriber(session, subscriber_id)
     mail_queue.cancel_messages(session, subscriber_id)
+    topics.store_choice(session, subscriber_id, topics.TopicChoice())
+    # The greeting name frozen for an issue still being sent goes too (that copy goes ungreeted).
+    session.execute(
+        update(Delivery).where(col(Delivery.subscriber_id) == subscriber_id).values(name=None)
+    )
     subscriber.email = None
     subscriber.name = None
     subscriber.consent_ip = None

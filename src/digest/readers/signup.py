@@ -26,7 +26,8 @@ from digest.models import (
     SubscriberStatus,
     TransactionalMessage,
 )
-from digest.readers import mail_queue, subscriptions
+from digest.readers import mail_queue, subscriptions, topics
+from digest.readers.topics import TopicChoice
 
 IP_WINDOW = timedelta(hours=1)
 ADDRESS_WINDOW = timedelta(days=1)
@@ -43,6 +44,7 @@ class SignupRequest:
     user_agent: str | None = None
     honeypot: str | None = None
     form_stamp: str | None = None  # required for the form route; JSON clients have no form
+    topics: tuple[str, ...] = ()  # topic slugs; none ticked is every topic, new ones included
 
 
 @dataclass(frozen=True)
@@ -84,10 +86,11 @@ def request_subscription(
     """Act on one subscribe request. InvalidInput only for a malformed address or name."""
     address = subscriptions.normalise_email(request.email)
     name = subscriptions.clean_name(request.name)
+    choice = topics.choose(session, request.topics, every=not request.topics)
     blocked = _guard(session, settings, request, address, now=now)
     if blocked:
         return SignupResult(None, blocked)
-    return _record_and_confirm(session, settings, request, address, name, now=now)
+    return _record_and_confirm(session, settings, request, address, name, choice, now=now)
 
 
 def request_manage_link(
@@ -136,6 +139,7 @@ def _record_and_confirm(
     request: SignupRequest,
     address: str,
     name: str | None,
+    choice: TopicChoice,
     *,
     now: datetime,
 ) -> SignupResult:
@@ -146,7 +150,7 @@ def _record_and_confirm(
         return SignupResult(None, "suppressed")
     if subscriber.status == SubscriberStatus.CONFIRMED:
         return SignupResult(None, "already confirmed")
-    _record_consent(session, subscriber, request, address, name, now=now)
+    _record_consent(session, subscriber, request, address, name, choice, now=now)
     if not _may_send_mail(session, settings, subscriber, now=now):
         return SignupResult(None, "confirmation sent recently")
     message = queue_confirmation(session, subscriber, now=now, hold=True)
@@ -181,6 +185,7 @@ def _record_consent(
     request: SignupRequest,
     address: str,
     name: str | None,
+    choice: TopicChoice,
     *,
     now: datetime,
 ) -> None:
@@ -194,6 +199,7 @@ def _record_consent(
         # into a tombstone instead of deleting the fingerprint with it.
     # Nobody has proven they own the mailbox yet: the name and consent wait for POST /confirm.
     subscriber.pending_name = name
+    subscriber.pending_topics = choice.encode()
     subscriber.pending_consent_route = request.route
     subscriber.pending_consent_at = now
     subscriber.pending_consent_ip = (request.ip or None) and request.ip[:64]

@@ -5,6 +5,7 @@
     cards.py     plain view models: one card per comparison, the subject, the preheader
     issue.py     the weekly issue's context and render, from its featured and compact comparisons
     lint.py      checks before anyone receives it: size, links, leftovers, unsubscribe, subject
+    markdown.py  the editor's note: a safe Markdown subset to HTML and text, and its checks
     feed.py      the archive's Atom feed
 
 Rule: everything here takes plain data and returns text; reading the store is the caller's job
@@ -15,15 +16,21 @@ from digest.render.engine import RenderedEmail, render_email
 from digest.render.feed import render_feed
 from digest.render.issue import render_issue
 from digest.render.lint import SIZE_BUDGET, LintCheck, lint_email, passed
-from digest.render.personal import compile_body, public_copy
+from digest.render.markdown import check_markdown, markdown_html, markdown_text
+from digest.render.personal import CompiledBody, compile_body, personal_values, public_copy
 
 __all__ = [
     "SIZE_BUDGET",
+    "CompiledBody",
     "LintCheck",
     "RenderedEmail",
+    "check_markdown",
     "compile_body",
     "lint_email",
+    "markdown_html",
+    "markdown_text",
     "passed",
+    "personal_values",
     "public_copy",
     "render_email",
     "render_feed",
