@@ -19,6 +19,7 @@ from digest.catalog.topics import (
     names_of,
     rename_topic,
     resolve_slugs,
+    topic_summaries,
 )
 from digest.catalog.views import ComparisonView, Panel, ToolView, load_views
 
@@ -40,5 +41,6 @@ __all__ = [
     "parse_document",
     "rename_topic",
     "resolve_slugs",
+    "topic_summaries",
     "validate_document",
 ]

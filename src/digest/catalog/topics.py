@@ -205,3 +205,17 @@ def _move_choices(session: Session, source_id: int, target_id: int) -> int:
         session.execute(insert(SubscriberTopic), rows)
     session.execute(delete(SubscriberTopic).where(col(SubscriberTopic.topic_id) == source_id))
     return len(chose_source)
+
+
+def topic_summaries(session: Session) -> list[tuple[Topic, list[str], int]]:
+    """Each live topic with the category strings that map to it and how many readers chose it."""
+    categories: dict[int, list[str]] = {}
+    for row in session.exec(select(TopicCategory).order_by(col(TopicCategory.category))):
+        categories.setdefault(row.topic_id, []).append(row.category)
+    readers: dict[int, int] = {}
+    for topic_id in session.exec(select(SubscriberTopic.topic_id)).all():
+        readers[topic_id] = readers.get(topic_id, 0) + 1
+    return [
+        (topic, categories.get(topic.id or 0, []), readers.get(topic.id or 0, 0))
+        for topic in list_topics(session)
+    ]

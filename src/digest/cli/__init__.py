@@ -5,6 +5,7 @@
     issue.py        digest issue preview|edit|list, registering send.py's send|show
     send.py         digest issue send|show: the progress bar and exit statuses
     subscribers.py  digest subscribers add|import|export|list|remove
+    topics.py       digest topics list|rename|merge
     ops.py          digest db upgrade, serve, demo
     scheduler.py    digest scheduler (and main() for the root scheduler.py)
 
@@ -19,7 +20,7 @@ import sys
 import typer
 from sqlalchemy.exc import DataError, OperationalError, ProgrammingError
 
-from digest.cli import comparisons, issue, ops, scheduler, subscribers
+from digest.cli import comparisons, issue, ops, scheduler, subscribers, topics
 from digest.cli.common import err_console
 from digest.errors import DigestError
 
@@ -47,6 +48,7 @@ app.add_typer(ops.db_app, name="db")
 app.add_typer(comparisons.app, name="comparisons")
 app.add_typer(issue.app, name="issue")
 app.add_typer(subscribers.app, name="subscribers")
+app.add_typer(topics.app, name="topics")
 app.command("serve")(ops.serve)
 app.command("demo")(ops.demo)
 app.command("scheduler")(scheduler.scheduler_command)

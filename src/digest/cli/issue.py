@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from digest import delivery, issues
+from digest import catalog, delivery, issues
 from digest.cli import send
 from digest.cli.common import (
     NowOption,
@@ -39,6 +39,10 @@ def preview_command(
     text: Annotated[
         bool, typer.Option("--text", help="Print the plain-text part instead of writing HTML.")
     ] = False,
+    topics: Annotated[
+        str | None,
+        typer.Option("--topics", help="The variant for these topic slugs (comma-separated)."),
+    ] = None,
 ) -> None:
     """Render the next issue exactly as it would go out; print its subject, size and lint.
 
@@ -46,8 +50,12 @@ def preview_command(
     """
     settings = load_settings()
     with session_scope(open_engine(settings), read_only=True) as session:
+        chosen = None
+        if topics is not None:
+            picked = catalog.resolve_slugs(session, [s.strip() for s in topics.split(",")])
+            chosen = frozenset(topic.id for topic in picked if topic.id is not None)
         try:
-            preview = preview_next_issue(session, settings, now=parse_time(now))
+            preview = preview_next_issue(session, settings, now=parse_time(now), topics=chosen)
         except NothingToSend as exc:
             console.print(f"Nothing to preview: {exc.message}.")
             return
