@@ -86,6 +86,8 @@ class Settings(BaseSettings):
     message_max_attempts: int = Field(default=8, ge=1, le=50)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    # issue 13: topics, welcome and the archive site
+    welcome_skip_hours: float = Field(default=24.0, ge=0)
 
     @field_validator("timezone")
     @classmethod

@@ -1,7 +1,8 @@
 """APScheduler wiring: the weekly send, resuming paused or unfinished sends, purging signups,
 and retrying transactional mail (confirmations) that the transport refused at signup time.
 
-The schedule is a day name and a time in DIGEST_TIMEZONE ("mon 08:00"); the trigger gets the
+The schedule is a day name and a time in DIGEST_TIMEZONE ("mon 08:00", read by
+issues/timing.py, which also says when the next issue goes out); the trigger gets the
 name, never a number (APScheduler 3 counts 0 as Monday, cron as Sunday). A scheduler that was
 down at send time sends on start if it is within DIGEST_SCHEDULE_GRACE_HOURS; later, the run is
 stale and only logged. The issue for a period is claimed in the database, so two schedulers
@@ -14,10 +15,8 @@ job (`digest scheduler`, in cli/scheduler.py, is that composition root).
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -31,61 +30,22 @@ from digest import delivery, issues
 from digest.config import Settings
 from digest.db import session_scope, utcnow
 from digest.delivery import Pacer
-from digest.errors import ConfigError, NothingToSend
+from digest.errors import NothingToSend
+from digest.issues.timing import WeeklyTime, last_run_time, parse_schedule
 from digest.models import Issue, IssueStatus
 from digest.readers import mail_queue, subscriptions
 from digest.transports import Transport
 
 log = logging.getLogger("digest.schedule")
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-FULL_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_SCHEDULE = re.compile(r"^\s*([a-z]+)\s+(\d{1,2}):(\d{2})\s*$", re.IGNORECASE)
 MAINTENANCE_EVERY = timedelta(hours=1)
 # A confirmation the transport refused should not wait an hour: readers are at the form now.
 MAIL_RETRY_EVERY = timedelta(minutes=1)
-
-
-@dataclass(frozen=True)
-class WeeklyTime:
-    day: str  # "mon" .. "sun"
-    at: time
-
-    @property
-    def weekday(self) -> int:
-        return DAYS.index(self.day)
-
-
-def parse_schedule(text: str) -> WeeklyTime:
-    """`"mon 08:00"` (also "Monday 8:00"); ConfigError says what is wrong."""
-    example = "write a day name and a 24-hour time, e.g. mon 08:00"
-    match = _SCHEDULE.match(text or "")
-    word = match.group(1).lower() if match else ""
-    if word not in DAYS and word not in FULL_DAYS:
-        raise ConfigError(f"DIGEST_SEND_SCHEDULE={text!r}: {example}")
-    assert match is not None
-    hour, minute = int(match.group(2)), int(match.group(3))
-    if hour > 23 or minute > 59:
-        raise ConfigError(f"DIGEST_SEND_SCHEDULE={text!r}: no such time; {example}")
-    return WeeklyTime(word[:3], time(hour, minute))
 
 
 def make_trigger(weekly: WeeklyTime, tz: ZoneInfo) -> CronTrigger:
     return CronTrigger(
         day_of_week=weekly.day, hour=weekly.at.hour, minute=weekly.at.minute, timezone=tz
     )
-
-
-def last_run_time(weekly: WeeklyTime, tz: ZoneInfo, *, now: datetime) -> datetime:
-    """The latest scheduled instant at or before `now` (wall-clock time in `tz`, so DST-safe)."""
-    local_today = now.astimezone(tz).date()
-    for back in range(8):
-        day = local_today - timedelta(days=back)
-        if day.weekday() != weekly.weekday:
-            continue
-        candidate = datetime.combine(day, weekly.at, tzinfo=tz).astimezone(UTC)
-        if candidate <= now:
-            return candidate
-    raise AssertionError("a weekly time occurs within any 8 days")
 
 
 def weekly_run(

@@ -104,20 +104,25 @@ def test_editor_sets_subject_and_note(
         token = csrf_of(client.get("/editor/preview").text)
         refused = client.post("/editor/issue", data={"csrf": "0" * 64, "subject": "Nope"})
         assert refused.status_code == 403
+        note = "Big *week* & a < b"
         saved = client.post(
-            "/editor/issue", data={"csrf": token, "subject": "GPUs & files", "note": "Big <week>"}
+            "/editor/issue", data={"csrf": token, "subject": "GPUs & files", "note": note}
         )
         assert saved.status_code == 303
         page = client.get(saved.headers["location"]).text
         too_long = client.post("/editor/issue", data={"csrf": token, "subject": "x" * 151})
+        raw = client.post("/editor/issue", data={"csrf": token, "note": "Big <week>"})
     assert "Saved." in page
     assert '<dd id="subject">GPUs &amp; files</dd>' in page
-    assert "Big &amp;lt;week&amp;gt;" in page  # inside srcdoc: escaped twice, shown once
+    # inside srcdoc: escaped twice, shown once; Markdown emphasis became <em>
+    assert "Big &lt;em&gt;week&lt;/em&gt; &amp;amp; a &amp;lt; b" in page
     assert too_long.status_code == 200 and "at most 150 characters" in too_long.text
+    assert raw.status_code == 200 and "raw HTML is not allowed" in raw.text
+    assert "Big &lt;week&gt;</textarea>" in raw.text  # what the editor typed is kept
     with session_scope(engine, read_only=True) as session:
         draft = issues.find_draft(session)
     assert draft is not None
-    assert (draft.subject_override, draft.editor_note) == ("GPUs & files", "Big <week>")
+    assert (draft.subject_override, draft.editor_note) == ("GPUs & files", note)
 
 
 def test_get_never_changes_state(

@@ -5,6 +5,7 @@
     freeze.py   fit_issue (demote cards until the email fits) and freeze_issue (store it once)
     preview.py  the next issue before freezing (Preview), and an issue's frozen copy
     variants.py one frozen copy per topic set: select, render, freeze once, read back
+    timing.py   when issues go out (DIGEST_SEND_SCHEDULE): parsed, the next one, in words
 
 Rule: this is the layer that reads the store *and* renders; `render/` below it stays pure.
 Uniqueness of period and number lives in the database, never in memory.
@@ -25,6 +26,7 @@ from digest.issues.compose import (
 )
 from digest.issues.freeze import fit_issue, freeze_issue
 from digest.issues.preview import Preview, frozen_email, preview_next_issue, write_preview
+from digest.issues.timing import describe_moment, describe_schedule, next_issue_at
 from digest.issues.variants import (
     TopicSet,
     carried_composition,
@@ -42,6 +44,8 @@ __all__ = [
     "carried_composition",
     "claim_issue",
     "compose_issue",
+    "describe_moment",
+    "describe_schedule",
     "find_draft",
     "fit_issue",
     "freeze_issue",
@@ -51,6 +55,7 @@ __all__ = [
     "latest_published",
     "list_issues",
     "list_published",
+    "next_issue_at",
     "period_of",
     "preview_next_issue",
     "set_overrides",

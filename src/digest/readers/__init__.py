@@ -6,8 +6,9 @@
     privacy.py        the consent record, "download my data" (with delivery history), erasure
     csv_io.py         CSV import (strict, all or nothing) and export (defused cells)
     mail_queue.py     transactional mail: queued with its cause, claimed, sent, retried, cancelled
-    mail_compose.py   what the confirmation and "your link" emails say
+    mail_compose.py   what the confirmation, "your link" and welcome emails say
     topics.py         which topics a reader gets: every one, or those they ticked
+    welcome.py        confirming, and the one welcome email that follows (once, or skipped)
 
 Rule: independent of `delivery/` (issues go out there); every function takes the session and
 `now` and leaves the commit to the caller. Edges import the modules: `readers.signup`, ...
@@ -21,6 +22,16 @@ from digest.readers import (
     signup,
     subscriptions,
     topics,
+    welcome,
 )
 
-__all__ = ["csv_io", "mail_compose", "mail_queue", "privacy", "signup", "subscriptions", "topics"]
+__all__ = [
+    "csv_io",
+    "mail_compose",
+    "mail_queue",
+    "privacy",
+    "signup",
+    "subscriptions",
+    "topics",
+    "welcome",
+]

@@ -60,9 +60,10 @@ def queue_message(
     *,
     now: datetime,
     hold: bool = False,
+    issue_id: int | None = None,
 ) -> TransactionalMessage:
     """A pending message to `subscriber`, written in the caller's transaction; `hold` claims it
-    for the caller at once (see `Held`)."""
+    for the caller at once (see `Held`); `issue_id`: the issue a welcome carries."""
     assert subscriber.id is not None
     reference = f"{kind.value}-s{subscriber.id}-{int(now.timestamp())}-{secrets.token_hex(3)}"
     message = TransactionalMessage(
@@ -73,6 +74,7 @@ def queue_message(
         attempts=1 if hold else 0,
         next_attempt_at=now + LEASE if hold else now,
         created_at=now,
+        issue_id=issue_id,
     )
     session.add(message)
     session.flush()
@@ -84,7 +86,11 @@ def deliver_held(
 ) -> bool:
     """Send a message created with `hold=True`, after its transaction committed."""
     assert held.message.id is not None
-    email = mail_compose.compose(settings, held.message, held.subscriber)
+    welcome = None
+    if held.message.kind == MessageKind.WELCOME:
+        with session_scope(engine, read_only=True) as session:
+            welcome = mail_compose.load_welcome(session, held.message, held.subscriber)
+    email = mail_compose.compose(settings, held.message, held.subscriber, welcome)
     claimed = Claimed(held.message.id, email, held.message.attempts)
     return _deliver_claimed(engine, settings, claimed, transport=transport, now=now)
 
@@ -173,10 +179,15 @@ def claim_message(
             return None
         message = session.get(TransactionalMessage, message_id)
         subscriber = session.get(Subscriber, message.subscriber_id) if message else None
+        welcome = (
+            mail_compose.load_welcome(session, message, subscriber)
+            if message and subscriber and message.kind == MessageKind.WELCOME
+            else None
+        )
     if message is None:
         return None
     # Rendered after the claim commits: MJML takes milliseconds, a SQLite write lock should not.
-    email = mail_compose.compose(settings, message, subscriber) if subscriber else None
+    email = mail_compose.compose(settings, message, subscriber, welcome) if subscriber else None
     return Claimed(message_id, email, message.attempts)
 
 

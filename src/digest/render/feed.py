@@ -1,8 +1,9 @@
-"""The archive's Atom feed (RFC 4287): one entry per published issue, newest first."""
+"""The archive's Atom feed (RFC 4287): one entry per published issue, newest first, each with
+its full content (the web page's HTML, given by the caller) when there is one."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from xml.etree import ElementTree as ET
 
@@ -14,7 +15,9 @@ ATOM = "http://www.w3.org/2005/Atom"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def render_feed(settings: Settings, issues: Sequence[Issue]) -> bytes:
+def render_feed(
+    settings: Settings, issues: Sequence[Issue], *, contents: Mapping[int, str] | None = None
+) -> bytes:
     """A valid Atom document; text goes through ElementTree, so it is always escaped."""
     ET.register_namespace("", ATOM)
     feed = ET.Element(f"{{{ATOM}}}feed")
@@ -28,11 +31,11 @@ def render_feed(settings: Settings, issues: Sequence[Issue]) -> bytes:
     author = ET.SubElement(feed, f"{{{ATOM}}}author")
     _add(author, "name", settings.newsletter_name)
     for issue in issues:
-        _entry(feed, settings, issue)
+        _entry(feed, settings, issue, (contents or {}).get(issue.number))
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
 
 
-def _entry(feed: ET.Element, settings: Settings, issue: Issue) -> None:
+def _entry(feed: ET.Element, settings: Settings, issue: Issue, content: str | None) -> None:
     url = links.issue_url(settings, issue.number)
     entry = ET.SubElement(feed, f"{{{ATOM}}}entry")
     _add(entry, "title", f"#{issue.number}: {issue.subject or ''}")
@@ -42,6 +45,8 @@ def _entry(feed: ET.Element, settings: Settings, issue: Issue) -> None:
     _add(entry, "published", stamp)
     _add(entry, "updated", stamp)
     _add(entry, "summary", issue.preheader or issue.subject or "")
+    if content is not None:
+        _add(entry, "content", content).set("type", "html")  # escaped HTML, as RFC 4287 says
 
 
 def _add(parent: ET.Element, name: str, text: str) -> ET.Element:

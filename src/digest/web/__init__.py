@@ -7,7 +7,9 @@
     signup.py       GET /, POST /subscribe, GET|POST /preferences, GET /unsubscribe
     subscription.py /confirm/{token}, /unsubscribe/{token}, /preferences/{token}
     reader_link.py  the reader a link's token names, as a dependency
-    archive.py      /issues, /issues/{number}, /feed.xml
+    archive.py      /issues, /issues/{number} (and its share.png), /feed.xml
+    issue_page.py   what an issue's web page shows: cards, share tags, JSON-LD, share image
+    site.py         robots.txt, sitemap.xml, the favicon, and HTML 404 pages
     editor.py       the editor's preview, overrides and test copies
     editor_auth.py  editor login, session cookie, CSRF, and the dependencies that require them
     api.py          POST /api/comparisons (bearer token)

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.exceptions import HTTPException
 
 from digest.config import Settings
 from digest.db import check_database, make_engine
@@ -20,6 +21,7 @@ from digest.web import (
     editor_auth,
     reader_link,
     signup,
+    site,
     subscription,
     webhooks,
 )
@@ -56,9 +58,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(archive.router)
     app.include_router(editor.router)
+    app.include_router(site.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["ops"])
     app.add_exception_handler(reader_link.BadLink, reader_link.bad_link_page)
     app.add_exception_handler(editor_auth.EditorRefused, editor_auth.refusal)
+    app.add_exception_handler(HTTPException, site.not_found)
     return app
 
 

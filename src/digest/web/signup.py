@@ -8,7 +8,8 @@ after the response by a background task (and by the retry loop if that fails).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -23,8 +24,9 @@ from digest.errors import InvalidInput
 from digest.models import ConsentRoute
 from digest.readers import mail_queue, signup
 from digest.transports import Transport
+from digest.web import issue_page
 from digest.web.deps import SettingsDep, get_engine, get_transport, now
-from digest.web.forms import BadBody, read_fields, wants_json
+from digest.web.forms import BadBody, read_fields, read_fields_and_lists, wants_json
 from digest.web.pages import render_page
 
 router = APIRouter(tags=["signup"])
@@ -38,12 +40,15 @@ def front_page(request: Request, settings: SettingsDep) -> HTMLResponse:
     return _front(request, settings)
 
 
-def _front(request: Request, settings: Settings, **context: Any) -> HTMLResponse:
+def _front(
+    request: Request, settings: Settings, ticked: Sequence[str] = (), **context: Any
+) -> HTMLResponse:
     with session_scope(get_engine(request), read_only=True) as session:
         latest = issues.latest_published(session)
+        site = issue_page.front_context(session, settings, latest, ticked)
     stamp = signup.make_form_stamp(settings.secret, now=now())
     status = 400 if context.get("error") else 200
-    values = {"latest": latest, "form_stamp": stamp, **context}
+    values = {"latest": latest, "form_stamp": stamp, **site, **context}
     return render_page(request, "index.html", values, status_code=status)
 
 
@@ -51,16 +56,18 @@ def _front(request: Request, settings: Settings, **context: Any) -> HTMLResponse
 async def subscribe(request: Request, settings: SettingsDep, tasks: BackgroundTasks) -> Response:
     """Form or JSON; the same answer for new, pending, confirmed, unsubscribed and blocked."""
     try:
-        fields, is_json = await read_fields(request)
+        fields, lists, is_json = await read_fields_and_lists(request, frozenset({"topics"}))
     except BadBody as exc:
         return _bad_body(request, str(exc), is_json=wants_json(request))
     signup_request = _signup_request(request, fields, is_json=is_json)
+    signup_request = replace(signup_request, topics=tuple(lists["topics"]))
     try:
         _run(request, settings, tasks, signup.request_subscription, signup_request)
     except InvalidInput as exc:
         if is_json:
             return JSONResponse({"error": exc.problems[0][1]}, status_code=422)
-        return _front(request, settings, error=exc.problems[0][1], **_echo(fields))
+        ticked = [slug[:120] for slug in lists["topics"]]
+        return _front(request, settings, ticked, error=exc.problems[0][1], **_echo(fields))
     if is_json:
         return JSONResponse({"status": "accepted", "message": ACCEPTED}, status_code=202)
     return render_page(request, "notice.html", _check_inbox())

@@ -11,17 +11,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from digest import links
+from digest import catalog, links
+from digest.db import session_scope
 from digest.errors import Conflict, InvalidInput
 from digest.models import Subscriber, SubscriberStatus
-from digest.readers import privacy, subscriptions
-from digest.web.deps import now
-from digest.web.forms import BadBody, read_fields
+from digest.readers import privacy, subscriptions, topics, welcome
+from digest.web.deps import get_engine, get_transport, now
+from digest.web.forms import BadBody, read_fields, read_fields_and_lists
 from digest.web.pages import PAGE_HEADERS, render_page
 from digest.web.reader_link import ConfirmLink, PreferencesLink, ReaderLink, UnsubscribeLink
+from digest.web.signup import deliver_quietly
 
 router = APIRouter(tags=["subscription"])
 StateChange = Callable[..., Subscriber]
@@ -82,15 +84,21 @@ def confirm_page(request: Request, link: ConfirmLink) -> HTMLResponse:
 
 
 @router.post("/confirm/{token}", response_class=HTMLResponse)
-def confirm(request: Request, link: ConfirmLink) -> HTMLResponse:
+def confirm(request: Request, link: ConfirmLink, tasks: BackgroundTasks) -> HTMLResponse:
+    """Confirms once; the first confirmation also queues the welcome, sent after the answer."""
+    settings = request.app.state.settings
     try:
-        subscriber = link.act(subscriptions.confirm_subscriber, now=link.now)
+        subscriber, held = link.act(welcome.confirm_and_welcome, settings=settings, now=link.now)
     except Conflict as exc:
         return calm(request, "Nothing to do", exc.message[:1].upper() + exc.message[1:] + ".")
+    if held is not None:
+        engine, transport = get_engine(request), get_transport(request)
+        tasks.add_task(deliver_quietly, engine, settings, held, transport, now=link.now)
     return calm(
         request,
         "You are subscribed",
-        "Thank you. The next weekly issue will be in your inbox.",
+        "Thank you. The next weekly issue will be in your inbox"
+        + (", and a welcome with the latest one is on its way." if held else "."),
         "Every issue has a one-click unsubscribe link at the bottom.",
         links=[settings_link(request, subscriber)],
     )
@@ -172,9 +180,27 @@ def show_preferences(
         "subscriber": subscriber,
         "url": str(request.url.path),
         "status_text": STATUS_TEXT.get(subscriber.status, str(subscriber.status)),
+        **topic_boxes(request, subscriber, context.pop("typed", None)),
         **context,
     }
     return render_page(request, "preferences.html", values, status_code=status_code)
+
+
+def topic_boxes(
+    request: Request, subscriber: Subscriber, typed: tuple[bool, list[str]] | None
+) -> dict[str, Any]:
+    """The topics form: every topic offered, ticked as stored (or as typed, after an error)."""
+    assert subscriber.id is not None
+    with session_scope(get_engine(request), read_only=True) as session:
+        offered = catalog.list_topics(session)
+        current = topics.choice_of(session, subscriber.id)
+    if typed is not None:
+        every, ticked = typed[0], set(typed[1])
+    else:
+        every = current.every
+        ticked = {t.slug for t in offered if current.topic_ids and t.id in current.topic_ids}
+    boxes = [{"slug": t.slug, "name": t.name, "checked": t.slug in ticked} for t in offered]
+    return {"topics": boxes, "every_topic": every}
 
 
 STATUS_TEXT = {
@@ -189,10 +215,27 @@ STATUS_TEXT = {
 @router.post("/preferences/{token}")
 async def change_preferences(request: Request, link: PreferencesLink) -> Response:
     try:
-        fields, _ = await read_fields(request)
+        fields, lists, _ = await read_fields_and_lists(request, frozenset({"topics"}))
     except BadBody as exc:
-        fields = {"action": "", "error": str(exc)}
+        fields, lists = {"action": "", "error": str(exc)}, {}
+    if fields.get("action") == "topics":
+        return change_topics(
+            request, link, every=fields.get("every") == "all", slugs=lists["topics"]
+        )
     return preference_action(request, link, fields)
+
+
+def change_topics(request: Request, link: ReaderLink, *, every: bool, slugs: list[str]) -> Response:
+    """Every topic, or only the ticked ones; a bad choice re-renders the form as typed."""
+    try:
+        choice = link.read(lambda session, _reader: topics.choose(session, slugs, every=every))
+        subscriber = link.act(subscriptions.change_topics, choice=choice)
+    except (Conflict, InvalidInput) as exc:
+        error = exc.problems[0][1] if isinstance(exc, InvalidInput) else exc.message
+        error = error[:1].upper() + error[1:] + "."
+        typed = (every, [slug[:120] for slug in slugs])
+        return show_preferences(request, link.load(), status_code=400, error=error, typed=typed)
+    return show_preferences(request, subscriber, notice="Topics saved.")
 
 
 def preference_action(request: Request, link: ReaderLink, fields: dict[str, str]) -> Response:
