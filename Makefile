@@ -26,8 +26,14 @@ $(AXE): tests/browser/axe/package.json tests/browser/axe/package-lock.json
 	npm ci --prefix tests/browser/axe --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# Lighthouse, which tests/browser/test_lighthouse.py runs against Debian's Chromium (issue 13).
+LIGHTHOUSE := tests/browser/lighthouse/node_modules/.installed
+$(LIGHTHOUSE): tests/browser/lighthouse/package.json tests/browser/lighthouse/package-lock.json
+	npm ci --prefix tests/browser/lighthouse --no-audit --no-fund --loglevel=error
+	@touch $@
+
 # Everything CI runs: lint, types, and the whole suite (SQLite and PostgreSQL, real Chromium).
-test: $(STAMP) $(AXE)
+test: $(STAMP) $(AXE) $(LIGHTHOUSE)
 	@bash scripts/ensure-test-deps.sh
 	$(MAKE) --no-print-directory lint
 	$(BIN)/python -m pytest

@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
-from digest import issues, links
+from digest import catalog, issues, links
 from digest.config import Settings
 from digest.db import session_scope
 from digest.models import ConsentRoute, MessageKind
 from digest.readers import mail_compose, mail_queue, subscriptions
-from digest.render import public_copy
+from digest.render import RenderedEmail, public_copy
 from tests.support.issue_data import comparison_doc, hostile_doc, import_docs, week_of
 from tests.support.live_server import live_server
 from tests.support.settings import make_test_settings
@@ -75,9 +75,12 @@ def site(
         confirm = mail_queue.queue_message(session, reader, MessageKind.CONFIRM, now=now)
         manage = mail_queue.queue_message(session, reader, MessageKind.MANAGE, now=now)
         emails = {
-            "issue email": public_copy(settings, issues.frozen_email(issue)).html,
+            "issue email": public_copy(settings, issues.frozen_email(issue), name="Ann").html,
+            "topic variant email": _variant(session, settings, issue),
             "confirmation email": _html(mail_compose.compose(settings, confirm, reader)),
             "link email": _html(mail_compose.compose(settings, manage, reader)),
+            "welcome email": _welcome(session, settings, issue, now=now),
+            "welcome email, no issue yet": _welcome(session, settings, None, now=now),
         }
     tokens = {  # paths: the live server's address replaces DIGEST_BASE_URL
         name: url(settings, reader.id or 0, email_hash=reader.email_hash, now=now).removeprefix(
@@ -98,6 +101,33 @@ def _html(email: Any) -> str:
     return str(email.html)
 
 
+def _variant(session: Any, settings: Settings, issue: Any) -> str:
+    """The issue as readers of one topic get it, greeted by name."""
+    [topic] = catalog.resolve_slugs(session, ["developer-tools"])
+    variants = issues.freeze_variants(session, settings, issue, [frozenset({topic.id})])
+    [variant] = issues.variants_of(session, issue.id)
+    assert variants and variant.html
+    email = RenderedEmail(variant.subject, variant.preheader, variant.html, variant.text)
+    return public_copy(settings, email, name="Ann").html
+
+
+def _welcome(session: Any, settings: Settings, issue: Any, *, now: datetime) -> str:
+    """The welcome a confirmed reader gets (with the issue's cards, or before any issue)."""
+    reader = subscriptions.add_subscriber(
+        session,
+        f"bea{issue is None}@example.com",
+        name="Bea",
+        confirmed=True,
+        route=ConsentRoute.FORM,
+        now=now,
+    )
+    message = mail_queue.queue_message(
+        session, reader, MessageKind.WELCOME, now=now, issue_id=issue.id if issue else None
+    )
+    content = mail_compose.load_welcome(session, message, reader)
+    return _html(mail_compose.compose(settings, message, reader, content))
+
+
 def violations(page: Any, axe_source: str) -> list[dict[str, Any]]:
     page.add_script_tag(content=axe_source)
     found: list[dict[str, Any]] = page.evaluate(RUN_AXE)
@@ -116,6 +146,7 @@ def public_pages(site: dict[str, Any]) -> dict[str, str]:
         "archive": f"{base}/issues",
         "issue page": f"{base}/issues/{site['number']}",
         "missing issue": f"{base}/issues/9999",
+        "missing page": f"{base}/no/such/page",
         "ask for a link": f"{base}/preferences",
         "anonymous unsubscribe": f"{base}/unsubscribe",
         "confirm page": base + tokens["confirm"],
@@ -164,7 +195,17 @@ def tab_to(page: Any, element_id: str, *, presses: int = 400) -> bool:
     return False
 
 
-@pytest.mark.parametrize("kind", ["issue email", "confirmation email", "link email"])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "issue email",
+        "topic variant email",
+        "confirmation email",
+        "link email",
+        "welcome email",
+        "welcome email, no issue yet",
+    ],
+)
 def test_every_email_has_no_violations(
     browser: Any, axe_source: str, site: dict[str, Any], kind: str
 ) -> None:

@@ -22,9 +22,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(settings: Settings) -> Iterator[str]:
-    """Yield the base URL of a running server; stop it afterwards."""
-    port = free_port()
+def live_server(settings: Settings, port: int | None = None) -> Iterator[str]:
+    """Yield the base URL of a running server (on `port`, else a free one); stop it afterwards."""
+    port = port or free_port()
     config = uvicorn.Config(
         create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
     )
