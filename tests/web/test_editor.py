@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from digest import issues
 from digest.config import Settings
 from digest.db import session_scope
-from tests.support.issue_data import import_docs, week_of
+from tests.support.issue_data import import_docs, topical_week, week_of
 from tests.support.live_server import live_server
 from tests.support.settings import make_test_settings
 
@@ -227,3 +227,23 @@ def test_non_ascii_csrf_is_refused_not_a_500(base_url: str) -> None:
         client.post("/editor/login", data={"password": PASSWORD})
         answer = client.post("/editor/issue", data={"csrf": "é" * 64, "subject": "x"})
     assert answer.status_code == 403
+
+
+def test_preview_shows_both_greetings_and_any_topic_variant(
+    engine: Engine, editor_settings: Settings
+) -> None:
+    now = datetime.now(UTC)
+    import_docs(engine, topical_week(now, 6, long=False), now=now)
+    with live_server(editor_settings) as base, httpx.Client(base_url=base) as client:
+        login(client)
+        everyone = client.get("/editor/preview").text
+        design = client.get("/editor/preview", params={"topics": ["design", "video"]}).text
+        unknown = client.get("/editor/preview", params={"topics": ["gone"]})
+    frames = re.findall(r'srcdoc="(.*?)"></iframe>', everyone, re.DOTALL)
+    assert len(frames) == 2
+    assert "Hi Ann," in frames[0] and "Hi " not in frames[1].replace("Hi Ann", "")
+    assert "Hi Ann," in everyone.split('id="text-part"')[1]
+    assert "Picked for your topics" not in everyone
+    assert "Picked for your topics: Design, Video" in design
+    assert 'value="design" checked' in design and 'value="writing">' in design
+    assert unknown.status_code == 200 and "we have no topic &#39;gone&#39;" in unknown.text
