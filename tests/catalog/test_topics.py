@@ -92,3 +92,17 @@ def test_unknown_slugs_are_named(engine: Engine) -> None:
     with pytest.raises(InvalidInput) as info:
         slugs(engine, "developer-tools", "<script>", "gone")
     assert "'<script>', 'gone'" in info.value.message and "pick from the list" in info.value.message
+
+
+def test_a_merged_topics_name_stays_taken_and_new_categories_of_it_follow_the_merge(
+    engine: Engine,
+) -> None:
+    import_docs(engine, [comparison_doc(1, NOW, categories=("Design", "Video"))], now=NOW)
+    with session_scope(engine) as session:
+        catalog.rename_topic(session, "design", "Visual")
+        catalog.merge_topics(session, "visual", "video")
+    import_docs(engine, [comparison_doc(2, NOW, categories=("visual", "VISUAL"))], now=NOW)
+    assert names(engine) == ["Video"]
+    with session_scope(engine) as session, pytest.raises(Conflict, match="was merged into 'Video'"):
+        catalog.rename_topic(session, "video", "visual")
+    assert names(engine) == ["Video"]

@@ -56,11 +56,21 @@ def topic_for_category(session: Session, category: str | None, *, now: datetime)
 
 
 def _find_by_name(session: Session, name: str) -> Topic | None:
+    """The live topic of that name, or the one a merged topic of that name became."""
     wanted = name.casefold()
-    for topic in session.exec(select(Topic).where(col(Topic.merged_into_id).is_(None))):
-        if topic.name.casefold() == wanted:
-            return topic
+    for topic in session.exec(select(Topic)).all():
+        if topic.name.casefold() == wanted and topic.id is not None:
+            return live_topic(session, topic.id)
     return None
+
+
+def _holder_of_name(session: Session, name: str) -> Topic | None:
+    """Whichever topic row (live or merged) carries this name: names are unique in the table."""
+    wanted = name.casefold()
+    return next(
+        (topic for topic in session.exec(select(Topic)).all() if topic.name.casefold() == wanted),
+        None,
+    )
 
 
 def _create(session: Session, name: str, *, now: datetime) -> Topic:
@@ -157,9 +167,15 @@ def rename_topic(session: Session, ref: str, new_name: str) -> Topic:
     if not name or len(name) > MAX_NAME:
         problem = f"a topic name is 1 to {MAX_NAME} characters on one line"
         raise InvalidInput("topic name", [("name", problem)])
-    other = _find_by_name(session, name)
-    if other is not None and other.id != topic.id:
-        raise Conflict(f"there is already a topic {other.name!r}; merge into it instead")
+    holder = _holder_of_name(session, name)
+    if holder is not None and holder.id != topic.id:
+        live = _find_by_name(session, name)
+        if holder.merged_into_id is not None and live is not None:
+            raise Conflict(
+                f"{holder.name!r} was merged into {live.name!r}; pick another name, or merge "
+                f"into {live.name!r}"
+            )
+        raise Conflict(f"there is already a topic {holder.name!r}; merge into it instead")
     topic.name = name
     session.add(topic)
     session.flush()
