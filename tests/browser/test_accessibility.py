@@ -104,6 +104,7 @@ def _html(email: Any) -> str:
 def _variant(session: Any, settings: Settings, issue: Any) -> str:
     """The issue as readers of one topic get it, greeted by name."""
     [topic] = catalog.resolve_slugs(session, ["developer-tools"])
+    assert topic.id is not None
     variants = issues.freeze_variants(session, settings, issue, [frozenset({topic.id})])
     [variant] = issues.variants_of(session, issue.id)
     assert variants and variant.html
