@@ -175,3 +175,17 @@ def test_the_welcome_body_is_shared_and_passes_the_checks(
     # the name is filled per recipient like the links: the compiled body has only markers
     assert marker("greeting") in body.html and marker("greeting") in body.text
     assert "Ann" not in body.html + body.text
+
+
+def test_an_unusable_schedule_still_welcomes(
+    tmp_path: Path, settings: Settings, engine: Engine
+) -> None:
+    """The scheduler refuses to start on a bad DIGEST_SEND_SCHEDULE; readers are still welcomed."""
+    odd = make_test_settings(tmp_path, settings.database_url, send_schedule="someday soon")
+    reader = sign_up(engine, odd, "ann@example.com", None)
+    held = confirm(engine, odd, reader)
+    assert held is not None
+    mail_queue.deliver_held(engine, odd, held, transport=make_transport(odd), now=NOW)
+    [mail] = sent_welcomes(odd)
+    assert "Issues go out every week" in " ".join(mail.text.split())
+    assert "The next one arrives soon." in " ".join(mail.text.split())

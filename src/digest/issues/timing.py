@@ -69,18 +69,28 @@ def next_run_time(weekly: WeeklyTime, tz: ZoneInfo, *, now: datetime) -> datetim
     raise AssertionError("a weekly time occurs within any 8 days")
 
 
-def next_issue_at(settings: Settings, *, now: datetime) -> datetime:
-    """When the scheduler sends the next weekly issue."""
-    return next_run_time(parse_schedule(settings.send_schedule), settings.tz, now=now)
+def next_issue_at(settings: Settings, *, now: datetime) -> datetime | None:
+    """When the scheduler sends the next weekly issue; None if DIGEST_SEND_SCHEDULE is unusable
+    (the scheduler refuses to start on it; pages and mail just say less)."""
+    try:
+        weekly = parse_schedule(settings.send_schedule)
+    except ConfigError:
+        return None
+    return next_run_time(weekly, settings.tz, now=now)
 
 
 def describe_schedule(settings: Settings) -> str:
-    """ "every Monday, 08:00 Europe/Berlin" """
-    weekly = parse_schedule(settings.send_schedule)
+    """ "every Monday, 08:00 Europe/Berlin" ("every week" if the schedule is unusable)."""
+    try:
+        weekly = parse_schedule(settings.send_schedule)
+    except ConfigError:
+        return "every week"
     return f"every {FULL_DAYS[weekly.weekday].capitalize()}, {weekly.at:%H:%M} {settings.timezone}"
 
 
-def describe_moment(settings: Settings, moment: datetime) -> str:
-    """ "Monday 23 November, 08:00 Europe/Berlin" """
+def describe_moment(settings: Settings, moment: datetime | None) -> str:
+    """ "Monday 23 November, 08:00 Europe/Berlin" ("soon" when unknown)."""
+    if moment is None:
+        return "soon"
     local = moment.astimezone(settings.tz)
     return f"{local:%A} {local.day} {local:%B}, {local:%H:%M} {settings.timezone}"

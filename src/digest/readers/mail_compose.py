@@ -155,7 +155,9 @@ def compose_welcome(
     )
 
 
-def welcome_body(settings: Settings, welcome: Welcome, next_issue: datetime) -> RenderedEmail:
+def welcome_body(
+    settings: Settings, welcome: Welcome, next_issue: datetime | None
+) -> RenderedEmail:
     """The welcome with its markers, rendered once per (issue, topic set, next issue) and kept
     for the next reader who confirms before anything changes."""
     issue_id = welcome.issue.id if welcome.issue else None
@@ -171,7 +173,9 @@ def welcome_body(settings: Settings, welcome: Welcome, next_issue: datetime) -> 
     return body
 
 
-def _render_welcome(settings: Settings, welcome: Welcome, next_issue: datetime) -> RenderedEmail:
+def _render_welcome(
+    settings: Settings, welcome: Welcome, next_issue: datetime | None
+) -> RenderedEmail:
     issue = welcome.issue
     latest = (
         LatestIssue(issue.number, issue.frozen_at, welcome.views)

@@ -23,7 +23,8 @@ from digest.readers import mail_queue, subscriptions
 def welcome_due(settings: Settings, *, now: datetime) -> bool:
     """False while the next weekly issue is closer than DIGEST_WELCOME_SKIP_HOURS."""
     skip = timedelta(hours=settings.welcome_skip_hours)
-    return issues.next_issue_at(settings, now=now) - now > skip
+    next_issue = issues.next_issue_at(settings, now=now)
+    return next_issue is None or next_issue - now > skip
 
 
 def confirm_and_welcome(

@@ -91,7 +91,7 @@ def _json_with_lists(
     data = json.loads(text)  # valid: _json_fields parsed it already
     lists: dict[str, list[str]] = {}
     for key in list_fields:
-        value = data.get(key, [])
+        value = data.get(key) or []  # absent or null: none
         value = [value] if isinstance(value, str) else value
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             raise BadBody(f'"{key}" must be a list of strings')
