@@ -59,10 +59,13 @@ def test_mistakes_are_one_clear_line(tmp_path: Path, env: dict[str, str]) -> Non
 def test_preview_a_topic_variant(tmp_path: Path, env: dict[str, str]) -> None:
     when = ["--now", NOW.isoformat()]
     design = run_digest(
-        ["issue", "preview", "--text", "--topics", "ux-design", *when], env, tmp_path
+        ["issue", "preview", "--text", "--topics", "ux-design", "--name", "Ann", *when],
+        env,
+        tmp_path,
     )
     assert design.returncode == 0, design.stderr
     assert "Picked for your topics: UX Design." in design.stdout
+    assert "\nHi Ann,\n" in design.stdout
     assert "tool-a-2-vs-tool-b-2" in design.stdout and "tool-a-1-vs" not in design.stdout
     bad = run_digest(["issue", "preview", "--topics", "nope", *when], env, tmp_path)
     assert bad.returncode == 1 and "'nope'" in bad.stderr

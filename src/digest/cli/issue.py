@@ -43,6 +43,10 @@ def preview_command(
         str | None,
         typer.Option("--topics", help="The variant for these topic slugs (comma-separated)."),
     ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option("--name", help="Greet as a reader of this name (default: no name given)."),
+    ] = None,
 ) -> None:
     """Render the next issue exactly as it would go out; print its subject, size and lint.
 
@@ -59,7 +63,7 @@ def preview_command(
         except NothingToSend as exc:
             console.print(f"Nothing to preview: {exc.message}.")
             return
-    copy = public_copy(settings, preview.email)
+    copy = public_copy(settings, preview.email, name=name)
     if text:
         typer.echo(copy.text, nl=False)
     else:
