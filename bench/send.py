@@ -162,7 +162,7 @@ def run_pipeline(settings: Settings, engine: Any, issue: Issue) -> float:
     transport = make_transport(settings, observer=pacer.observe)
     started = time.perf_counter()
     with session_scope(engine) as session:  # part of the timed work: the ledger rows
-        claims.enqueue_issue(session, issue, batch_size=BATCH, now=NOW)
+        claims.enqueue_issue(session, issue, settings=settings, batch_size=BATCH, now=NOW)
     report = delivery.send_issue(
         engine, settings, issue.id, transport=transport, pacer=pacer, workers=WORKERS, now=NOW
     )

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Install what the test suite needs beyond Python packages: Debian's Chromium for the browser
 # tests (Playwright's own browser download cannot work here), SpamAssassin (its shipped rules,
-# offline), Node's mailparser (tests/support/mailparser, a non-Python reader of our mail) and
-# axe-core (tests/browser/axe, the accessibility checker).
+# offline), Node's mailparser (tests/support/mailparser, a non-Python reader of our mail),
+# axe-core (tests/browser/axe, the accessibility checker) and Lighthouse (tests/browser/lighthouse).
 # Runs as root on CI machines; elsewhere it only says what is missing.
 set -euo pipefail
 can_apt() { [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; }
@@ -37,10 +37,12 @@ if ! command -v npm >/dev/null && can_apt; then
   echo "Installing Debian nodejs and npm for the mail-parser tests..."
   apt_install nodejs npm
 fi
-# npm packages the tests run, each pinned by its package-lock.json: Node's mailparser, and
-# axe-core (issue 10), the accessibility checker tests/browser/test_accessibility.py injects.
+# npm packages the tests run, each pinned by its package-lock.json: Node's mailparser, axe-core
+# (issue 10), the accessibility checker tests/browser/test_accessibility.py injects, and
+# Lighthouse (issue 13), which tests/browser/test_lighthouse.py runs against Debian's Chromium.
 root="$(dirname "$0")/.."
-for pair in "tests/support/mailparser:mailparser" "tests/browser/axe:axe-core"; do
+for pair in "tests/support/mailparser:mailparser" "tests/browser/axe:axe-core" \
+            "tests/browser/lighthouse:lighthouse"; do
   dir="$root/${pair%%:*}"
   if ! command -v npm >/dev/null; then
     echo "warning: npm is missing; tests needing ${pair##*:} will fail under CI. Install nodejs and npm." >&2

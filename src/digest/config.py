@@ -101,6 +101,8 @@ class Settings(BaseSettings):
     request_read_timeout: float = Field(default=10.0, gt=0, le=300)
     confirm_hourly_limit: int = Field(default=200, ge=1)
     data_link_minutes: int = Field(default=60, ge=5, le=24 * 60)
+    # issue 13: topics, welcome and the archive site
+    welcome_skip_hours: float = Field(default=24.0, ge=0)
 
     @field_validator("trusted_proxies")
     @classmethod

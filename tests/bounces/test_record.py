@@ -37,14 +37,14 @@ def verp_settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"bounce_domain": DOMAIN, "bounce_soft_limit": 3})
 
 
-def three_issues_for_one_reader(engine: Engine) -> tuple[int, list[str]]:
+def three_issues_for_one_reader(engine: Engine, settings: Settings) -> tuple[int, list[str]]:
     """A reader with a delivery in each of three issues; returns its id and the references."""
     with session_scope(engine) as session:
         [reader] = add_readers(session, 1)
         references = []
         for number in (1, 2, 3):
             issue = frozen_issue(session, number=number)
-            claims.enqueue_issue(session, issue, batch_size=10, now=NOW)
+            claims.enqueue_issue(session, issue, settings=settings, batch_size=10, now=NOW)
             references.append(f"i{issue.id}-s{reader.id}")
         assert reader.id is not None
         return reader.id, references
@@ -72,7 +72,7 @@ def verp(settings: Settings, reference: str) -> str:
 def test_a_hard_bounce_suppresses_the_reader_its_verp_names_once(
     engine: Engine, verp_settings: Settings
 ) -> None:
-    reader_id, references = three_issues_for_one_reader(engine)
+    reader_id, references = three_issues_for_one_reader(engine, verp_settings)
     raw = dsn("someone-else@example.org", status="5.1.1", diagnostic="550 5.1.1 user unknown")
     first = record(engine, verp_settings, raw, to=verp(verp_settings, references[0]))
     again = record(engine, verp_settings, raw, to=verp(verp_settings, references[0]))
@@ -87,7 +87,7 @@ def test_a_hard_bounce_suppresses_the_reader_its_verp_names_once(
 def test_soft_bounces_count_once_per_message_and_suppress_at_the_limit(
     engine: Engine, verp_settings: Settings
 ) -> None:
-    reader_id, references = three_issues_for_one_reader(engine)
+    reader_id, references = three_issues_for_one_reader(engine, verp_settings)
     full = "552 5.2.2 mailbox full"
     for n, reference in enumerate(references[:2], start=1):
         record(engine, verp_settings, dsn("a@b.example", status="5.2.2", diagnostic=full),
@@ -104,7 +104,7 @@ def test_soft_bounces_count_once_per_message_and_suppress_at_the_limit(
 
 
 def test_a_delivered_event_resets_the_soft_count(engine: Engine, verp_settings: Settings) -> None:
-    reader_id, references = three_issues_for_one_reader(engine)
+    reader_id, references = three_issues_for_one_reader(engine, verp_settings)
     record(engine, verp_settings, dsn("a@b.example", status="4.2.2", diagnostic="452 over quota"),
            to=verp(verp_settings, references[0]))  # fmt: skip
     assert status_of(engine, reader_id)[1] == 1
@@ -123,14 +123,14 @@ def test_a_delivered_event_resets_the_soft_count(engine: Engine, verp_settings: 
 def test_a_complaint_names_its_message_by_the_quoted_return_path(
     engine: Engine, verp_settings: Settings
 ) -> None:
-    reader_id, references = three_issues_for_one_reader(engine)
+    reader_id, references = three_issues_for_one_reader(engine, verp_settings)
     raw = arf_report("reader0@example.com", return_path=verp(verp_settings, references[0]))
     assert "suppressed 1" in record(engine, verp_settings, raw, to=f"abuse@{DOMAIN}")
     assert status_of(engine, reader_id)[0] == SubscriberStatus.COMPLAINED
 
 
 def test_forged_or_missing_verp_suppresses_nobody(engine: Engine, verp_settings: Settings) -> None:
-    reader_id, references = three_issues_for_one_reader(engine)
+    reader_id, references = three_issues_for_one_reader(engine, verp_settings)
     good = verp(verp_settings, references[0])
     forged = good.replace(references[0], references[1])  # another message, the first's signature
     raw = dsn("reader0@example.com", status="5.1.1", diagnostic="550 user unknown", to=forged)

@@ -1,5 +1,6 @@
 """axe-core (the real checker, from npm) in a real Chromium: every page and every email kind has
-zero violations.
+zero violations (the reader's pages and mail, topics and the welcome, the archive as a site, the
+short-lived data link and its email, the editor).
 
 The pages are served by the running app; the emails are the exact HTML a reader gets, loaded
 into the page the way a webmail client shows them.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,12 +19,12 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
-from digest import issues, links
+from digest import catalog, issues, links
 from digest.config import Settings
 from digest.db import session_scope
 from digest.models import ConsentRoute, MessageKind
 from digest.readers import mail_compose, mail_queue, subscriptions
-from digest.render import public_copy
+from digest.render import RenderedEmail, public_copy
 from tests.support.issue_data import comparison_doc, hostile_doc, import_docs, week_of
 from tests.support.live_server import free_port, live_server
 from tests.support.settings import make_test_settings
@@ -55,8 +57,9 @@ def site(
     tmp_path: Path, sqlite_settings: Settings, sqlite_engine: Engine
 ) -> Iterator[dict[str, Any]]:
     """A running app with a sent issue, the next one in the making (three comparisons published
-    since), one reader and the editor enabled."""
-    port = free_port()  # redirects are built from DIGEST_BASE_URL: make it this server's
+    since), one reader and the editor enabled. Redirects (the editor's login) go to
+    DIGEST_BASE_URL, so that is the running app's own address."""
+    port = free_port()
     settings = make_test_settings(
         tmp_path,
         sqlite_settings.database_url,
@@ -80,10 +83,15 @@ def site(
         )
         confirm = mail_queue.queue_message(session, reader, MessageKind.CONFIRM, now=now)
         manage = mail_queue.queue_message(session, reader, MessageKind.MANAGE, now=now)
+        data = mail_queue.queue_message(session, reader, MessageKind.DATA, now=now)
         emails = {
-            "issue email": public_copy(settings, issues.frozen_email(issue)).html,
+            "issue email": public_copy(settings, issues.frozen_email(issue), name="Ann").html,
+            "topic variant email": _variant(session, settings, issue),
             "confirmation email": _html(mail_compose.compose(settings, confirm, reader)),
             "link email": _html(mail_compose.compose(settings, manage, reader)),
+            "data link email": _html(mail_compose.compose(settings, data, reader)),
+            "welcome email": _welcome(session, settings, issue, now=now),
+            "welcome email, no issue yet": _welcome(session, settings, None, now=now),
         }
     tokens = {  # paths: the live server's address replaces DIGEST_BASE_URL
         name: url(settings, reader.id or 0, email_hash=reader.email_hash, now=now).removeprefix(
@@ -93,15 +101,44 @@ def site(
             ("confirm", links.confirm_url),
             ("unsubscribe", links.unsubscribe_url),
             ("preferences", links.preferences_url),
+            ("data", links.data_url),
         )
     }
-    with live_server(settings, port) as base:
+    with live_server(settings, port=port) as base:
         yield {"base": base, "number": issue.number, "tokens": tokens, "emails": emails}
 
 
 def _html(email: Any) -> str:
     assert email is not None
     return str(email.html)
+
+
+def _variant(session: Any, settings: Settings, issue: Any) -> str:
+    """The issue as readers of one topic get it, greeted by name."""
+    [topic] = catalog.resolve_slugs(session, ["developer-tools"])
+    assert topic.id is not None
+    variants = issues.freeze_variants(session, settings, issue, [frozenset({topic.id})])
+    [variant] = issues.variants_of(session, issue.id)
+    assert variants and variant.html
+    email = RenderedEmail(variant.subject, variant.preheader, variant.html, variant.text)
+    return public_copy(settings, email, name="Ann").html
+
+
+def _welcome(session: Any, settings: Settings, issue: Any, *, now: datetime) -> str:
+    """The welcome a confirmed reader gets (with the issue's cards, or before any issue)."""
+    reader = subscriptions.add_subscriber(
+        session,
+        f"bea{issue is None}@example.com",
+        name="Bea",
+        confirmed=True,
+        route=ConsentRoute.FORM,
+        now=now,
+    )
+    message = mail_queue.queue_message(
+        session, reader, MessageKind.WELCOME, now=now, issue_id=issue.id if issue else None
+    )
+    content = mail_compose.load_welcome(session, message, reader)
+    return _html(mail_compose.compose(settings, message, reader, content))
 
 
 def violations(page: Any, axe_source: str) -> list[dict[str, Any]]:
@@ -122,11 +159,13 @@ def public_pages(site: dict[str, Any]) -> dict[str, str]:
         "archive": f"{base}/issues",
         "issue page": f"{base}/issues/{site['number']}",
         "missing issue": f"{base}/issues/9999",
+        "missing page": f"{base}/no/such/page",
         "ask for a link": f"{base}/preferences",
         "anonymous unsubscribe": f"{base}/unsubscribe",
         "confirm page": base + tokens["confirm"],
         "unsubscribe page": base + tokens["unsubscribe"],
         "preferences page": base + tokens["preferences"],
+        "my data page": base + tokens["data"],
         "bad link": f"{base}/confirm/not-a-token",
         "editor login": f"{base}/editor/login",
     }
@@ -141,8 +180,19 @@ def test_every_public_page_has_no_violations(
         check(page, axe_source, where)
     page.goto(site["base"] + "/")
     page.fill("input[name=email]", "someone@example.com")
-    page.click("button[type=submit]")
+    page.click("details.topics summary")
+    page.check("input[name=topics][value=developer-tools]")
+    page.eval_on_selector("input[name=form_stamp]", "e => e.value = ''")  # no usable stamp
+    page.click("form[action='/subscribe'] button[type=submit]")
+    assert page.locator("input[name=topics][value=developer-tools]").is_checked()
+    check(page, axe_source, "press once more")
+    time.sleep(2.5)  # the fresh stamp must be older than DIGEST_SUBSCRIBE_MIN_SECONDS
+    page.click("form[action='/subscribe'] button[type=submit]")
+    assert "Check your inbox" in page.content()
     check(page, axe_source, "after subscribing")
+    page.goto(site["base"] + site["tokens"]["preferences"])
+    page.click("form:has(input[value=email-data-link]) button[type=submit]")
+    check(page, axe_source, "preferences, data link sent")
     page.close()
 
 
@@ -170,7 +220,18 @@ def tab_to(page: Any, element_id: str, *, presses: int = 400) -> bool:
     return False
 
 
-@pytest.mark.parametrize("kind", ["issue email", "confirmation email", "link email"])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "issue email",
+        "topic variant email",
+        "confirmation email",
+        "link email",
+        "data link email",
+        "welcome email",
+        "welcome email, no issue yet",
+    ],
+)
 def test_every_email_has_no_violations(
     browser: Any, axe_source: str, site: dict[str, Any], kind: str
 ) -> None:

@@ -68,7 +68,7 @@ def test_the_issue_with_a_300_character_word_everywhere(
     fits(browser, email.html)
 
 
-@pytest.mark.parametrize("template", ["confirm", "manage"])
+@pytest.mark.parametrize("template", ["confirm", "manage", "data"])
 def test_the_transactional_emails_with_long_words(browser: Any, template: str) -> None:
     context = {
         "subject": "s",
@@ -77,8 +77,8 @@ def test_the_transactional_emails_with_long_words(browser: Any, template: str) -
         "postal_address": WORD,
         "confirm_url": "https://digest.test/confirm/" + "x" * 300,
         "preferences_url": "https://digest.test/preferences/" + "x" * 300,
-        "expires_days": 7,
         "data_url": "https://digest.test/data/" + "x" * 300,
         "data_minutes": 60,
+        "expires_days": 7,
     }
     fits(browser, render_email(template, context).html)

@@ -81,8 +81,11 @@ def send_issue(env: dict[str, str], tmp_path: Path, when: datetime) -> None:
 
 
 def issue_mail(outbox: Path, to: str) -> list[Mail]:
+    """The weekly issues `to` got (the welcome, which also has List-Unsubscribe, is not one)."""
     return [
-        m for m in wait_for_mail(outbox, 0, to=to, timeout=0) if "List-Unsubscribe" in m.headers
+        m
+        for m in wait_for_mail(outbox, 0, to=to, timeout=0)
+        if "List-Unsubscribe" in m.headers and not m.subject.startswith("Welcome")
     ]
 
 

@@ -1,4 +1,5 @@
-"""A real Chromium renders the issue at 375 and 600 px, and the editor preview behind its login."""
+"""A real Chromium renders the issue email at 375 and 600 px, the issue's web page too, and the
+editor preview behind its login."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy.engine import Engine
 from digest import issues
 from digest.config import Settings
 from digest.db import session_scope
+from digest.render import public_copy
 from tests.support.issue_data import hostile_doc, import_docs, week_of
 from tests.support.live_server import free_port, live_server
 from tests.support.settings import make_test_settings
@@ -32,6 +34,13 @@ def sent_issue(sqlite_engine: Engine, sqlite_settings: Settings) -> int:
         return issues.freeze_issue(session, sqlite_settings, issue, now=now).number
 
 
+def issue_email(engine: Engine, settings: Settings, number: int) -> str:
+    """The sent email's HTML as a reader named Ann gets it (the archive's links, her greeting)."""
+    with session_scope(engine, read_only=True) as session:
+        issue = issues.get_published(session, number)
+    return public_copy(settings, issues.frozen_email(issue), name="Ann").html
+
+
 def no_horizontal_scroll(page: Any) -> None:
     widths = page.evaluate(
         "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
@@ -47,22 +56,41 @@ def assert_visible_within(page: Any, locator: Any, width: int) -> None:
 
 @pytest.mark.parametrize("width", [375, 600])
 def test_issue_fits_the_screen(
+    browser: Any, sqlite_engine: Engine, sqlite_settings: Settings, sent_issue: int, width: int
+) -> None:
+    html = issue_email(sqlite_engine, sqlite_settings, sent_issue)
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.set_content(html)
+    no_horizontal_scroll(page)
+    headings = page.locator("h2 a")  # one linked heading per full card
+    assert headings.count() == 5
+    for index in range(headings.count()):
+        assert_visible_within(page, headings.nth(index), width)
+    assert_visible_within(page, page.get_by_text("Read the full comparison").first, width)
+    assert_visible_within(page, page.get_by_role("link", name="Unsubscribe", exact=True), width)
+    assert_visible_within(page, page.get_by_text("More verdicts this week"), width)
+    assert page.locator("script").count() == 0  # hostile content stayed text
+    assert_visible_within(page, page.get_by_text("Hi Ann,"), width)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"issue-{width}.png"), full_page=True)
+    page.close()
+
+
+@pytest.mark.parametrize("width", [375, 600])
+def test_the_issue_page_fits_the_screen(
     browser: Any, sqlite_settings: Settings, sent_issue: int, width: int
 ) -> None:
     with live_server(sqlite_settings) as base:
         page = browser.new_page(viewport={"width": width, "height": 900})
         page.goto(f"{base}/issues/{sent_issue}")
         no_horizontal_scroll(page)
-        headings = page.locator("h2 a")  # one linked heading per full card
-        assert headings.count() == 5
+        headings = page.locator("section.comparison h2 a")  # every comparison, in full
+        assert headings.count() == 7
         for index in range(headings.count()):
             assert_visible_within(page, headings.nth(index), width)
-        assert_visible_within(page, page.get_by_text("Read the full comparison").first, width)
-        assert_visible_within(page, page.get_by_role("link", name="Unsubscribe", exact=True), width)
-        assert_visible_within(page, page.get_by_text("More verdicts this week"), width)
-        assert page.locator("script").count() == 0  # hostile content stayed text
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / f"issue-{width}.png"), full_page=True)
+        assert_visible_within(page, page.get_by_role("button", name="Subscribe"), width)
+        assert page.locator("script:not([type='application/ld+json'])").count() == 0
+        page.screenshot(path=str(ARTIFACTS / f"issue-page-{width}.png"), full_page=True)
         page.close()
 
 
@@ -96,12 +124,16 @@ CONTRAST_JS = """
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_every_text_is_readable_in_either_scheme(
-    browser: Any, sqlite_settings: Settings, sent_issue: int, scheme: str
+    browser: Any, sqlite_engine: Engine, sqlite_settings: Settings, sent_issue: int, scheme: str
 ) -> None:
-    """Explicit colours everywhere: WCAG AA contrast whatever the reader's colour scheme."""
+    """Explicit colours everywhere: WCAG AA contrast whatever the reader's colour scheme, in the
+    email and on the issue's web page."""
+    html = issue_email(sqlite_engine, sqlite_settings, sent_issue)
     with live_server(sqlite_settings) as base:
         context = browser.new_context(color_scheme=scheme, viewport={"width": 600, "height": 900})
         page = context.new_page()
+        page.set_content(html)
+        assert page.evaluate(CONTRAST_JS) == []
         page.goto(f"{base}/issues/{sent_issue}")
         assert page.evaluate(CONTRAST_JS) == []
         context.close()

@@ -70,7 +70,7 @@ def test_edit_and_list(
     noted = run_digest(["issue", "edit", *AT, "--note", "Short week."], env, tmp_path)
     assert "subject: Hand-picked" in noted.stdout and "note:    Short week." in noted.stdout
     preview = run_digest(["issue", "preview", *AT, "--text"], env, tmp_path)
-    assert "From the editor: Short week." in preview.stdout
+    assert "From the editor:\nShort week." in preview.stdout
     assert "Subject:   Hand-picked" in preview.stderr
     bad = run_digest(["issue", "edit", *AT, "--subject", "x" * 200], env, tmp_path)
     assert bad.returncode == 1 and "at most 150 characters" in bad.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
@@ -22,21 +23,22 @@ from digest.models import (
 )
 from digest.transports.base import SendResult
 from tests.support.ledger import NOW, add_readers, frozen_issue
+from tests.support.settings import make_test_settings
 
 LEASE = timedelta(seconds=30)
 
 
-def test_enqueue_freezes_membership_and_keys_once(engine: Engine) -> None:
+def test_enqueue_freezes_membership_and_keys_once(engine: Engine, settings: Settings) -> None:
     with session_scope(engine) as session:
         add_readers(session, 7)
         add_readers(session, 2, start=100, status=SubscriberStatus.PENDING)
         add_readers(session, 1, start=200, status=SubscriberStatus.BOUNCED)
         issue = frozen_issue(session)
-        assert claims.enqueue_issue(session, issue, batch_size=3, now=NOW) == 7
+        assert claims.enqueue_issue(session, issue, settings=settings, batch_size=3, now=NOW) == 7
     with session_scope(engine) as session:
-        assert claims.enqueue_issue(session, issue, batch_size=3, now=NOW) == 0
+        assert claims.enqueue_issue(session, issue, settings=settings, batch_size=3, now=NOW) == 0
         add_readers(session, 1, start=300)  # joins after the send began: next issue
-        assert claims.enqueue_issue(session, issue, batch_size=3, now=NOW) == 0
+        assert claims.enqueue_issue(session, issue, settings=settings, batch_size=3, now=NOW) == 0
     with session_scope(engine, read_only=True) as session:
         batches = session.exec(select(Batch).order_by(col(Batch.number))).all()
         deliveries = session.exec(select(Delivery)).all()
@@ -47,12 +49,12 @@ def test_enqueue_freezes_membership_and_keys_once(engine: Engine) -> None:
 
 
 def test_a_live_lease_is_not_claimed_twice_and_an_expired_one_is_with_its_key(
-    engine: Engine,
+    engine: Engine, settings: Settings
 ) -> None:
     with session_scope(engine) as session:
         add_readers(session, 4)
         issue = frozen_issue(session)
-        claims.enqueue_issue(session, issue, batch_size=2, now=NOW)
+        claims.enqueue_issue(session, issue, settings=settings, batch_size=2, now=NOW)
         assert issue.id is not None
         first = claims.claim_batch(session, issue_id=issue.id, owner="a", now=NOW, lease=LEASE)
         second = claims.claim_batch(session, issue_id=issue.id, owner="b", now=NOW, lease=LEASE)
@@ -67,11 +69,13 @@ def test_a_live_lease_is_not_claimed_twice_and_an_expired_one_is_with_its_key(
     assert not again.shrunk
 
 
-def test_who_left_after_the_send_began_is_skipped_with_the_reason(engine: Engine) -> None:
+def test_who_left_after_the_send_began_is_skipped_with_the_reason(
+    engine: Engine, settings: Settings
+) -> None:
     with session_scope(engine) as session:
         readers = add_readers(session, 3)
         issue = frozen_issue(session)
-        claims.enqueue_issue(session, issue, batch_size=10, now=NOW)
+        claims.enqueue_issue(session, issue, settings=settings, batch_size=10, now=NOW)
     with session_scope(engine) as session:
         gone = session.get(Subscriber, readers[1].id)
         assert gone is not None
@@ -92,12 +96,12 @@ def test_who_left_after_the_send_began_is_skipped_with_the_reason(engine: Engine
 
 
 def test_a_batch_that_lost_recipients_after_its_first_payload_is_marked_shrunk(
-    engine: Engine,
+    engine: Engine, settings: Settings
 ) -> None:
     with session_scope(engine) as session:
         readers = add_readers(session, 3)
         issue = frozen_issue(session)
-        claims.enqueue_issue(session, issue, batch_size=10, now=NOW)
+        claims.enqueue_issue(session, issue, settings=settings, batch_size=10, now=NOW)
         assert issue.id is not None
         claims.claim_batch(session, issue_id=issue.id, owner="a", now=NOW, lease=LEASE)
     with session_scope(engine) as session:
@@ -114,7 +118,7 @@ def test_next_due_and_finish(engine: Engine, settings: Settings) -> None:
     with session_scope(engine) as session:
         add_readers(session, 1)
         issue = frozen_issue(session)
-        claims.enqueue_issue(session, issue, batch_size=10, now=NOW)
+        claims.enqueue_issue(session, issue, settings=settings, batch_size=10, now=NOW)
         assert issue.id is not None
         assert claims.next_due(session, issue.id) == NOW
         claim = claims.claim_batch(session, issue_id=issue.id, owner="a", now=NOW, lease=LEASE)
@@ -127,13 +131,16 @@ def test_next_due_and_finish(engine: Engine, settings: Settings) -> None:
         assert delivery.failure_reasons(session, issue.id) == [("boom", 1)]
 
 
-def test_postgresql_claims_skip_a_batch_another_transaction_is_claiming(postgres_url: str) -> None:
+def test_postgresql_claims_skip_a_batch_another_transaction_is_claiming(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    settings = make_test_settings(tmp_path, postgres_url)
     engine = make_engine(postgres_url)
     metadata.create_all(engine)
     with session_scope(engine) as session:
         add_readers(session, 4)
         issue = frozen_issue(session)
-        claims.enqueue_issue(session, issue, batch_size=2, now=NOW)
+        claims.enqueue_issue(session, issue, settings=settings, batch_size=2, now=NOW)
     assert issue.id is not None
     with session_scope(engine) as first:
         held = claims.claim_batch(first, issue_id=issue.id, owner="a", now=NOW, lease=LEASE)
@@ -145,11 +152,11 @@ def test_postgresql_claims_skip_a_batch_another_transaction_is_claiming(postgres
     engine.dispose()
 
 
-def test_a_worker_that_lost_its_lease_records_nothing(engine: Engine) -> None:
+def test_a_worker_that_lost_its_lease_records_nothing(engine: Engine, settings: Settings) -> None:
     with session_scope(engine) as session:
         add_readers(session, 2)
         issue = frozen_issue(session)
-        claims.enqueue_issue(session, issue, batch_size=10, now=NOW)
+        claims.enqueue_issue(session, issue, settings=settings, batch_size=10, now=NOW)
         assert issue.id is not None
         stale = claims.claim_batch(session, issue_id=issue.id, owner="a", now=NOW, lease=LEASE)
     later = NOW + LEASE * 2

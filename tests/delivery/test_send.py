@@ -134,7 +134,7 @@ def test_one_bad_address_never_blocks_its_batch(
         readers[1].email = "broken-address"
         session.add(readers[1])
         issue = frozen_issue(session)
-        claims.enqueue_issue(session, issue, batch_size=10, now=NOW)
+        claims.enqueue_issue(session, issue, settings=settings, batch_size=10, now=NOW)
     assert issue.id is not None
     report = run_send(engine, settings, issue.id, resend_to(fake))
     assert report.counts["sent"] == 2 and report.counts["failed"] == 1
@@ -248,7 +248,7 @@ def test_an_issue_over_real_smtp_with_one_refused_reader(
         readers[2].email = "refused@example.com"  # the server answers 550 for this one
         session.add(readers[2])
         issue = frozen_issue(session)
-        claims.enqueue_issue(session, issue, batch_size=2, now=NOW)
+        claims.enqueue_issue(session, issue, settings=settings, batch_size=2, now=NOW)
     assert issue.id is not None
     inbox = Inbox()
     controller = start(inbox)
@@ -281,7 +281,7 @@ def test_readers_at_internationalised_domains_over_smtp_never_pause_the_issue(
             reader.email = address
             session.add(reader)
         issue = frozen_issue(session)
-        claims.enqueue_issue(session, issue, batch_size=5, now=NOW)
+        claims.enqueue_issue(session, issue, settings=settings, batch_size=5, now=NOW)
     assert issue.id is not None
     inbox = Inbox()
     controller = start(inbox, enable_SMTPUTF8=False)

@@ -84,7 +84,7 @@ def send_week(engine: Engine, settings: Settings, transport: Transport, now: dat
             session, settings, issues.claim_issue(session, settings, now=now), now=now
         )
         add_readers(session, 3)
-        claims.enqueue_issue(session, issue, batch_size=10, now=now)
+        claims.enqueue_issue(session, issue, settings=settings, batch_size=10, now=now)
         assert issue.id is not None and issue.subject
         issue_id, subject = issue.id, issue.subject
     report = delivery.send_issue(

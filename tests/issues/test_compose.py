@@ -211,7 +211,7 @@ def test_overrides_shape_the_frozen_issue(engine: Engine, settings: Settings) ->
     issue = freeze(engine, settings)
     assert issue.subject == "Big week for GPUs"
     assert issue.html is not None and "Short &amp; sweet." in issue.html
-    assert issue.text is not None and "From the editor: Short & sweet." in issue.text
+    assert issue.text is not None and "From the editor:\nShort & sweet." in issue.text
 
 
 def test_bad_overrides_change_nothing(engine: Engine, settings: Settings) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from digest.readers.subscriptions import email_hash
 from digest.render import RenderedEmail, public_copy, render_email
 from digest.render.engine import marker
 from digest.render.lint import SIZE_BUDGET, lint_email, passed
-from digest.render.personal import compile_body
+from digest.render.personal import compile_body, personal_values
 from tests.support.issue_data import comparison_doc, hostile_doc, import_docs, week_of
 from tests.support.settings import make_test_settings
 
@@ -144,7 +143,7 @@ def test_hostile_content_is_escaped(sqlite_engine: Engine, sqlite_settings: Sett
     assert "🚀✨" in text and "مرحبا بالعالم" in text and "A" * 300 in text
     assert "{{ 7*7 }}" in email.text and "49" not in email.text  # data is never template
     # a marker inside content is defused: only the footer's own links get personalised
-    assert compile_body(email.html).fields == {"unsubscribe_url", "preferences_url"}
+    assert compile_body(email.html).fields == {"unsubscribe_url", "preferences_url", "greeting"}
     assert email.html.count(marker("unsubscribe_url")) == 1
     assert email.text.count(marker("unsubscribe_url")) == 1
     assert passed(lint_email(email))
@@ -169,14 +168,15 @@ def test_preview_equals_sent_but_for_personal_links(engine: Engine, settings: Se
     text_values = links.recipient_values(
         settings, 42, email_hash=email_hash("ana@example.com"), now=NOW
     )
-    values = {name: escape(value) for name, value in text_values.items()}
+    values, text_values = personal_values(text_values, "Ana <b>&")
     sent_html = compile_body(issue.html).fill(values)
     sent_text = compile_body(issue.text).fill(text_values)
     archive = public_copy(settings, before.email)
     assert values["unsubscribe_url"] in sent_html and "/unsubscribe/" in values["unsubscribe_url"]
     assert text_values["preferences_url"] in sent_text
-    anonymous = links.anonymous_values(settings)
-    for field in ("unsubscribe_url", "preferences_url"):
+    assert ">Hi Ana &lt;b&gt;&amp;,</p>" in sent_html and "\nHi Ana <b>&,\n" in sent_text
+    anonymous = {**links.anonymous_values(settings), "greeting": ""}
+    for field in ("unsubscribe_url", "preferences_url", "greeting"):
         sent_html = sent_html.replace(values[field], anonymous[field])
         sent_text = sent_text.replace(text_values[field], anonymous[field])
     assert sent_html == archive.html

@@ -13,15 +13,15 @@ CONTEXT = {
     "newsletter_name": "Weekly AI Tool Verdicts",
     "confirm_url": "https://digest.test/confirm/x",
     "preferences_url": "https://digest.test/preferences/x",
+    "data_url": "https://digest.test/data/x",
+    "data_minutes": 60,
     "postal_address": "1 Street",
     "preheader": "One click and the next issue is yours.",
     "expires_days": 7,
-    "data_url": "https://digest.test/data/x",
-    "data_minutes": 60,
 }
 
 
-@pytest.mark.parametrize("template", ["confirm", "manage"])
+@pytest.mark.parametrize("template", ["confirm", "manage", "data"])
 def test_the_preheader_leads_the_body_hidden_without_a_colour(template: str) -> None:
     html = render_email(template, CONTEXT).html
     body = html.split("<body", 1)[1]

@@ -61,7 +61,7 @@ def test_wrapping_css_goes_but_text_about_css_stays() -> None:
     )
 
 
-@pytest.mark.parametrize("template", ["confirm", "manage"])
+@pytest.mark.parametrize("template", ["confirm", "manage", "data"])
 def test_the_transactional_emails_use_no_wrapping_css(template: str) -> None:
     html = render_email(
         template,
@@ -70,11 +70,11 @@ def test_the_transactional_emails_use_no_wrapping_css(template: str) -> None:
             "newsletter_name": LONG,
             "confirm_url": "https://digest.test/confirm/" + "x" * 200,
             "preferences_url": "https://digest.test/preferences/" + "x" * 200,
+            "data_url": "https://digest.test/data/" + "x" * 200,
+            "data_minutes": 60,
             "postal_address": LONG,
             "preheader": "p",
             "expires_days": 7,
-            "data_url": "https://digest.test/data/" + "x" * 200,
-            "data_minutes": 60,
         },
     ).html
     assert not WRAPPING_CSS.search(styles_of(html))

@@ -27,7 +27,14 @@ HOSTILE = (
 )
 
 
-def tool_doc(slug: str, name: str, *, verdicts: str = "ssss", long: bool = True) -> dict[str, Any]:
+def tool_doc(
+    slug: str,
+    name: str,
+    *,
+    verdicts: str = "ssss",
+    long: bool = True,
+    category: str = "Developer Tools",
+) -> dict[str, Any]:
     """A tool; `verdicts` is four letters, s(hip) or k (skip), builder..futurist."""
     personas = ["builder", "skeptic", "founder", "futurist"]
     reviews = {
@@ -42,7 +49,7 @@ def tool_doc(slug: str, name: str, *, verdicts: str = "ssss", long: bool = True)
     return {
         "slug": slug,
         "name": name,
-        "category": "Developer Tools",
+        "category": category,
         "tagline": tagline + (" and a long explanatory tail for good measure" if long else ""),
         "description": LONG_REVIEW,
         "pricing": {
@@ -62,6 +69,7 @@ def comparison_doc(
     *,
     long: bool = True,
     verdicts: tuple[str, str] = ("ssss", "ssss"),
+    categories: tuple[str, str] = ("Developer Tools", "Developer Tools"),
 ) -> dict[str, Any]:
     first = f"Claude Files API Enterprise Edition {index}"
     second = f"Modal GPU Serverless Inference Platform {index}"
@@ -71,8 +79,12 @@ def comparison_doc(
         "url": f"https://site.test/compare/tool-a-{index}-vs-tool-b-{index}",
         "published_at": published_at.isoformat(),
         "tools": [
-            tool_doc(f"tool-a-{index}", first, verdicts=verdicts[0], long=long),
-            tool_doc(f"tool-b-{index}", second, verdicts=verdicts[1], long=long),
+            tool_doc(
+                f"tool-a-{index}", first, verdicts=verdicts[0], long=long, category=categories[0]
+            ),
+            tool_doc(
+                f"tool-b-{index}", second, verdicts=verdicts[1], long=long, category=categories[1]
+            ),
         ],
     }
 
@@ -98,3 +110,23 @@ def import_docs(engine: Engine, docs: list[dict[str, Any]], *, now: datetime) ->
 def week_of(now: datetime, count: int, **kwargs: Any) -> list[dict[str, Any]]:
     """`count` comparisons published in the hours before `now`, newest = index 0."""
     return [comparison_doc(i, now - timedelta(hours=i + 1), **kwargs) for i in range(count)]
+
+
+TOPICS = ("Developer Tools", "Design", "Writing", "Data", "Video", "Security")
+
+
+def topical_week(now: datetime, count: int, **kwargs: Any) -> list[dict[str, Any]]:
+    """`count` comparisons in the hours before `now`, each in one or two of TOPICS (index i is
+    in TOPICS[i % 6]; every third one also in the next topic), newest = index 0."""
+    docs = []
+    for i in range(count):
+        first = TOPICS[i % len(TOPICS)]
+        second = TOPICS[(i + 1) % len(TOPICS)] if i % 3 == 0 else first
+        docs.append(
+            comparison_doc(i, now - timedelta(hours=i + 1), categories=(first, second), **kwargs)
+        )
+    return docs
+
+
+def topics_of_doc(doc: dict[str, Any]) -> set[str]:
+    return {tool["category"] for tool in doc["tools"]}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -9,6 +11,7 @@ from pathlib import Path
 import feedparser
 import httpx
 import pytest
+from PIL import Image
 from sqlalchemy.engine import Engine
 
 from digest import issues, links
@@ -54,20 +57,66 @@ def test_archive_lists_sent_issues(
     assert page.headers["content-security-policy"].startswith("default-src 'none'")
 
 
-def test_web_version_is_the_sent_issue_without_personal_links(
+def test_an_issue_is_a_page_of_the_site_not_the_email(
     engine: Engine, settings: Settings, two_issues: tuple[Issue, Issue]
 ) -> None:
     first, _ = two_issues
     with live_server(settings) as base:
         page = httpx.get(f"{base}/issues/1")
-    assert page.status_code == 200
-    assert first.html is not None
-    expected = first.html.replace(
-        "[[digest:unsubscribe_url]]", links.anonymous_values(settings)["unsubscribe_url"]
-    ).replace("[[digest:preferences_url]]", links.anonymous_values(settings)["preferences_url"])
-    assert page.text == expected
-    assert "[[digest:" not in page.text and "/unsubscribe/" not in page.text
-    assert f'href="{links.issue_url(settings, 1)}"' in page.text  # "view in browser" is here
+        image = httpx.get(f"{base}/issues/1/share.png")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    html = page.text
+    assert "You get this because" not in html and "/unsubscribe" not in html
+    assert 'action="/subscribe"' in html and 'name="form_stamp"' in html  # a subscribe box
+    assert '<nav aria-label="Site">' in html and f'href="{settings.base_url}/issues"' in html
+    for n in range(2):
+        assert f'href="https://site.test/compare/tool-a-{n}-vs-tool-b-{n}"' in html
+    assert "<script>alert" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    url = links.issue_url(settings, 1)
+    assert f'<link rel="canonical" href="{url}">' in html
+    assert f'<meta property="og:image" content="{url}/share.png">' in html
+    assert '<meta name="twitter:card" content="summary_large_image">' in html
+    assert f'href="{settings.base_url}/feed.xml"' in html and 'rel="alternate"' in html
+    ld = re.search(r'<script type="application/ld\+json">(.*?)</script>', html, re.DOTALL)
+    assert ld is not None and "<" not in ld.group(1)  # nothing in it can close the element
+    data = json.loads(ld.group(1))
+    assert (data["@type"], data["url"], data["headline"]) == ("Article", url, first.subject)
+    assert image.status_code == 200 and image.headers["content-type"] == "image/png"
+    assert len(image.content) < 300_000
+    assert Image.open(io.BytesIO(image.content)).size == (1200, 630)
+
+
+def test_sitemap_robots_favicon_and_html_404s(
+    engine: Engine, settings: Settings, two_issues: tuple[Issue, Issue]
+) -> None:
+    with live_server(settings) as base:
+        sitemap = httpx.get(f"{base}/sitemap.xml")
+        robots = httpx.get(f"{base}/robots.txt")
+        icons = [httpx.get(f"{base}/favicon.{kind}") for kind in ("ico", "svg")]
+        missing = httpx.get(f"{base}/no/such/page")
+        api_missing = httpx.get(f"{base}/api/nothing")
+        no_image = httpx.get(f"{base}/issues/3/share.png")
+    located = re.findall(r"<loc>(.*?)</loc>", sitemap.text)
+    base_url = settings.base_url
+    assert located == [
+        f"{base_url}/",
+        f"{base_url}/issues",
+        f"{base_url}/issues/2",
+        f"{base_url}/issues/1",
+    ]
+    assert (
+        "Disallow: /preferences" in robots.text
+        and f"Sitemap: {base_url}/sitemap.xml" in robots.text
+    )
+    assert [icon.status_code for icon in icons] == [200, 200]
+    assert (
+        icons[0].headers["content-type"] == "image/x-icon" and icons[0].content[:4] == b"\0\0\1\0"
+    )
+    assert missing.status_code == 404 and missing.headers["content-type"].startswith("text/html")
+    assert "Page not found" in missing.text and 'action="/subscribe"' not in missing.text
+    assert api_missing.status_code == 404
+    assert api_missing.json() == {"error": "There is no page at this address."}
+    assert no_image.status_code == 404
 
 
 @pytest.mark.parametrize(
@@ -102,6 +151,9 @@ def test_feed_is_valid_atom(
     ]
     assert feed.entries[1].title == f"#1: {first.subject}"
     assert feed.entries[1].summary == first.preheader  # hostile text survives, escaped
+    content = feed.entries[1].content[0]
+    assert content.type == "text/html" and "tool-a-0-vs-tool-b-0" in content.value
+    assert "&lt;script&gt;alert(1)" in content.value and "<script>" not in content.value
     assert feed.entries[0].updated_parsed[:5] == (2026, 11, 30, 8, 0)
 
 

@@ -18,7 +18,7 @@ from digest import issues
 from digest.config import Settings
 from digest.db import session_scope
 from digest.models import IssueStatus
-from tests.support.issue_data import comparison_doc, import_docs, week_of
+from tests.support.issue_data import comparison_doc, import_docs, topical_week, week_of
 from tests.support.live_server import live_server
 from tests.support.settings import make_test_settings
 
@@ -114,20 +114,25 @@ def test_editor_sets_subject_and_note(
         token = csrf_of(client.get("/editor/preview").text)
         refused = client.post("/editor/issue", data={"csrf": "0" * 64, "subject": "Nope"})
         assert refused.status_code == 403
+        note = "Big *week* & a < b"
         saved = client.post(
-            "/editor/issue", data={"csrf": token, "subject": "GPUs & files", "note": "Big <week>"}
+            "/editor/issue", data={"csrf": token, "subject": "GPUs & files", "note": note}
         )
         assert saved.status_code == 303
         page = client.get(path_of(saved)).text
         too_long = client.post("/editor/issue", data={"csrf": token, "subject": "x" * 151})
+        raw = client.post("/editor/issue", data={"csrf": token, "note": "Big <week>"})
     assert "Saved." in page
     assert '<dd id="subject">GPUs &amp; files</dd>' in page
-    assert "Big &amp;lt;week&amp;gt;" in page  # inside srcdoc: escaped twice, shown once
+    # inside srcdoc: escaped twice, shown once; Markdown emphasis became <em>
+    assert "Big &lt;em&gt;week&lt;/em&gt; &amp;amp; a &amp;lt; b" in page
     assert too_long.status_code == 200 and "at most 150 characters" in too_long.text
+    assert raw.status_code == 200 and "raw HTML is not allowed" in raw.text
+    assert "Big &lt;week&gt;</textarea>" in raw.text  # what the editor typed is kept
     with session_scope(engine, read_only=True) as session:
         draft = issues.find_draft(session)
     assert draft is not None
-    assert (draft.subject_override, draft.editor_note) == ("GPUs & files", "Big <week>")
+    assert (draft.subject_override, draft.editor_note) == ("GPUs & files", note)
 
 
 def test_get_never_changes_state(
@@ -304,3 +309,23 @@ def test_the_login_form_is_read_bounded(base_url: str) -> None:
     """A password field of a megabyte is refused at the limit, not parsed."""
     answer = httpx.post(f"{base_url}/editor/login", data={"password": "x" * 1_000_000}, timeout=10)
     assert answer.status_code == 413
+
+
+def test_preview_shows_both_greetings_and_any_topic_variant(
+    engine: Engine, editor_settings: Settings
+) -> None:
+    now = datetime.now(UTC)
+    import_docs(engine, topical_week(now, 6, long=False), now=now)
+    with live_server(editor_settings) as base, httpx.Client(base_url=base) as client:
+        login(client)
+        everyone = client.get("/editor/preview").text
+        design = client.get("/editor/preview", params={"topics": ["design", "video"]}).text
+        unknown = client.get("/editor/preview", params={"topics": ["gone"]})
+    frames = re.findall(r'srcdoc="(.*?)"></iframe>', everyone, re.DOTALL)
+    assert len(frames) == 2
+    assert "Hi Ann," in frames[0] and "Hi " not in frames[1].replace("Hi Ann", "")
+    assert "Hi Ann," in everyone.split('id="text-part"')[1]
+    assert "Picked for your topics" not in everyone
+    assert "Picked for your topics: Design, Video" in design
+    assert 'value="design" checked' in design and 'value="writing">' in design
+    assert unknown.status_code == 200 and "we have no topic &#39;gone&#39;" in unknown.text

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from digest.catalog import topics
 from digest.catalog.format import ComparisonIn, ToolIn
 from digest.catalog.views import ComparisonView, load_views
 from digest.errors import InvalidInput
@@ -69,6 +70,7 @@ def _upsert_tool(
         report.tools_updated += 1
     _apply_tool_fields(tool, spec, now=now)
     session.flush()
+    topics.topic_for_category(session, tool.category, now=now)  # a new category: a new topic
     assert tool.id is not None
     _upsert_reviews(session, tool.id, spec)
     seen[spec.slug] = tool

@@ -5,6 +5,7 @@
     issue.py        digest issue preview|edit|list|show, registering send.py's send
     send.py         digest issue send: the check first, the progress bar, exit statuses
     subscribers.py  digest subscribers add|import|export|list|remove
+    topics.py       digest topics list|rename|merge
     ops.py          digest db upgrade, serve, demo
     doctor.py       digest doctor: settings, database and schema, transport, URL, webhooks
     scheduler.py    digest scheduler (and main() for the root scheduler.py)
@@ -22,7 +23,7 @@ import sys
 import typer
 from sqlalchemy.exc import DataError, OperationalError, ProgrammingError
 
-from digest.cli import bounces, comparisons, doctor, issue, ops, scheduler, subscribers
+from digest.cli import bounces, comparisons, doctor, issue, ops, scheduler, subscribers, topics
 from digest.cli.common import err_console, shown
 from digest.errors import DigestError
 
@@ -50,6 +51,7 @@ app.add_typer(ops.db_app, name="db")
 app.add_typer(comparisons.app, name="comparisons")
 app.add_typer(issue.app, name="issue")
 app.add_typer(subscribers.app, name="subscribers")
+app.add_typer(topics.app, name="topics")
 app.add_typer(bounces.app, name="bounces")
 app.command("serve")(ops.serve)
 app.command("demo")(ops.demo)

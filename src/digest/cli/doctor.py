@@ -66,16 +66,7 @@ def run_checks() -> Iterator[Finding]:
             yield Finding(name, Outcome.SKIP, "needs valid settings first")
         return
     yield Finding("settings", Outcome.OK, _summary(settings))
-    missing = _missing_sqlite_file(settings.database_url)
-    if missing is not None:  # opening an engine would create it: the doctor changes nothing
-        yield Finding("database", Outcome.FAIL, f"{missing} does not exist: run digest db upgrade")
-        yield Finding("schema", Outcome.SKIP, "needs the database first")
-    else:
-        engine = open_engine(settings)
-        try:
-            yield from _database(engine, settings)
-        finally:
-            engine.dispose()
+    yield from _database(settings)
     yield _transport(settings)
     yield from _base_url(settings)
     yield _webhooks(settings)
@@ -88,7 +79,20 @@ def _summary(settings: Settings) -> str:
     )
 
 
-def _database(engine: Engine, settings: Settings) -> Iterator[Finding]:
+def _database(settings: Settings) -> Iterator[Finding]:
+    missing = _missing_sqlite_file(settings.database_url)
+    if missing is not None:  # opening an engine would create it: the doctor changes nothing
+        yield Finding("database", Outcome.FAIL, f"{missing} does not exist: run digest db upgrade")
+        yield Finding("schema", Outcome.SKIP, "needs the database first")
+        return
+    engine = open_engine(settings)
+    try:
+        yield from _reach(engine, settings)
+    finally:
+        engine.dispose()
+
+
+def _reach(engine: Engine, settings: Settings) -> Iterator[Finding]:
     label = database_label(settings.database_url)
     try:
         check_database(engine)

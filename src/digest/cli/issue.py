@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from digest import delivery, issues
+from digest import catalog, delivery, issues
 from digest.cli import send
 from digest.cli.common import (
     NowOption,
@@ -44,6 +44,14 @@ def preview_command(
     text: Annotated[
         bool, typer.Option("--text", help="Print the plain-text part instead of writing HTML.")
     ] = False,
+    topics: Annotated[
+        str | None,
+        typer.Option("--topics", help="The variant for these topic slugs (comma-separated)."),
+    ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option("--name", help="Greet as a reader of this name (default: no name given)."),
+    ] = None,
 ) -> None:
     """Render the next issue exactly as it would go out; print its subject, size and lint.
 
@@ -52,13 +60,17 @@ def preview_command(
     settings, moment = load_settings(), parse_time(now)
     with session_scope(open_engine(settings), read_only=True) as session:
         plan = issues.next_issue(session, settings, now=moment)
+        chosen = None
+        if topics is not None:
+            picked = catalog.resolve_slugs(session, [s.strip() for s in topics.split(",")])
+            chosen = frozenset(topic.id for topic in picked if topic.id is not None)
         try:
-            preview = preview_next_issue(session, settings, now=moment)
+            preview = preview_next_issue(session, settings, now=moment, topics=chosen)
         except NothingToSend as exc:
             console.print(f"Nothing to preview: {shown(exc.message)}.")
             console.print(f"Next: {shown(plan.describe())}")
             return
-    copy = public_copy(settings, preview.email)
+    copy = public_copy(settings, preview.email, name=name)
     if text:
         typer.echo(plain(copy.text), nl=False)
     else:

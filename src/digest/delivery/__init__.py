@@ -3,8 +3,10 @@
     send.py     prepare (freeze + enqueue), open the period's issue, resume, finish; send_issue
     workers.py  SendJob: worker threads, lease heartbeat, applying retry decisions; Tally
     claims.py   the ledger, taking side: enqueue once, lease the next due batch, recheck readers
+    audience.py who gets which copy: the issue's, their topics' variant, or nothing (and why)
     results.py  the ledger, recording side: answers, retries, resends, failures, pauses
-    compose.py  Composer: one recipient's copy of a frozen issue (personal links, headers)
+    compose.py  Composer: one recipient's copy of a frozen issue or variant (links, greeting,
+                headers)
     list_headers.py  List-Unsubscribe (one-click), List-Id and Feedback-ID of bulk mail
     retry.py    RetryPolicy: what to do after a failed batch attempt
     pacing.py   Pacer: DIGEST_RATE_LIMIT and the provider's rate-limit headers

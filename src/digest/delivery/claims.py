@@ -15,6 +15,8 @@ from sqlalchemy import and_, bindparam, func, insert, or_, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from digest.config import Settings
+from digest.delivery import audience
 from digest.models import (
     Batch,
     BatchStatus,
@@ -38,6 +40,8 @@ class Recipient:
     subscriber_id: int
     email: str
     email_hash: str
+    variant_id: int | None = None  # None: the issue's own copy
+    name: str | None = None  # the greeting's, as fixed when the issue was enqueued
 
     def reference(self, issue_id: int) -> str:
         return f"i{issue_id}-s{self.subscriber_id}"
@@ -66,31 +70,49 @@ def eligible_subscriber_ids(session: Session) -> list[int]:
     return [int(i) for i in session.exec(query).all() if i is not None]
 
 
-def enqueue_issue(session: Session, issue: Issue, *, batch_size: int, now: datetime) -> int:
-    """Store every batch and delivery of a frozen issue, once. Returns the deliveries added."""
+def enqueue_issue(
+    session: Session, issue: Issue, *, settings: Settings, batch_size: int, now: datetime
+) -> int:
+    """Store every batch and delivery of a frozen issue, once; returns the deliveries added.
+
+    Each confirmed reader gets a delivery with their copy (the issue's, or their topics'
+    variant, rendered here once per topic set); readers whose topics have nothing this week
+    are recorded as skipped, with the reason, in a last batch of their own that sends nothing.
+    """
     assert issue.id is not None
     lock_issue(session, issue.id)
     if has_batches(session, issue.id):
         return 0
-    ids = eligible_subscriber_ids(session)
+    seats = audience.plan_audience(session, settings, issue)
+    sendable = [seat for seat in seats if seat.skip is None]
+    groups = [sendable[i : i + batch_size] for i in range(0, len(sendable), batch_size)]
+    skipped = [seat for seat in seats if seat.skip is not None]
     rows: list[dict[str, object]] = []
-    for number, start in enumerate(range(0, len(ids), batch_size)):
+    for number, group in enumerate([*groups, skipped] if skipped else groups):
         batch = new_batch(issue.id, number, now=now)
         session.add(batch)
         session.flush()
-        rows.extend(
-            {
-                "issue_id": issue.id,
-                "subscriber_id": sid,
-                "batch_id": batch.id,
-                "status": DeliveryStatus.QUEUED,
-                "created_at": now,
-            }
-            for sid in ids[start : start + batch_size]
-        )
+        rows.extend(_delivery_row(issue.id, batch.id, seat, now=now) for seat in group)
     if rows:
         session.execute(insert(Delivery), rows)
     return len(rows)
+
+
+def _delivery_row(
+    issue_id: int, batch_id: int | None, seat: audience.Seat, *, now: datetime
+) -> dict[str, object]:
+    status = DeliveryStatus.QUEUED if seat.skip is None else DeliveryStatus.SKIPPED
+    return {
+        "issue_id": issue_id,
+        "subscriber_id": seat.subscriber_id,
+        "batch_id": batch_id,
+        "variant_id": seat.variant_id,
+        "name": seat.name if seat.skip is None else None,
+        "status": status,
+        "error": seat.skip,
+        "created_at": now,
+        "finished_at": None if seat.skip is None else now,
+    }
 
 
 def new_batch(issue_id: int, number: int, *, now: datetime) -> Batch:
@@ -190,15 +212,19 @@ def recheck_recipients(
             people.c.status,
             people.c.email,
             people.c.email_hash,
+            table.c.variant_id,
+            table.c.name,
         )
         .join(people, people.c.id == table.c.subscriber_id)
         .where(table.c.batch_id == batch.id, table.c.status == DeliveryStatus.QUEUED.value)
         .order_by(table.c.subscriber_id)
     )
     recipients, gone = [], []
-    for delivery_id, subscriber_id, status, email, hashed in session.execute(query).all():
+    for delivery_id, subscriber_id, status, email, hashed, variant, name in session.execute(
+        query
+    ).all():
         if status == SubscriberStatus.CONFIRMED and email:
-            recipients.append(Recipient(delivery_id, subscriber_id, email, hashed))
+            recipients.append(Recipient(delivery_id, subscriber_id, email, hashed, variant, name))
         else:
             gone.append(
                 {"b_id": delivery_id, "b_error": f"subscriber became {status} after the send began"}

@@ -1,32 +1,56 @@
-"""One recipient's copy of a frozen issue: personal links joined in, list headers, the issue tag.
+"""One recipient's copy of a frozen issue (or of its topic variant): personal links and the
+greeting joined in, list headers, the issue tag.
 
-Bodies are compiled once per issue; every value is deterministic (tokens carry no time), so a
-batch built again after a crash is byte-for-byte the payload sent under its key the first time.
+Bodies are compiled once per issue and once per topic variant; every value is deterministic
+(tokens carry no time; the variant and the greeting name were fixed at enqueue), so a batch
+built again after a crash is byte-for-byte the payload sent under its key the first time.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from html import escape
 
 from digest import links
 from digest.config import Settings
 from digest.delivery.claims import Claim, Recipient
 from digest.delivery.list_headers import list_headers, one_click
 from digest.errors import Conflict
-from digest.models import Issue
-from digest.render import compile_body
+from digest.models import Issue, IssueVariant
+from digest.render import CompiledBody, compile_body, personal_values
 from digest.transports import OutgoingEmail
 
 
+@dataclass(frozen=True)
+class Copy:
+    """One frozen copy (the issue's, or a topic variant), its bodies split at the markers."""
+
+    subject: str
+    html: CompiledBody
+    text: CompiledBody
+
+
 class Composer:
-    def __init__(self, settings: Settings, issue: Issue, *, now: datetime) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        issue: Issue,
+        *,
+        now: datetime,
+        variants: Sequence[IssueVariant] = (),
+    ) -> None:
         if issue.id is None or not issue.subject or issue.html is None or issue.text is None:
             raise Conflict(f"issue #{issue.number} is not frozen yet; nothing can be sent")
         self.settings, self.issue, self.now = settings, issue, now
         self.issue_id: int = issue.id
-        self.html = compile_body(issue.html)
-        self.text = compile_body(issue.text)
+        self.copies: dict[int | None, Copy] = {
+            None: Copy(issue.subject, compile_body(issue.html), compile_body(issue.text))
+        }
+        for variant in variants:
+            body = Copy(variant.subject, compile_body(variant.html), compile_body(variant.text))
+            self.copies[variant.id] = body
+        # Every copy, variants included, is the same list and the same issue to the provider.
         self.list_headers = list_headers(settings, issue_number=issue.number, kind="issue")
 
     def build(self, claim: Claim) -> list[OutgoingEmail]:
@@ -36,14 +60,15 @@ class Composer:
         sid, settings = recipient.subscriber_id, self.settings
         # Signing is the costly part: sign each link once, then escape it for the HTML part.
         plain = links.recipient_values(settings, sid, email_hash=recipient.email_hash, now=self.now)
-        markup = {name: escape(value) for name, value in plain.items()}
+        markup, text = personal_values(plain, recipient.name)
+        copy = self.copies[recipient.variant_id]  # KeyError: a variant the sender never loaded
         return OutgoingEmail(
             reference=recipient.reference(self.issue_id),
             to=recipient.email,
             from_email=settings.from_email,
-            subject=self.issue.subject or "",
-            html=self.html.fill(markup),
-            text=self.text.fill(plain),
+            subject=copy.subject,
+            html=copy.html.fill(markup),
+            text=copy.text.fill(text),
             headers={**one_click(plain["unsubscribe_url"]), **self.list_headers},
             tags={"issue": str(self.issue.number)},
         )

@@ -26,7 +26,7 @@ from digest.delivery.reports import issue_counts
 from digest.delivery.retry import RetryPolicy
 from digest.delivery.workers import SendJob, Tally
 from digest.errors import Conflict
-from digest.models import DeliveryStatus, Issue, IssueStatus
+from digest.models import Delivery, DeliveryStatus, Issue, IssueStatus, IssueVariant
 from digest.transports import Transport
 
 UNFINISHED = (IssueStatus.SENDING, IssueStatus.PAUSED)
@@ -59,7 +59,9 @@ def prepare_issue(session: Session, settings: Settings, *, now: datetime) -> Iss
     pending = unfinished_issues(session)
     if not pending:
         return open_period_issue(session, settings, now=now)
-    claims.enqueue_issue(session, pending[0], batch_size=settings.batch_size, now=now)
+    claims.enqueue_issue(
+        session, pending[0], settings=settings, batch_size=settings.batch_size, now=now
+    )
     return pending[0]
 
 
@@ -72,7 +74,9 @@ def open_period_issue(
     if issue.status == IssueStatus.DRAFT:
         issue = issues.freeze_issue(session, settings, issue, now=now)
     if issue.status in UNFINISHED:
-        claims.enqueue_issue(session, issue, batch_size=settings.batch_size, now=now)
+        claims.enqueue_issue(
+            session, issue, settings=settings, batch_size=settings.batch_size, now=now
+        )
     return issue
 
 
@@ -96,6 +100,8 @@ def finish_if_done(session: Session, issue_id: int, *, now: datetime) -> bool:
         return False
     issue.status, issue.sent_at = IssueStatus.SENT, now
     session.add(issue)
+    # The greeting names were kept only so a resent batch is the same payload: done with them.
+    session.execute(update(Delivery).where(col(Delivery.issue_id) == issue_id).values(name=None))
     return True
 
 
@@ -123,17 +129,17 @@ def send_issue(
     clock = clock or clock_from(now)
     patience = settings.db_retry_seconds
 
-    def resume(session: Session) -> Issue:
+    def resume(session: Session) -> tuple[Issue, list[IssueVariant]]:
         resume_issue(session, issue_id)
         issue = session.get(Issue, issue_id)
         if issue is None:
             raise Conflict(f"issue id {issue_id} does not exist")
-        return issue
+        return issue, issues.variants_of(session, issue_id)
 
-    issue = in_store(engine, resume, patience=patience)
+    issue, variants = in_store(engine, resume, patience=patience)
     job = SendJob(
         engine=engine,
-        composer=Composer(settings, issue, now=now),
+        composer=Composer(settings, issue, now=now, variants=variants),
         transport=transport,
         pacer=pacer,
         policy=policy or RetryPolicy(max_attempts=settings.send_max_attempts),

@@ -23,6 +23,7 @@ from digest.config import Settings
 from digest.errors import Conflict, InvalidInput, NotFound, NothingToSend
 from digest.issues.timing import parse_schedule, run_in_week, week_start
 from digest.models import Comparison, Issue, IssueComparison, IssueStatus
+from digest.render import check_markdown
 from digest.text import one_line, strip_controls
 
 FIRST_ISSUE_LOOKBACK = timedelta(days=7)
@@ -211,6 +212,7 @@ def _clean_overrides(subject: str | None, note: str | None) -> tuple[str | None,
         problems.append(("subject", f"at most {MAX_SUBJECT} characters (got {len(subject)})"))
     if note is not None and len(note) > MAX_NOTE:
         problems.append(("note", f"at most {MAX_NOTE} characters (got {len(note)})"))
+    problems.extend(("note", problem) for problem in check_markdown(note or ""))
     if problems:
         raise InvalidInput("editor overrides", problems)
     return subject, note

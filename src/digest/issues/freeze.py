@@ -6,6 +6,7 @@ once, one writes the copy and the comparisons it carries; the other re-reads the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import update
@@ -22,15 +23,23 @@ FIT_BUDGET = SIZE_BUDGET - 2_000
 
 
 def fit_issue(
-    settings: Settings, issue: Issue, composition: Composition, *, now: datetime
+    settings: Settings,
+    issue: Issue,
+    composition: Composition,
+    *,
+    now: datetime,
+    topics: Sequence[str] = (),
 ) -> tuple[RenderedEmail, Composition]:
     """Render; while the HTML is over budget, the oldest full card moves to the compact list.
 
     Gmail clips big messages and hides the footer with the unsubscribe link, so a long week
     (or a large DIGEST_MAX_COMPARISONS) trades full cards for list entries, never for silence.
+    `topics`: the names a topic variant is picked for (see variants.py).
     """
     while True:
-        email = render_issue(settings, issue, composition.featured, composition.more, now=now)
+        email = render_issue(
+            settings, issue, composition.featured, composition.more, now=now, topics=topics
+        )
         if len(email.html.encode()) <= FIT_BUDGET or len(composition.featured) <= 1:
             return email, composition
         composition = composition.demote_last()

@@ -6,6 +6,9 @@ An issue whose sending is unfinished goes out first, now. Otherwise the next iss
 issue yet: this week's run if it is still ahead and this week is free, else a later week's.
 The week is the run's, in DIGEST_TIMEZONE, as the scheduler claims it. A send by hand
 (`digest issue send`) may go out earlier, as the current week's issue, when that is free.
+
+Readers are told the same instant (`next_issue_at`): the welcome email says it (and is skipped
+when it is near); the front page says the schedule itself in words (`timing.describe_schedule`).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from sqlmodel import Session, col, select
 from digest import catalog
 from digest.catalog import ComparisonView
 from digest.config import Settings
-from digest.errors import NothingToSend
+from digest.errors import ConfigError, Conflict, NothingToSend
 from digest.issues.compose import (
     compose_issue,
     find_draft,
@@ -99,6 +102,16 @@ def upcoming_issue(session: Session, settings: Settings, *, now: datetime) -> Ne
         comparisons=_composed(session, settings, now=now),
         sent_this_week=this_week.number if this_week is not None else None,
     )
+
+
+def next_issue_at(session: Session, settings: Settings, *, now: datetime) -> datetime | None:
+    """When the next issue not yet frozen goes out on schedule (`NextIssue.goes_out_at`, unless
+    an unfinished one is resuming: a reader who joins now is not in that one). None when
+    DIGEST_SEND_SCHEDULE is unusable: the scheduler refuses it, pages and mail just say less."""
+    try:
+        return upcoming_slot(session, settings, now=now)[1]
+    except (ConfigError, Conflict):
+        return None
 
 
 def _composed(session: Session, settings: Settings, *, now: datetime) -> tuple[ComparisonView, ...]:

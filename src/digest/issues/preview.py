@@ -18,6 +18,7 @@ from digest.errors import NothingToSend
 from digest.issues.compose import Composition, compose_issue, find_draft
 from digest.issues.freeze import fit_issue
 from digest.issues.plan import NextIssue, upcoming_issue
+from digest.issues.variants import TopicSet, render_variant
 from digest.models import Issue, IssueStatus
 from digest.render import LintCheck, RenderedEmail, lint_email, public_copy
 
@@ -31,8 +32,11 @@ class Preview:
     plan: NextIssue  # when it goes out, the week it is claimed for, and with what
 
 
-def preview_next_issue(session: Session, settings: Settings, *, now: datetime) -> Preview:
-    """Render the next issue as freezing at `now` would; raises NothingToSend when empty.
+def preview_next_issue(
+    session: Session, settings: Settings, *, now: datetime, topics: TopicSet | None = None
+) -> Preview:
+    """Render the next issue as freezing at `now` would (with `topics`, the variant readers of
+    those topics get); raises NothingToSend when empty.
 
     Its number and week are `issues.upcoming_issue`'s: the preview never promises an issue
     that the send would refuse."""
@@ -46,7 +50,13 @@ def preview_next_issue(session: Session, settings: Settings, *, now: datetime) -
         subject_override=draft.subject_override if draft else None,
         editor_note=draft.editor_note if draft else None,
     )
-    email, composition = fit_issue(settings, issue, composition, now=now)
+    if topics is None:
+        email, composition = fit_issue(settings, issue, composition, now=now)
+    else:
+        variant = render_variant(session, settings, issue, composition, topics, now=now)
+        if variant is None:
+            raise NothingToSend("nothing new this week in those topics: those readers skip it")
+        email, composition = variant
     return Preview(issue, composition, email, lint_email(email), plan)
 
 

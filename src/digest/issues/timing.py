@@ -1,7 +1,8 @@
 """When the weekly issue goes out: the schedule ("mon 08:00" in DIGEST_TIMEZONE) as arithmetic.
 
 Pure functions of the schedule, the zone and `now`; `schedule.py` (APScheduler wiring) and
-`plan.py` (what goes out next, and when) both use them. Times are wall-clock in the zone, so a
+`plan.py` (what goes out next, and when) both use them, and pages and the welcome email say
+them in words ("every Monday, 08:00 Europe/Berlin"). Times are wall-clock in the zone, so a
 run stays at 08:00 local across DST changes.
 """
 
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from digest.config import Settings
 from digest.errors import ConfigError
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -73,3 +75,21 @@ def next_run_time(weekly: WeeklyTime, tz: ZoneInfo, *, now: datetime) -> datetim
     monday = week_start(now, tz)
     this_week = run_in_week(weekly, tz, monday)
     return this_week if this_week > now else run_in_week(weekly, tz, monday + timedelta(weeks=1))
+
+
+def describe_schedule(settings: Settings) -> str:
+    """ "every Monday, 08:00 Europe/Berlin" ("every week" if the schedule is unusable: the
+    scheduler refuses it, pages and mail just say less)."""
+    try:
+        weekly = parse_schedule(settings.send_schedule)
+    except ConfigError:
+        return "every week"
+    return f"every {FULL_DAYS[weekly.weekday].capitalize()}, {weekly.at:%H:%M} {settings.timezone}"
+
+
+def describe_moment(settings: Settings, moment: datetime | None) -> str:
+    """ "Monday 23 November, 08:00 Europe/Berlin" ("soon" when unknown)."""
+    if moment is None:
+        return "soon"
+    local = moment.astimezone(settings.tz)
+    return f"{local:%A} {local.day} {local:%B}, {local:%H:%M} {settings.timezone}"

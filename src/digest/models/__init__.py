@@ -2,13 +2,14 @@
 
     base.py         the naming convention and the UTC timestamp column helper
     catalog.py      Tool, Review, Comparison, ComparisonTool; Persona, Verdict
-    issues.py       Issue, IssueComparison; IssueStatus
+    issues.py       Issue, IssueComparison, IssueVariant (a copy per topic set); IssueStatus
     subscribers.py  Subscriber; SubscriberStatus, ConsentRoute
     deliveries.py   the send ledger: Batch, Delivery, and DeliveryMark (what the provider said)
     messages.py     TransactionalMessage (readers' own mail); MessageKind, MessageStatus
     requests.py     ReaderRequest (a web request for a reader's mail, until acted on); RequestKind
     events.py       RateCounter (abuse counters), WebhookEvent (provider events applied once),
                     EditorSession (revocable editor logins)
+    topics.py       Topic (from tool categories), TopicCategory, SubscriberTopic (readers' choice)
 
 Rule: importing this package registers every table on `metadata` (Alembic and create_all rely
 on it); import models from here, not from the modules.
@@ -18,10 +19,11 @@ from digest.models.base import metadata
 from digest.models.catalog import Comparison, ComparisonTool, Persona, Review, Tool, Verdict
 from digest.models.deliveries import Batch, BatchStatus, Delivery, DeliveryMark, DeliveryStatus
 from digest.models.events import EditorSession, RateCounter, WebhookEvent
-from digest.models.issues import Issue, IssueComparison, IssueStatus
+from digest.models.issues import Issue, IssueComparison, IssueStatus, IssueVariant
 from digest.models.messages import MessageKind, MessageStatus, TransactionalMessage
 from digest.models.requests import ReaderRequest, RequestKind
 from digest.models.subscribers import ConsentRoute, Subscriber, SubscriberStatus
+from digest.models.topics import SubscriberTopic, Topic, TopicCategory
 
 __all__ = [
     "Batch",
@@ -36,6 +38,7 @@ __all__ = [
     "Issue",
     "IssueComparison",
     "IssueStatus",
+    "IssueVariant",
     "MessageKind",
     "MessageStatus",
     "Persona",
@@ -45,7 +48,10 @@ __all__ = [
     "Review",
     "Subscriber",
     "SubscriberStatus",
+    "SubscriberTopic",
     "Tool",
+    "Topic",
+    "TopicCategory",
     "TransactionalMessage",
     "Verdict",
     "WebhookEvent",

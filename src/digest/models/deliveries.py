@@ -26,7 +26,7 @@ class DeliveryStatus(StrEnum):
     QUEUED = "queued"  # in a batch, not yet answered for
     SENT = "sent"  # accepted by the provider
     FAILED = "failed"  # refused or given up; `error` says why
-    SKIPPED = "skipped"  # unsubscribed, bounced or erased after the send began
+    SKIPPED = "skipped"  # left after the send began, or nothing this week in the reader's topics
 
 
 class Batch(SQLModel, table=True):
@@ -72,6 +72,16 @@ class Delivery(SQLModel, table=True):
             Integer, ForeignKey("batch.id", ondelete="CASCADE"), nullable=False, index=True
         )
     )
+    # The copy this reader gets: NULL is the issue's own (every topic), else their topics'
+    # variant. Fixed when the issue is enqueued, like the greeting name below, so that a batch
+    # sent again after a crash is the same payload under the same idempotency key.
+    variant_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer, ForeignKey("issue_variant.id", ondelete="CASCADE"), nullable=True
+        ),
+    )
+    name: str | None = Field(default=None, max_length=100)  # cleared once the issue is sent
     status: DeliveryStatus = Field(sa_type=String(10))
     attempts: int = 0  # answers recorded for this reader; temporary refusals resend, bounded
     provider_id: str | None = Field(default=None, max_length=200, index=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, ForeignKey, Integer, String, Text
+from sqlalchemy import Column, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from digest.models.base import utc_field
@@ -52,3 +52,23 @@ class IssueComparison(SQLModel, table=True):
     )
     position: int = Field(ge=0)
     featured: bool = True
+
+
+class IssueVariant(SQLModel, table=True):
+    """The issue as readers of one topic set get it: only the week's comparisons in those
+    topics, fitted and frozen once (the MJML is compiled once per variant, never per reader).
+    Readers who take every topic get the issue's own copy (`Delivery.variant_id` is NULL)."""
+
+    __tablename__ = "issue_variant"
+    __table_args__ = (UniqueConstraint("issue_id", "topic_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    issue_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("issue.id", ondelete="CASCADE"), nullable=False)
+    )
+    topic_key: str = Field(max_length=1000)  # the topic ids, sorted, comma-separated: "3,5"
+    subject: str = Field(max_length=200)
+    preheader: str = Field(max_length=300)
+    html: str = Field(sa_column=Column(Text, nullable=False))
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = utc_field(default_now=True)

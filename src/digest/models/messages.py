@@ -1,4 +1,5 @@
-"""Transactional mail to one reader (confirmation, "your link"), stored with its cause."""
+"""Transactional mail to one reader (confirmation, "your link", data link, welcome), stored with
+its cause."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ class MessageKind(StrEnum):
     CONFIRM = "confirm"  # double opt-in: one button to /confirm/{token}
     MANAGE = "manage"  # "here is the link to your preferences", asked for on the web
     DATA = "data"  # "here is a short-lived link to download or erase your data"
+    WELCOME = "welcome"  # once, on confirmation: the latest issue's cards (or what to expect)
 
 
 class MessageStatus(StrEnum):
@@ -41,6 +43,14 @@ class TransactionalMessage(SQLModel, table=True):
         )
     )
     kind: MessageKind = Field(sa_type=String(20))
+    # A welcome carries the issue that was the latest when it was queued (NULL: none yet) and
+    # when the next one was due then (`issues.next_issue_at`; NULL: unknown), so every retry
+    # renders the same bytes even if an issue goes out meanwhile.
+    issue_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("issue.id", ondelete="SET NULL"), nullable=True),
+    )
+    next_issue_at: datetime | None = utc_field(nullable=True)
     status: MessageStatus = Field(sa_type=String(10), index=True)
     attempts: int = 0
     next_attempt_at: datetime = utc_field(index=True)

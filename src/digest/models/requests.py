@@ -30,6 +30,9 @@ class ReaderRequest(SQLModel, table=True):
     kind: RequestKind = Field(sa_type=String(20))
     email: str = Field(max_length=320)  # normalised, as the reader typed it
     name: str | None = Field(default=None, max_length=100)
+    # SUBSCRIBE: the topics asked for, encoded as `Subscriber.pending_topics` ("all" or "3,5");
+    # NULL (a manage-link request, or a row stored before topics existed): every topic.
+    topics: str | None = Field(default=None, max_length=1000)
     route: ConsentRoute = Field(sa_type=String(10))
     ip: str | None = Field(default=None, max_length=64)
     user_agent: str | None = Field(default=None, max_length=500)

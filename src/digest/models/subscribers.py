@@ -60,3 +60,6 @@ class Subscriber(SQLModel, table=True):
     pending_consent_at: datetime | None = utc_field(nullable=True)
     pending_consent_ip: str | None = Field(default=None, max_length=64)
     pending_consent_user_agent: str | None = Field(default=None, max_length=500)
+    # The topics that request asked for, applied on confirmation like the name: "all", or the
+    # topic ids comma-separated ("3,5"). NULL: no pending request.
+    pending_topics: str | None = Field(default=None, max_length=1000)

@@ -10,7 +10,9 @@
     csv_columns.py    the columns of our export and of Mailchimp's, Substack's, Buttondown's
                       and listmonk's: address, name, and whether a reader left there
     mail_queue.py     transactional mail: queued with its cause, claimed, sent, retried, cancelled
-    mail_compose.py   what the confirmation and "your link" emails say
+    mail_compose.py   what the confirmation, "your link", data link and welcome emails say
+    topics.py         which topics a reader gets: every one, or those they ticked
+    welcome.py        confirming, and the one welcome email that follows (once, or skipped)
 
 Rule: independent of `delivery/` (issues go out there); every function takes the session and
 `now` and leaves the commit to the caller. Edges import the modules: `readers.signup`, ...
@@ -24,6 +26,8 @@ from digest.readers import (
     privacy,
     signup,
     subscriptions,
+    topics,
+    welcome,
 )
 
 __all__ = [
@@ -34,4 +38,6 @@ __all__ = [
     "privacy",
     "signup",
     "subscriptions",
+    "topics",
+    "welcome",
 ]

@@ -1,17 +1,33 @@
 """What each transactional message says, rendered from templates/email/{kind}.mjml.j2 and .txt.j2.
 
-Nothing a visitor typed goes into these emails (not even the name): they go to an address anyone
-could have typed, so they must not carry an attacker's words to a stranger's inbox.
+Nothing a visitor typed goes into the confirmation and link emails (not even the name): they go
+to an address anyone could have typed, so they must not carry an attacker's words to a
+stranger's inbox. The welcome goes to a reader who just proved they own the mailbox, so it greets
+them by the name they confirmed, through the personal markers like the weekly issue: its body is
+compiled once per (issue, topic set) and filled per recipient.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import datetime
 
-from digest import links
+from sqlmodel import Session
+
+from digest import catalog, issues, links
 from digest.config import Settings
-from digest.models import MessageKind, Subscriber, SubscriberStatus, TransactionalMessage
-from digest.render import render_email
+from digest.models import Issue, MessageKind, Subscriber, SubscriberStatus, TransactionalMessage
+from digest.readers import topics
+from digest.render import (
+    LatestIssue,
+    RenderedEmail,
+    compile_body,
+    personal_values,
+    render_email,
+    render_welcome,
+)
 from digest.transports import OutgoingEmail
 
 # Who may still receive each kind: a confirmation only goes to someone not yet (re)confirmed.
@@ -23,17 +39,55 @@ RECIPIENTS = {
     MessageKind.DATA: frozenset(
         {SubscriberStatus.PENDING, SubscriberStatus.CONFIRMED, SubscriberStatus.UNSUBSCRIBED}
     ),
+    MessageKind.WELCOME: frozenset({SubscriberStatus.CONFIRMED}),
 }
+MAX_BODIES = 64
+_BODIES: OrderedDict[tuple[object, ...], RenderedEmail] = OrderedDict()
+_BODIES_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Welcome:
+    """What a welcome carries, read from the store while the message is claimed."""
+
+    issue: Issue | None  # the latest issue when it was queued, if any
+    topic_ids: frozenset[int] | None  # the reader's topics; None for every topic
+    topic_names: tuple[str, ...] | None
+    views: tuple[catalog.ComparisonView, ...]  # the issue's comparisons in those topics
+
+
+def load_welcome(
+    session: Session, message: TransactionalMessage, subscriber: Subscriber
+) -> Welcome:
+    issue = session.get(Issue, message.issue_id) if message.issue_id is not None else None
+    assert subscriber.id is not None
+    choice = topics.choice_of(session, subscriber.id)
+    chosen = topics.chosen_topics(session, subscriber.id)
+    names = tuple(topic.name for topic in chosen) if chosen is not None else None
+    composition = issues.carried_composition(session, issue) if issue else None
+    views = composition.all if composition else ()
+    if composition and choice.topic_ids is not None:
+        ids = [view.comparison.id for view in views if view.comparison.id is not None]
+        by_topic = catalog.comparison_topics(session, ids)
+        views = tuple(v for v in views if by_topic[v.comparison.id or 0] & choice.topic_ids)
+    return Welcome(issue, choice.topic_ids, names, views)
 
 
 def compose(
-    settings: Settings, message: TransactionalMessage, subscriber: Subscriber
+    settings: Settings,
+    message: TransactionalMessage,
+    subscriber: Subscriber,
+    welcome: Welcome | None = None,
 ) -> OutgoingEmail | None:
-    """The email for `message`, or None when its reader may no longer receive it."""
+    """The email for `message`, or None when its reader may no longer receive it. A welcome
+    needs what `load_welcome` read for it."""
     kind = MessageKind(message.kind)
     if subscriber.email is None or subscriber.status not in RECIPIENTS[kind]:
         return None
     assert subscriber.id is not None
+    if kind is MessageKind.WELCOME:
+        assert welcome is not None, "a welcome needs load_welcome's content"
+        return compose_welcome(settings, message, subscriber, welcome)
     context = {
         "newsletter_name": settings.newsletter_name,
         "postal_address": settings.postal_address,
@@ -93,3 +147,67 @@ SUBJECTS = {
     MessageKind.MANAGE: _manage_subject,
     MessageKind.DATA: _data_subject,
 }
+
+
+def compose_welcome(
+    settings: Settings, message: TransactionalMessage, subscriber: Subscriber, welcome: Welcome
+) -> OutgoingEmail:
+    """The welcome body (compiled once per issue and topic set), filled for this reader. Links
+    count from the message's creation and the next issue's time was stored with it, so every
+    retry is the same payload."""
+    assert subscriber.id is not None and subscriber.email is not None
+    body = welcome_body(settings, welcome, message.next_issue_at)
+    plain = links.recipient_values(
+        settings, subscriber.id, email_hash=subscriber.email_hash, now=message.created_at
+    )
+    html, text = personal_values(plain, subscriber.name)
+    return OutgoingEmail(
+        reference=message.reference,
+        to=subscriber.email,
+        from_email=settings.from_email,
+        subject=body.subject,
+        html=compile_body(body.html).fill(html),
+        text=compile_body(body.text).fill(text),
+        headers={
+            "Auto-Submitted": "auto-generated",
+            "List-Unsubscribe": f"<{plain['unsubscribe_url']}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
+        tags={"kind": MessageKind.WELCOME.value},
+    )
+
+
+def welcome_body(
+    settings: Settings, welcome: Welcome, next_issue: datetime | None
+) -> RenderedEmail:
+    """The welcome with its markers, rendered once per (issue, topic set, next issue) and kept
+    for the next reader who confirms before anything changes."""
+    issue_id = welcome.issue.id if welcome.issue else None
+    key = (settings, issue_id, welcome.topic_names, next_issue)
+    with _BODIES_LOCK:
+        body = _BODIES.get(key)
+    if body is None:
+        body = _render_welcome(settings, welcome, next_issue)
+        with _BODIES_LOCK:
+            _BODIES[key] = body
+            while len(_BODIES) > MAX_BODIES:
+                _BODIES.popitem(last=False)
+    return body
+
+
+def _render_welcome(
+    settings: Settings, welcome: Welcome, next_issue: datetime | None
+) -> RenderedEmail:
+    issue = welcome.issue
+    latest = (
+        LatestIssue(issue.number, issue.frozen_at, welcome.views)
+        if issue is not None and issue.frozen_at is not None
+        else None
+    )
+    return render_welcome(
+        settings,
+        latest=latest,
+        next_issue=issues.describe_moment(settings, next_issue),
+        schedule=issues.describe_schedule(settings),
+        topics=welcome.topic_names,
+    )

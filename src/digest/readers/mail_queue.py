@@ -60,9 +60,12 @@ def queue_message(
     *,
     now: datetime,
     hold: bool = False,
+    issue_id: int | None = None,
+    next_issue_at: datetime | None = None,
 ) -> TransactionalMessage:
     """A pending message to `subscriber`, written in the caller's transaction; `hold` claims it
-    for the caller at once (see `Held`)."""
+    for the caller at once (see `Held`); `issue_id` and `next_issue_at`: the issue a welcome
+    carries and when the next one goes out."""
     assert subscriber.id is not None
     # Random enough to be unique across databases: the Message-ID derives from it (base.py).
     reference = f"{kind.value}-s{subscriber.id}-{int(now.timestamp())}-{secrets.token_hex(8)}"
@@ -74,6 +77,8 @@ def queue_message(
         attempts=1 if hold else 0,
         next_attempt_at=now + LEASE if hold else now,
         created_at=now,
+        issue_id=issue_id,
+        next_issue_at=next_issue_at,
     )
     session.add(message)
     session.flush()
@@ -85,7 +90,11 @@ def deliver_held(
 ) -> bool:
     """Send a message created with `hold=True`, after its transaction committed."""
     assert held.message.id is not None
-    email = mail_compose.compose(settings, held.message, held.subscriber)
+    welcome = None
+    if held.message.kind == MessageKind.WELCOME:
+        with session_scope(engine, read_only=True) as session:
+            welcome = mail_compose.load_welcome(session, held.message, held.subscriber)
+    email = mail_compose.compose(settings, held.message, held.subscriber, welcome)
     claimed = Claimed(held.message.id, email, held.message.attempts)
     return _deliver_claimed(engine, settings, claimed, transport=transport, now=now)
 
@@ -174,10 +183,15 @@ def claim_message(
             return None
         message = session.get(TransactionalMessage, message_id)
         subscriber = session.get(Subscriber, message.subscriber_id) if message else None
+        welcome = (
+            mail_compose.load_welcome(session, message, subscriber)
+            if message and subscriber and message.kind == MessageKind.WELCOME
+            else None
+        )
     if message is None:
         return None
     # Rendered after the claim commits: MJML takes milliseconds, a SQLite write lock should not.
-    email = mail_compose.compose(settings, message, subscriber) if subscriber else None
+    email = mail_compose.compose(settings, message, subscriber, welcome) if subscriber else None
     return Claimed(message_id, email, message.attempts)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from digest import throttle
@@ -27,7 +28,7 @@ from digest.models import (
     SubscriberStatus,
     TransactionalMessage,
 )
-from digest.readers import defences, mail_queue
+from digest.readers import defences, mail_queue, topics
 from digest.readers.subscriptions import SUPPRESSED, clear_pending_consent, get_subscriber
 
 DATA_LINK_LIMIT = 3  # data links per reader ...
@@ -66,6 +67,7 @@ def _pending_request(subscriber: Subscriber) -> dict[str, Any] | None:
     return {
         "name": subscriber.pending_name,
         "route": subscriber.pending_consent_route and str(subscriber.pending_consent_route),
+        "topics": subscriber.pending_topics,
         "at": _iso(subscriber.pending_consent_at),
         "ip": subscriber.pending_consent_ip,
         "user_agent": subscriber.pending_consent_user_agent,
@@ -77,7 +79,11 @@ def export_subscriber(session: Session, subscriber_id: int) -> dict[str, Any]:
     subscriber = get_subscriber(session, subscriber_id)
     if subscriber.status == SubscriberStatus.ERASED:
         return {"status": "erased"}
-    return {**export_data(subscriber), "issues": history(session, subscriber_id)}
+    return {
+        **export_data(subscriber),
+        "topics": topics.export_topics(session, subscriber_id),
+        "issues": history(session, subscriber_id),
+    }
 
 
 def history(session: Session, subscriber_id: int) -> list[dict[str, object]]:
@@ -109,6 +115,11 @@ def erase_subscriber(session: Session, subscriber_id: int, *, now: datetime) -> 
     """Remove personal data; keep the hash (and any suppression) so nobody re-adds the address."""
     subscriber = get_subscriber(session, subscriber_id)
     mail_queue.cancel_messages(session, subscriber_id)
+    topics.store_choice(session, subscriber_id, topics.TopicChoice())
+    # The greeting name frozen for an issue still being sent goes too (that copy goes ungreeted).
+    session.execute(
+        update(Delivery).where(col(Delivery.subscriber_id) == subscriber_id).values(name=None)
+    )
     subscriber.email = None
     subscriber.name = None
     subscriber.consent_ip = None

@@ -34,7 +34,7 @@ from digest.models import (
     SubscriberStatus,
     TransactionalMessage,
 )
-from digest.readers import defences, mail_queue, subscriptions
+from digest.readers import defences, mail_queue, subscriptions, topics
 from digest.readers.defences import StampCheck
 from digest.transports import Transport
 
@@ -53,6 +53,7 @@ class SignupRequest:
     honeypot: str | None = None
     form_stamp: str | None = None
     trusted: bool = False  # a server-side proxy holding the API token: no stamp, no honeypot
+    topics: tuple[str, ...] = ()  # topic slugs; none ticked is every topic, new ones included
 
 
 class Answer(StrEnum):
@@ -87,9 +88,12 @@ def receive_request(
     *,
     now: datetime,
 ) -> Receipt:
-    """Check and store one request; InvalidInput only for a malformed address or name."""
+    """Check and store one request; InvalidInput only for a malformed address or name, or an
+    unknown topic (refused by name). The chosen topics travel with the stored request."""
     address = subscriptions.normalise_email(request.email)
-    name = subscriptions.clean_name(request.name) if kind is RequestKind.SUBSCRIBE else None
+    subscribing = kind is RequestKind.SUBSCRIBE
+    name = subscriptions.clean_name(request.name) if subscribing else None
+    choice = topics.choose(session, request.topics, every=not request.topics)
     ip = throttle.valid_ip(request.ip)
     ip_key = f"ip:{throttle.client_key(ip)}"
     if not throttle.allow(
@@ -104,6 +108,7 @@ def receive_request(
         kind=kind,
         email=address,
         name=name,
+        topics=choice.encode() if subscribing else None,
         route=request.route,
         ip=ip,
         user_agent=subscriptions.clean_user_agent(request.user_agent),
@@ -269,8 +274,10 @@ def _record_consent(session: Session, subscriber: Subscriber, request: ReaderReq
         subscriber.confirmed_at = None
         # erased_at stays: if this signup is never confirmed, the purge turns the row back
         # into a tombstone instead of deleting the fingerprint with it.
-    # Nobody has proven they own the mailbox yet: the name and consent wait for POST /confirm.
+    # Nobody has proven they own the mailbox yet: the name, topics and consent wait for
+    # POST /confirm (a request stored without topics asked for every topic).
     subscriber.pending_name = request.name
+    subscriber.pending_topics = request.topics or topics.TopicChoice().encode()
     subscriber.pending_consent_route = ConsentRoute(request.route)
     subscriber.pending_consent_at = request.received_at
     subscriber.pending_consent_ip = throttle.valid_ip(request.ip)

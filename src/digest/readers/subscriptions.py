@@ -18,6 +18,8 @@ from sqlmodel import Session, col, select
 from digest import tokens
 from digest.errors import Conflict, InvalidInput, NotFound
 from digest.models import ConsentRoute, Subscriber, SubscriberStatus
+from digest.readers import topics
+from digest.readers.topics import TopicChoice
 from digest.text import one_line
 
 MAX_EMAIL_LENGTH = 254
@@ -179,7 +181,11 @@ def purge_unconfirmed(session: Session, *, now: datetime, older_than: timedelta)
 
 
 def confirm_subscriber(session: Session, subscriber_id: int, *, now: datetime) -> Subscriber:
-    """PENDING or UNSUBSCRIBED -> CONFIRMED; confirming again changes nothing."""
+    """PENDING or UNSUBSCRIBED -> CONFIRMED; confirming again changes nothing.
+
+    The row is locked first (PostgreSQL; SQLite writers are serial), so of two confirmations
+    racing, the second sees the first's CONFIRMED and changes nothing."""
+    lock_subscriber(session, subscriber_id)
     subscriber = _reachable(session, subscriber_id)
     if subscriber.status == SubscriberStatus.CONFIRMED:
         return subscriber
@@ -187,13 +193,21 @@ def confirm_subscriber(session: Session, subscriber_id: int, *, now: datetime) -
     subscriber.confirmed_at = now
     subscriber.unsubscribed_at = None
     subscriber.erased_at = None  # the owner is back, proven: no longer a tombstone-to-be
-    _apply_pending_consent(subscriber)
+    _apply_pending_consent(session, subscriber)
     session.add(subscriber)
     return subscriber
 
 
-def _apply_pending_consent(subscriber: Subscriber) -> None:
+def lock_subscriber(session: Session, subscriber_id: int) -> Subscriber | None:
+    """The reader's row, locked for this transaction and read afresh (PostgreSQL waits here for
+    a concurrent change to commit; SQLite writers are serial already)."""
+    query = select(Subscriber).where(col(Subscriber.id) == subscriber_id).with_for_update()
+    return session.exec(query.execution_options(populate_existing=True)).first()
+
+
+def _apply_pending_consent(session: Session, subscriber: Subscriber) -> None:
     """The mailbox owner just confirmed: the request they confirmed becomes the record."""
+    topics.apply_pending_topics(session, subscriber)
     if subscriber.pending_consent_at is None:
         return
     subscriber.name = subscriber.pending_name or subscriber.name
@@ -208,6 +222,7 @@ def clear_pending_consent(subscriber: Subscriber) -> None:
     subscriber.pending_name = subscriber.pending_consent_route = None
     subscriber.pending_consent_at = None
     subscriber.pending_consent_ip = subscriber.pending_consent_user_agent = None
+    subscriber.pending_topics = None
 
 
 def unsubscribe_subscriber(session: Session, subscriber_id: int, *, now: datetime) -> Subscriber:
@@ -238,6 +253,13 @@ def rename_subscriber(session: Session, subscriber_id: int, *, name: str | None)
     subscriber = _reachable(session, subscriber_id)
     subscriber.name = clean_name(name)
     session.add(subscriber)
+    return subscriber
+
+
+def change_topics(session: Session, subscriber_id: int, *, choice: TopicChoice) -> Subscriber:
+    """The preferences page: every topic, or only the ones the reader ticked."""
+    subscriber = _reachable(session, subscriber_id)
+    topics.store_choice(session, subscriber_id, choice)
     return subscriber
 
 

@@ -32,8 +32,9 @@ from digest.paths import EMAIL_TEMPLATES
 from digest.render.wrap import break_long_words, drop_wrapping_css
 from digest.text import strip_controls
 
-# The personal fields a template may leave for the sender to fill per recipient.
-FIELDS = ("unsubscribe_url", "preferences_url")
+# The personal fields a template may leave for the sender to fill per recipient. The greeting
+# is a whole line ("Hi Ann,") or nothing: a name is personal, never compiled into shared MJML.
+FIELDS = ("unsubscribe_url", "preferences_url", "greeting")
 MARKER_START = "[[digest:"
 # A zero-width space after "[[" keeps look-alike text from ever matching the marker pattern.
 DEFUSED_START = "[[\u200bdigest:"

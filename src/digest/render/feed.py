@@ -1,4 +1,5 @@
-"""The archive's Atom feed (RFC 4287): one entry per published issue, newest first.
+"""The archive's Atom feed (RFC 4287): one entry per published issue, newest first, each with
+its full content (the web page's HTML, given by the caller) when there is one.
 
 Ids are permanent (RFC 4287 4.2.6): an entry's is a urn:uuid derived from the issue's number
 and the instant its row was created, the feed's from the newsletter's name, so moving the
@@ -8,7 +9,7 @@ service to another domain (DIGEST_BASE_URL) does not make every issue look new t
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from xml.etree import ElementTree as ET
 
@@ -21,9 +22,16 @@ ATOM = "http://www.w3.org/2005/Atom"
 ID_NAMESPACE = uuid.UUID("6c0f6f57-2f8e-4c52-9a3e-9d4f0b1f2a61")
 
 
-def render_feed(settings: Settings, issues: Sequence[Issue], *, now: datetime) -> bytes:
+def render_feed(
+    settings: Settings,
+    issues: Sequence[Issue],
+    *,
+    now: datetime,
+    contents: Mapping[int, str] | None = None,
+) -> bytes:
     """A valid Atom document; text goes through ElementTree, so it is always escaped. An empty
-    feed is `updated` `now` (Atom requires the element; 1970 would be a lie)."""
+    feed is `updated` `now` (Atom requires the element; 1970 would be a lie). `contents`: each
+    issue's full HTML by number."""
     ET.register_namespace("", ATOM)
     feed = ET.Element(f"{{{ATOM}}}feed")
     _add(feed, "title", settings.newsletter_name)
@@ -36,11 +44,11 @@ def render_feed(settings: Settings, issues: Sequence[Issue], *, now: datetime) -
     author = ET.SubElement(feed, f"{{{ATOM}}}author")
     _add(author, "name", settings.newsletter_name)
     for issue in issues:
-        _entry(feed, settings, issue)
+        _entry(feed, settings, issue, (contents or {}).get(issue.number))
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
 
 
-def _entry(feed: ET.Element, settings: Settings, issue: Issue) -> None:
+def _entry(feed: ET.Element, settings: Settings, issue: Issue, content: str | None) -> None:
     url = links.issue_url(settings, issue.number)
     entry = ET.SubElement(feed, f"{{{ATOM}}}entry")
     _add(entry, "title", f"#{issue.number}: {issue.subject or ''}")
@@ -50,6 +58,8 @@ def _entry(feed: ET.Element, settings: Settings, issue: Issue) -> None:
     _add(entry, "published", stamp)
     _add(entry, "updated", stamp)
     _add(entry, "summary", issue.preheader or issue.subject or "")
+    if content is not None:
+        _add(entry, "content", content).set("type", "html")  # escaped HTML, as RFC 4287 says
 
 
 def entry_id(issue: Issue) -> str:

@@ -1,8 +1,10 @@
-"""Render one weekly issue (templates/email/issue.*) from its cards: once per issue.
+"""Render one weekly issue (templates/email/issue.*) from its cards: once per issue, and once
+per topic variant (the same template, the week's comparisons in those topics, and a line saying
+which topics they are).
 
-The result still holds the personal markers (unsubscribe, preferences); the sender fills them
-per recipient and the archive and preview fill them with `links.anonymous_values`. Which
-comparisons get a full card and which go to the compact list is the caller's decision
+The result still holds the personal markers (unsubscribe, preferences, greeting); the sender
+fills them per recipient and the archive and preview fill them with `links.anonymous_values`.
+Which comparisons get a full card and which go to the compact list is the caller's decision
 (`issues.fit_issue` demotes cards until the email fits the size budget).
 """
 
@@ -18,6 +20,7 @@ from digest.config import Settings
 from digest.models import Issue
 from digest.render.cards import build_card, make_preheader, make_subject, shorten
 from digest.render.engine import RenderedEmail, render_email
+from digest.render.markdown import markdown_html, markdown_text
 
 
 def issue_context(
@@ -27,20 +30,25 @@ def issue_context(
     more: Sequence[ComparisonView],
     *,
     now: datetime,
+    topics: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Everything the issue templates use, as plain data."""
+    """Everything the issue templates use, as plain data. `topics`: the names a variant was
+    picked for (none for the issue everyone else gets)."""
     featured_cards = [build_card(view, settings.site_url) for view in featured]
     more_cards = [build_card(view, settings.site_url) for view in more]
     cards = featured_cards + more_cards
     subject = issue.subject_override or make_subject(cards)
     local = now.astimezone(settings.tz)
+    note = issue.editor_note
     return {
         "subject": subject,
-        "preheader": make_preheader(cards, issue.editor_note),
+        "preheader": make_preheader(cards, markdown_text(note, marks=False) if note else None),
         "newsletter_name": settings.newsletter_name,
         "number": issue.number,
         "date": f"{local.day} {local:%B %Y}",
-        "note": issue.editor_note,
+        "note": markdown_html(note) if note else None,
+        "note_text": markdown_text(note) if note else None,
+        "topics": list(topics),
         "featured": featured_cards,
         "more": more_cards,
         "count": len(cards),
@@ -60,6 +68,8 @@ def render_issue(
     more: Sequence[ComparisonView],
     *,
     now: datetime,
+    topics: Sequence[str] = (),
 ) -> RenderedEmail:
     """The issue's subject, preheader, HTML and text, markers still in place."""
-    return render_email("issue", issue_context(settings, issue, featured, more, now=now))
+    context = issue_context(settings, issue, featured, more, now=now, topics=topics)
+    return render_email("issue", context)

@@ -2,7 +2,8 @@
 
 Rendering leaves markers such as `[[digest:unsubscribe_url]]` in the frozen body; `compile_body`
 splits it once per issue, and `fill` joins one recipient's values in a few microseconds.
-Values are inserted verbatim: callers pass URLs they built and HTML-escape them for the HTML part.
+Values are inserted verbatim: `personal_values` builds both parts' values from a reader's plain
+links and name (links HTML-escaped, the greeting as an escaped line or nothing at all).
 `public_copy` fills a copy nobody owns (archive, preview, test copies) with generic links.
 """
 
@@ -16,6 +17,8 @@ from html import escape
 from digest import links
 from digest.config import Settings
 from digest.render.engine import FIELDS, RenderedEmail
+from digest.render.wrap import break_long_words
+from digest.text import one_line
 
 _MARKER = re.compile(r"\[\[digest:(" + "|".join(FIELDS) + r")\]\]")
 
@@ -37,6 +40,32 @@ class CompiledBody:
         return frozenset(self.parts[1::2])
 
 
+GREETING_STYLE = "margin:16px 0;font-size:16px;line-height:1.5;color:#14181f"
+
+
+def greeting_html(name: str | None) -> str:
+    """ "Hi Ann," as one escaped paragraph, or nothing (never "Hi ,")."""
+    name = one_line(name or "")
+    # Filled after rendering, so the name gets its long-word breaks here (render/wrap.py).
+    return f'<p style="{GREETING_STYLE}">Hi {break_long_words(escape(name))},</p>' if name else ""
+
+
+def greeting_text(name: str | None) -> str:
+    """A blank line and "Hi Ann,", or nothing: text templates put the marker at the start of
+    a line, before a block that opens with its own blank line."""
+    name = one_line(name or "")
+    return f"\nHi {name},\n" if name else ""
+
+
+def personal_values(
+    links: Mapping[str, str], name: str | None
+) -> tuple[dict[str, str], dict[str, str]]:
+    """(HTML values, text values) for one recipient: `links` are plain URLs."""
+    html = {field: escape(value) for field, value in links.items()}
+    html["greeting"] = greeting_html(name)
+    return html, {**links, "greeting": greeting_text(name)}
+
+
 def compile_body(body: str) -> CompiledBody:
     return CompiledBody(tuple(_MARKER.split(body)))
 
@@ -46,12 +75,15 @@ def strip_markers(body: str, values: Mapping[str, str]) -> str:
     return compile_body(body).fill(values)
 
 
-def public_copy(settings: Settings, email: RenderedEmail) -> RenderedEmail:
-    """A copy nobody owns (archive, preview, test send): personal links go to generic pages."""
-    values = links.anonymous_values(settings)
+def public_copy(
+    settings: Settings, email: RenderedEmail, *, name: str | None = None
+) -> RenderedEmail:
+    """A copy nobody owns (archive, preview, test send): personal links go to generic pages;
+    greeted as `name` (the editor's preview shows both forms), else not greeted at all."""
+    html, text = personal_values(links.anonymous_values(settings), name)
     return RenderedEmail(
         subject=email.subject,
         preheader=email.preheader,
-        html=strip_markers(email.html, {name: escape(value) for name, value in values.items()}),
-        text=strip_markers(email.text, values),
+        html=strip_markers(email.html, html),
+        text=strip_markers(email.text, text),
     )

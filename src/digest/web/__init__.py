@@ -4,7 +4,8 @@
     server.py       the uvicorn configuration `digest serve` runs: timeouts, no proxy headers
     guard.py        the edge every request crosses: body limits, read deadline, HSTS
     client.py       the client's IP address (X-Forwarded-For only from trusted proxies)
-    fallback.py     answers for unknown addresses; redirects built from DIGEST_BASE_URL
+    fallback.py     answers for unknown addresses (HTML 404 pages of the site); redirects built
+                    from DIGEST_BASE_URL
     deps.py         request helpers: settings, engine, transport, read sessions, bounded bodies
     forms.py        small form or JSON bodies, read the same way everywhere
     pages.py        server-rendered pages (templates/web) with strict headers
@@ -13,7 +14,9 @@
     subscription.py /confirm/{token}, /unsubscribe/{token}, /preferences/{token}
     reader_data.py  /data/{token}: download or erase one's data (short-lived link, emailed)
     reader_link.py  the reader a link's token names, as a dependency
-    archive.py      /issues, /issues/{number}, /feed.xml
+    archive.py      /issues, /issues/{number} (and its share.png), /feed.xml
+    issue_page.py   what an issue's web page shows: cards, share tags, JSON-LD, share image
+    site.py         robots.txt, sitemap.xml, the favicon
     editor.py       the editor's preview, overrides and test copies
     editor_auth.py  editor login, session cookie, CSRF, and the dependencies that require them
     api.py          POST /api/comparisons (bearer token)

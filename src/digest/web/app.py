@@ -26,6 +26,7 @@ from digest.web import (
     reader_data,
     reader_link,
     signup,
+    site,
     subscription,
     webhooks,
 )
@@ -76,6 +77,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(archive.router)
     app.include_router(editor.router)
+    app.include_router(site.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["ops"])
     app.add_exception_handler(reader_link.BadLink, reader_link.bad_link_page)
     app.add_exception_handler(editor_auth.EditorRefused, editor_auth.refusal)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from sqlmodel import Session
 
-from digest import delivery, issues, throttle
+from digest import catalog, delivery, issues, throttle
 from digest.config import Settings
 from digest.db import session_scope
 from digest.errors import DigestError, InvalidInput, NothingToSend
@@ -35,6 +36,7 @@ NOTICES = {
     "saved": "Saved. The preview below uses the new subject and note.",
     "sent": "Test copy sent through the configured transport.",
 }
+SAMPLE_NAME = "Ann"  # the preview greets one frame by name, the other as a nameless reader
 
 
 @router.get("")
@@ -81,9 +83,16 @@ def logout(request: Request, form: EditorForm) -> Response:
 
 @router.get("/preview")
 def preview_page(
-    request: Request, settings: SettingsDep, session_id: EditorSession, notice: str = ""
+    request: Request,
+    settings: SettingsDep,
+    session_id: EditorSession,
+    notice: str = "",
+    topics: Annotated[list[str] | None, Query()] = None,
 ) -> Response:
-    return _render_preview(request, settings, session_id, notice=NOTICES.get(notice))
+    """The next issue; with `topics`, the variant readers of those topics get."""
+    return _render_preview(
+        request, settings, session_id, notice=NOTICES.get(notice), topics=topics or []
+    )
 
 
 @router.post("/issue")
@@ -134,21 +143,32 @@ def _render_preview(
     session_id: str,
     *,
     status_code: int = 200,
+    topics: list[str] | None = None,
     **context: Any,
 ) -> Response:
-    """The preview page: both widths, the text part, subject, preheader, size and lint."""
+    """The preview page: both widths (greeted by name, and not), the text part, subject,
+    preheader, size and lint; for a topic variant when `topics` names some."""
     with session_scope(get_engine(request), read_only=True) as session:
         draft = issues.find_draft(session)
         plan = issues.next_issue(session, settings, now=now())
+        offered = catalog.list_topics(session)
         try:
-            preview: issues.Preview | None = issues.preview_next_issue(session, settings, now=now())
+            chosen = _chosen(session, topics or [])
+            preview: issues.Preview | None = issues.preview_next_issue(
+                session, settings, now=now(), topics=chosen
+            )
             empty = None
-        except NothingToSend as exc:
+        except (NothingToSend, InvalidInput) as exc:
             preview, empty = None, exc.message
     values: dict[str, Any] = {
         "csrf": auth.csrf_token(settings, session_id),
         "preview": preview,
-        "copy": public_copy(settings, preview.email) if preview else None,
+        "topics": [
+            {"slug": t.slug, "name": t.name, "checked": t.slug in (topics or [])} for t in offered
+        ],
+        "sample_name": SAMPLE_NAME,
+        "copy": public_copy(settings, preview.email, name=SAMPLE_NAME) if preview else None,
+        "nameless": public_copy(settings, preview.email) if preview else None,
         "ready": passed(preview.checks) if preview else False,
         "empty": empty,
         "next_line": plan.describe(),  # what goes out next, and when: as the CLI says it
@@ -162,3 +182,9 @@ def _render_preview(
     }
     values.update(context)
     return render_page(request, "editor_preview.html", values, status_code=status_code)
+
+
+def _chosen(session: Session, slugs: list[str]) -> frozenset[int] | None:
+    if not slugs:
+        return None
+    return frozenset(t.id for t in catalog.resolve_slugs(session, slugs) if t.id is not None)

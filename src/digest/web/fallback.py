@@ -1,5 +1,6 @@
-"""Answers for addresses no route serves: a page (or JSON under /api and /webhooks) instead of
-the framework's default, and the trailing-slash redirect built from DIGEST_BASE_URL.
+"""Answers for addresses no route serves: a page of the site (or JSON under /api and /webhooks,
+and for clients that accept only JSON) instead of the framework's default, and the
+trailing-slash redirect built from DIGEST_BASE_URL.
 
 No request header ever reaches a redirect or a link: the framework's own slash redirect wrote
 the Host header into Location (`GET /issues/` -> `http://<Host>/issues`), so it is switched
@@ -35,15 +36,20 @@ def http_error(request: Request, exc: Exception) -> Response:
         )
     message = MESSAGES.get(exc.status_code, str(exc.detail))
     headers = dict(exc.headers or {})
-    if path.startswith(("/api/", "/webhooks/")):
+    if path.startswith(("/api/", "/webhooks/")) or _json_only(request):
         return JSONResponse({"error": message}, status_code=exc.status_code, headers=headers)
-    context = {
-        "title": "Not found" if exc.status_code == 404 else "Not allowed",
-        "lines": [message],
-    }
-    page = render_page(request, "notice.html", context, status_code=exc.status_code)
+    if exc.status_code == 404:  # a page of the site: where to subscribe, the past issues
+        page = render_page(request, "not_found.html", {"message": message}, status_code=404)
+    else:
+        context = {"title": "Not allowed", "lines": [message]}
+        page = render_page(request, "notice.html", context, status_code=exc.status_code)
     page.headers.update(headers)
     return page
+
+
+def _json_only(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept
 
 
 def _slash(path: str) -> bool:

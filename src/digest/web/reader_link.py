@@ -56,7 +56,7 @@ class ReaderLink:
         with session_scope(self.engine, read_only=True) as session:
             return query(session, self._find(session))
 
-    def act(self, action: Callable[..., Subscriber], **kwargs: Any) -> Subscriber:
+    def act(self, action: Callable[..., T], **kwargs: Any) -> T:
         """`action(session, reader_id, **kwargs)` in one write transaction."""
         with session_scope(self.engine) as session:
             subscriber = self._find(session)

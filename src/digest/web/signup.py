@@ -6,12 +6,15 @@ Every request that may cause mail passes the same defences (`readers.signup.rece
 per-client limit, honeypot, a single-use form stamp; only a server-side proxy holding the API
 token skips honeypot and stamp. An accepted request gets the same answer whatever the address's
 state; the work that depends on the address happens after the answer (the reader-work loop).
-A person is never told "check your inbox" for nothing: a typo keeps the form (and its stamp),
-a press that came too fast gets the form again with a neutral "press once more".
+A person is never told "check your inbox" for nothing: a typo keeps the form (and its stamp,
+and the topics ticked), a press that came too fast gets the form again with a neutral "press
+once more". The topics chosen on the subscribe form (or a JSON list) travel with the stored
+request; an unknown one is refused by name before anything is stored.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -24,10 +27,11 @@ from digest.errors import InvalidInput
 from digest.models import ConsentRoute, RequestKind
 from digest.readers import defences, signup
 from digest.readers.signup import Answer, Receipt
+from digest.web import issue_page
 from digest.web.bearer import Bearer, check_bearer, retry_after
 from digest.web.client import client_ip
 from digest.web.deps import SettingsDep, get_engine, now
-from digest.web.forms import BadBody, read_fields, wants_json
+from digest.web.forms import BadBody, read_fields, read_fields_and_lists, wants_json
 from digest.web.pages import render_page
 
 router = APIRouter(tags=["signup"])
@@ -36,6 +40,7 @@ ACCEPTED = "If that address can receive mail, a confirmation link is on its way.
 LINK_SENT = "If that address is on the list, a link to your settings is on its way."
 PRESS_AGAIN = "Almost there: please press the button once more."
 PAGES = {RequestKind.SUBSCRIBE: "index.html", RequestKind.MANAGE_LINK: "find_link.html"}
+LISTS = frozenset({"topics"})  # the subscribe form's checkboxes (a JSON list of slugs)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -75,29 +80,41 @@ async def ask_for_link(request: Request, settings: SettingsDep) -> Response:
 
 async def _handle(request: Request, settings: Settings, kind: RequestKind) -> Response:
     try:
-        fields, is_json = await read_fields(request)
+        fields, topics, is_json = await _read(request, kind)
     except BadBody as exc:
         return _bad_body(request, exc, is_json=wants_json(request))
     trusted = _proxy(request)
     if isinstance(trusted, Response):
         return trusted
+    signup_request = _signup_request(request, fields, is_json, trusted, topics)
+    ticked = [slug[:120] for slug in topics]  # echoed into the form, never trusted
     try:
-        receipt = _receive(
-            request, settings, _signup_request(request, fields, is_json, trusted), kind
-        )
+        receipt = _receive(request, settings, signup_request, kind)
     except InvalidInput as exc:
         error = exc.problems[0][1]
         if is_json:
             return JSONResponse({"error": error}, status_code=422)
         stamp = _keep_stamp(settings, fields.get("form_stamp"))
         context = {"error": error, **_echo(fields)}
-        return _form(request, settings, kind, stamp=stamp, status=400, context=context)
+        return _form(
+            request, settings, kind, stamp=stamp, status=400, context=context, ticked=ticked
+        )
     if receipt.answer is Answer.PRESS_AGAIN:
         if is_json:
             return _json_press_again(receipt)
         context = {"again": PRESS_AGAIN, **_echo(fields)}
-        return _form(request, settings, kind, stamp=receipt.stamp, context=context)
+        return _form(request, settings, kind, stamp=receipt.stamp, context=context, ticked=ticked)
     return _accepted(request, kind, is_json=is_json)
+
+
+async def _read(request: Request, kind: RequestKind) -> tuple[dict[str, str], list[str], bool]:
+    """The request's fields, the topic slugs it ticked (subscribe only), and whether it was
+    JSON; the same bounded read either way."""
+    if kind is not RequestKind.SUBSCRIBE:
+        fields, is_json = await read_fields(request)
+        return fields, [], is_json
+    fields, lists, is_json = await read_fields_and_lists(request, LISTS)
+    return fields, lists["topics"], is_json
 
 
 def _proxy(request: Request) -> bool | Response:
@@ -129,7 +146,7 @@ def _receive(
 
 
 def _signup_request(
-    request: Request, fields: dict[str, str], is_json: bool, trusted: bool
+    request: Request, fields: dict[str, str], is_json: bool, trusted: bool, topics: list[str]
 ) -> signup.SignupRequest:
     return signup.SignupRequest(
         email=fields.get("email", ""),
@@ -140,6 +157,7 @@ def _signup_request(
         honeypot=fields.get(defences.HONEYPOT_FIELD),
         form_stamp=fields.get("form_stamp"),
         trusted=trusted,
+        topics=tuple(topics),
     )
 
 
@@ -151,16 +169,20 @@ def _form(
     stamp: str | None = None,
     status: int = 200,
     context: dict[str, str] | None = None,
+    ticked: Sequence[str] = (),
 ) -> HTMLResponse:
     """The subscribe page or the "email me my link" page, with a stamp (a fresh one unless
-    the visitor's own is to be kept)."""
+    the visitor's own is to be kept); the subscribe page offers the topics (as ticked), says
+    when issues go out and shows a taste of the latest."""
     values: dict[str, Any] = {
-        "form_stamp": stamp or defences.make_form_stamp(settings.secret, now=now()),
-        **(context or {}),
+        "form_stamp": stamp or defences.make_form_stamp(settings.secret, now=now())
     }
     if kind is RequestKind.SUBSCRIBE:
         with session_scope(get_engine(request), read_only=True) as session:
-            values["latest"] = issues.latest_published(session)
+            latest = issues.latest_published(session)
+            values["latest"] = latest
+            values.update(issue_page.front_context(session, settings, latest, ticked))
+    values.update(context or {})
     return render_page(request, PAGES[kind], values, status_code=status)
 
 

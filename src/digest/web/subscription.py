@@ -12,24 +12,31 @@ the data, the page emails a short-lived link to the address itself (reader_data.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.engine import Engine
 
-from digest import links
+from digest import catalog, links
+from digest.config import Settings
+from digest.db import session_scope
 from digest.errors import Conflict, InvalidInput
 from digest.models import Subscriber, SubscriberStatus
-from digest.readers import subscriptions
+from digest.readers import mail_queue, subscriptions, topics, welcome
+from digest.transports import Transport
 from digest.web import reader_data
-from digest.web.deps import get_settings_dep, now
-from digest.web.forms import BadBody, read_fields
+from digest.web.deps import get_engine, get_settings_dep, get_transport, now
+from digest.web.forms import BadBody, read_fields, read_fields_and_lists
 from digest.web.pages import render_page
 from digest.web.reader_link import ConfirmLink, PreferencesLink, ReaderLink, UnsubscribeLink
 
 router = APIRouter(tags=["subscription"])
 StateChange = Callable[..., Subscriber]
+log = logging.getLogger(__name__)
 
 
 def calm(request: Request, title: str, *lines: str, **extra: Any) -> HTMLResponse:
@@ -87,18 +94,39 @@ def confirm_page(request: Request, link: ConfirmLink) -> HTMLResponse:
 
 
 @router.post("/confirm/{token}", response_class=HTMLResponse)
-def confirm(request: Request, link: ConfirmLink) -> HTMLResponse:
+def confirm(request: Request, link: ConfirmLink, tasks: BackgroundTasks) -> HTMLResponse:
+    """Confirms once; the first confirmation also queues the welcome, sent after the answer."""
+    settings = request.app.state.settings
     try:
-        subscriber = link.act(subscriptions.confirm_subscriber, now=link.now)
+        subscriber, held = link.act(welcome.confirm_and_welcome, settings=settings, now=link.now)
     except Conflict as exc:
         return calm(request, "Nothing to do", exc.message[:1].upper() + exc.message[1:] + ".")
+    if held is not None:
+        engine, transport = get_engine(request), get_transport(request)
+        tasks.add_task(_send_welcome, engine, settings, transport, held, now=link.now)
     return calm(
         request,
         "You are subscribed",
-        "Thank you. The next weekly issue will be in your inbox.",
+        "Thank you. The next weekly issue will be in your inbox"
+        + (", and a welcome with the latest one is on its way." if held else "."),
         "Every issue has a one-click unsubscribe link at the bottom.",
         links=[settings_link(request, subscriber)],
     )
+
+
+def _send_welcome(
+    engine: Engine,
+    settings: Settings,
+    transport: Transport,
+    held: mail_queue.Held,
+    *,
+    now: datetime,
+) -> None:
+    """Right after the answer; a failure is retried by the pending-mail loop (mail_retry.py)."""
+    try:
+        mail_queue.deliver_held(engine, settings, held, transport=transport, now=now)
+    except Exception:
+        log.exception("sending message %s failed; it will be retried", held.message.id)
 
 
 # -- unsubscribe ------------------------------------------------------------------------------
@@ -179,6 +207,7 @@ def show_preferences(
         "url": str(request.url.path),
         "status_text": STATUS_TEXT.get(subscriber.status, str(subscriber.status)),
         "data_minutes": get_settings_dep(request).data_link_minutes,
+        **topic_boxes(request, subscriber, context.pop("typed", None)),
         **context,
     }
     return render_page(request, "preferences.html", values, status_code=status_code)
@@ -188,6 +217,23 @@ def masked(address: str) -> str:
     """ "a•••@example.com": enough for the owner to recognise, not for a stranger to learn."""
     local, at, domain = address.rpartition("@")
     return f"{local[:1]}•••{at}{domain}" if at else "•••"
+
+
+def topic_boxes(
+    request: Request, subscriber: Subscriber, typed: tuple[bool, list[str]] | None
+) -> dict[str, Any]:
+    """The topics form: every topic offered, ticked as stored (or as typed, after an error)."""
+    assert subscriber.id is not None
+    with session_scope(get_engine(request), read_only=True) as session:
+        offered = catalog.list_topics(session)
+        current = topics.choice_of(session, subscriber.id)
+    if typed is not None:
+        every, ticked = typed[0], set(typed[1])
+    else:
+        every = current.every
+        ticked = {t.slug for t in offered if current.topic_ids and t.id in current.topic_ids}
+    boxes = [{"slug": t.slug, "name": t.name, "checked": t.slug in ticked} for t in offered]
+    return {"topics": boxes, "every_topic": every}
 
 
 STATUS_TEXT = {
@@ -206,10 +252,27 @@ DATA_BY_MAIL = (
 @router.post("/preferences/{token}")
 async def change_preferences(request: Request, link: PreferencesLink) -> Response:
     try:
-        fields, _ = await read_fields(request)
+        fields, lists, _ = await read_fields_and_lists(request, frozenset({"topics"}))
     except BadBody as exc:
-        fields = {"action": "", "error": str(exc)}
+        fields, lists = {"action": "", "error": str(exc)}, {}
+    if fields.get("action") == "topics":
+        return change_topics(
+            request, link, every=fields.get("every") == "all", slugs=lists["topics"]
+        )
     return preference_action(request, link, fields)
+
+
+def change_topics(request: Request, link: ReaderLink, *, every: bool, slugs: list[str]) -> Response:
+    """Every topic, or only the ticked ones; a bad choice re-renders the form as typed."""
+    try:
+        choice = link.read(lambda session, _reader: topics.choose(session, slugs, every=every))
+        subscriber = link.act(subscriptions.change_topics, choice=choice)
+    except (Conflict, InvalidInput) as exc:
+        error = exc.problems[0][1] if isinstance(exc, InvalidInput) else exc.message
+        error = error[:1].upper() + error[1:] + "."
+        typed = (every, [slug[:120] for slug in slugs])
+        return show_preferences(request, link.load(), status_code=400, error=error, typed=typed)
+    return show_preferences(request, subscriber, notice="Topics saved.")
 
 
 def preference_action(request: Request, link: ReaderLink, fields: dict[str, str]) -> Response:
