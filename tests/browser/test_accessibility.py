@@ -168,6 +168,7 @@ def public_pages(site: dict[str, Any]) -> dict[str, str]:
         "my data page": base + tokens["data"],
         "bad link": f"{base}/confirm/not-a-token",
         "editor login": f"{base}/editor/login",
+        "embedded signup box": f"{base}/embed",
     }
 
 

@@ -11,6 +11,7 @@
     pages.py        server-rendered pages (templates/web) with strict headers
     signup.py       GET /, POST /subscribe, GET /subscribe/stamp, GET|POST /preferences,
                     GET /unsubscribe
+    embed.py        GET /embed: the signup box the comparison site frames (stamp, honeypot)
     subscription.py /confirm/{token}, /unsubscribe/{token}, /preferences/{token}
     reader_data.py  /data/{token}: download or erase one's data (short-lived link, emailed)
     reader_link.py  the reader a link's token names, as a dependency

@@ -21,6 +21,7 @@ from digest.web import (
     archive,
     editor,
     editor_auth,
+    embed,
     fallback,
     guard,
     reader_data,
@@ -72,6 +73,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.reader_work = asyncio.Event()  # set by a handler that stored a reader request
     app.include_router(api.router)
     app.include_router(signup.router)
+    app.include_router(embed.router)
     app.include_router(subscription.router)
     app.include_router(reader_data.router)
     app.include_router(webhooks.router)
