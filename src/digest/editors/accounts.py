@@ -144,6 +144,18 @@ def authenticate(session: Session, email: str, password: str) -> EditorAccount |
     return account
 
 
+def record_failed_login(session: Session, email: str, *, now: datetime) -> None:
+    """Audit a failed login on an existing account (unknown addresses are not logged: anyone
+    on the internet can make those up, and the throttle counts them anyway)."""
+    try:
+        address = normalise_email(email)
+    except InvalidInput:
+        return
+    found = session.exec(select(EditorAccount.id).where(EditorAccount.email == address)).first()
+    if found is not None:
+        record_audit(session, address, "login-failed", f"editor {address}", now=now)
+
+
 def _verify(hashed: str, password: str) -> bool:
     try:
         return _hasher.verify(hashed, password)

@@ -21,6 +21,7 @@ from digest.web import (
     archive,
     editor,
     editor_auth,
+    editor_login,
     embed,
     fallback,
     guard,
@@ -78,6 +79,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(reader_data.router)
     app.include_router(webhooks.router)
     app.include_router(archive.router)
+    app.include_router(editor_login.router)
     app.include_router(editor.router)
     app.include_router(site.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["ops"])
