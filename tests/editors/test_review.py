@@ -5,7 +5,7 @@ out once."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,7 @@ from digest.config import Settings
 from digest.db import session_scope
 from digest.errors import Conflict, NotFound
 from digest.models import Issue, IssueStatus
+from digest.transports import Transport
 from tests.support.issue_data import comparison_doc, import_docs, week_of
 from tests.support.ledger import NOW, add_readers
 from tests.support.settings import make_test_settings
@@ -43,8 +44,8 @@ def sent(settings: Settings) -> int:
 
 
 def approve(
-    engine: Engine, settings: Settings, *, at, number: int = 1, seen: str | None = None
-) -> Issue:  # type: ignore[no-untyped-def]
+    engine: Engine, settings: Settings, *, at: datetime, number: int = 1, seen: str | None = None
+) -> Issue:
     with session_scope(engine) as session:
         return editors.approve_issue(
             session, settings, number=number, actor=ED, now=at, seen_hash=seen
@@ -155,7 +156,7 @@ def test_no_reminder_for_an_approved_issue(engine: Engine, required: Settings) -
     )
 
 
-def _transport(settings: Settings) -> dict[str, object]:
+def _transport(settings: Settings) -> dict[str, Transport]:
     return {"transport": wired(settings)["transport"]}
 
 

@@ -31,7 +31,7 @@ def send_review_reminder(
     engine: Engine, settings: Settings, *, transport: Transport, now: datetime
 ) -> str | None:
     """Send the reminder when it is due; what was done, or None when nothing was due."""
-    if settings.review is not ReviewMode.REQUIRED or not settings.editor_addresses:
+    if settings.review != ReviewMode.REQUIRED or not settings.editor_addresses:
         return None
     with session_scope(engine) as session:
         due = _claim_due(session, settings, now=now)

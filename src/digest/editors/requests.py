@@ -71,7 +71,7 @@ def _check_sendable_now(
         raise Conflict(f"issue #{plan.number} is still being sent; it goes first")
     if not plan.sendable_now or plan.number != issue.number:
         raise Conflict(f"issue #{issue.number} cannot go out now: {plan.describe()}")
-    if settings.review is ReviewMode.REQUIRED and not _approved(session, settings, issue, now=now):
+    if settings.review == ReviewMode.REQUIRED and not _approved(session, settings, issue, now=now):
         raise Conflict(f"issue #{issue.number} is not approved (DIGEST_REVIEW=required)")
 
 

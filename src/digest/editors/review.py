@@ -185,7 +185,7 @@ def waiting_for_review(
     """Why the scheduled run of `period_at` must not send yet (DIGEST_REVIEW=required), or
     None when it may: review is off, the period's issue is frozen already (resume it), there
     is nothing to send (the run says so), or the issue is approved as it stands."""
-    if settings.review is not ReviewMode.REQUIRED:
+    if settings.review != ReviewMode.REQUIRED:
         return None
     issue = issues.claim_issue(session, settings, now=now, period_at=period_at)
     if issue.status in FROZEN:
@@ -205,7 +205,7 @@ def approved_awaiting_run(session: Session, settings: Settings, *, now: datetime
     """Review is required, this week's run has passed but is within the grace window, its
     week has no frozen issue, and the next issue carries an approval (the weekly run checks
     that it still matches the content): the run may send now."""
-    if settings.review is not ReviewMode.REQUIRED:
+    if settings.review != ReviewMode.REQUIRED:
         return False
     scheduled = last_run_time(parse_schedule(settings.send_schedule), settings.tz, now=now)
     if now - scheduled > timedelta(hours=settings.schedule_grace_hours):
