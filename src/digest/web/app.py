@@ -19,6 +19,7 @@ from digest.transports import make_transport
 from digest.web import (
     api,
     archive,
+    desk_actions,
     editor,
     editor_auth,
     editor_login,
@@ -81,6 +82,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(archive.router)
     app.include_router(editor_login.router)
     app.include_router(editor.router)
+    app.include_router(desk_actions.router)
     app.include_router(site.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["ops"])
     app.add_exception_handler(reader_link.BadLink, reader_link.bad_link_page)
