@@ -13,6 +13,7 @@ are passed in, never built.
 """
 
 from digest.editors.accounts import (
+    MIN_PASSWORD,
     add_account,
     any_accounts,
     authenticate,
@@ -49,6 +50,7 @@ from digest.editors.review import (
 )
 
 __all__ = [
+    "MIN_PASSWORD",
     "Requested",
     "ReviewState",
     "add_account",

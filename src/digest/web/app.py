@@ -21,6 +21,7 @@ from digest.web import (
     archive,
     desk_actions,
     editor,
+    editor_accounts,
     editor_auth,
     editor_login,
     embed,
@@ -83,6 +84,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(editor_login.router)
     app.include_router(editor.router)
     app.include_router(desk_actions.router)
+    app.include_router(editor_accounts.router)
     app.include_router(site.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["ops"])
     app.add_exception_handler(reader_link.BadLink, reader_link.bad_link_page)
