@@ -59,6 +59,8 @@ def test_pause_then_resume_through_the_worker(
     with session_scope(sqlite_engine) as session:
         issue = delivery.prepare_issue(session, sqlite_settings, now=datetime.now(UTC))
     assert run_digest(["issue", "pause", "1"], env, tmp_path).returncode == 0
+    by_hand = run_digest(["issue", "send"], env, tmp_path)
+    assert by_hand.returncode == 3 and "digest issue resume 1" in by_hand.stderr
     idle = run_digest(["worker", "--once"], env, tmp_path)
     assert idle.returncode == 0, idle.stderr
     assert not list(sqlite_settings.outbox_dir.glob("*.eml"))
