@@ -2,10 +2,14 @@
 
     common.py       settings, engine, time parsing and the consoles every command shares
     comparisons.py  digest comparisons import|list
-    issue.py        digest issue preview|edit|list|show, registering send.py's send
+    issue.py        digest issue preview|edit|list|show, registering send.py's send and
+                    review.py's approve|hold|pause|resume
+    review.py       digest issue approve|hold|pause|resume N (the desk's buttons)
+    worker.py       digest worker: send requests from the desk, within seconds
     send.py         digest issue send: the check first, the progress bar, exit statuses
     subscribers.py  digest subscribers add|import|export|list|remove
     topics.py       digest topics list|rename|merge
+    editors.py      digest editors add|list|remove|passwd|owner (the desk's accounts)
     ops.py          digest db upgrade, serve, demo
     doctor.py       digest doctor: settings, database and schema, transport, URL, webhooks
     scheduler.py    digest scheduler (and main() for the root scheduler.py)
@@ -23,7 +27,18 @@ import sys
 import typer
 from sqlalchemy.exc import DataError, OperationalError, ProgrammingError
 
-from digest.cli import bounces, comparisons, doctor, issue, ops, scheduler, subscribers, topics
+from digest.cli import (
+    bounces,
+    comparisons,
+    doctor,
+    editors,
+    issue,
+    ops,
+    scheduler,
+    subscribers,
+    topics,
+    worker,
+)
 from digest.cli.common import err_console, shown
 from digest.errors import DigestError
 
@@ -53,9 +68,11 @@ app.add_typer(issue.app, name="issue")
 app.add_typer(subscribers.app, name="subscribers")
 app.add_typer(topics.app, name="topics")
 app.add_typer(bounces.app, name="bounces")
+app.add_typer(editors.app, name="editors")
 app.command("serve")(ops.serve)
 app.command("demo")(ops.demo)
 app.command("scheduler")(scheduler.scheduler_command)
+app.command("worker")(worker.worker_command)
 app.command("doctor")(doctor.doctor)
 
 

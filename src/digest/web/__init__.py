@@ -19,7 +19,11 @@
     issue_page.py   what an issue's web page shows: cards, share tags, JSON-LD, share image
     site.py         robots.txt, sitemap.xml, the favicon
     editor.py       the editor's preview, overrides and test copies
-    editor_auth.py  editor login, session cookie, CSRF, and the dependencies that require them
+    editor_auth.py  editor sessions (accounts or the shared password), CSRF (also the login
+                    form's), login limits, and the dependencies that require them
+    editor_login.py GET|POST /editor/login, POST /editor/logout
+    editor_accounts.py  GET /editor/accounts, POST /editor/accounts/add|remove|owner (owners)
+    desk_actions.py POST /editor/issues/{n}/approve|hold|send|pause|resume, GET /editor/audit
     api.py          POST /api/comparisons (bearer token)
     bearer.py       the API token: constant-time check, wrong guesses limited per client
     webhooks.py     POST /webhooks/resend

@@ -19,8 +19,11 @@ from digest.transports import make_transport
 from digest.web import (
     api,
     archive,
+    desk_actions,
     editor,
+    editor_accounts,
     editor_auth,
+    editor_login,
     embed,
     fallback,
     guard,
@@ -78,7 +81,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(reader_data.router)
     app.include_router(webhooks.router)
     app.include_router(archive.router)
+    app.include_router(editor_login.router)
     app.include_router(editor.router)
+    app.include_router(desk_actions.router)
+    app.include_router(editor_accounts.router)
     app.include_router(site.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["ops"])
     app.add_exception_handler(reader_link.BadLink, reader_link.bad_link_page)

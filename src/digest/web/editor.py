@@ -1,4 +1,5 @@
-"""Editor pages: GET /editor/preview, POST /editor/issue, POST /editor/test-send, login/logout.
+"""Editor pages: GET /editor/preview, POST /editor/issue, POST /editor/test-send (login and
+logout are in editor_login.py).
 
 Every route answers 404 while DIGEST_EDITOR_PASSWORD is unset, and needs the editor's session
 (and, for forms, its CSRF token): the `editor_auth` dependencies see to both. GET never changes
@@ -7,7 +8,6 @@ state.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
-from digest import catalog, delivery, issues, throttle
+from digest import catalog, delivery, editors, issues, throttle
 from digest.config import Settings
 from digest.db import session_scope
 from digest.errors import DigestError, InvalidInput, NothingToSend
@@ -24,12 +24,10 @@ from digest.web import editor_auth as auth
 from digest.web.deps import SettingsDep, get_engine, get_transport, now
 from digest.web.editor_auth import EditorEnabled, EditorForm, EditorSession
 from digest.web.fallback import redirect_to
-from digest.web.forms import BadBody, read_fields
 from digest.web.pages import render_page
 
 router = APIRouter(prefix="/editor", tags=["editor"])
 
-FAILED_LOGIN_DELAY = 0.5  # seconds: slows password guessing without locking anyone out
 TEST_SEND_LIMIT = 20  # test copies per hour, all editors together
 TEST_SEND_WINDOW = timedelta(hours=1)
 NOTICES = {
@@ -43,42 +41,6 @@ SAMPLE_NAME = "Ann"  # the preview greets one frame by name, the other as a name
 @router.get("/")
 def editor_home(request: Request, _settings: EditorEnabled) -> Response:
     return redirect_to(request, "/editor/preview")
-
-
-@router.get("/login")
-def login_form(request: Request, _settings: EditorEnabled) -> Response:
-    return render_page(request, "editor_login.html", {"error": None})
-
-
-@router.post("/login")
-async def login(request: Request, settings: EditorEnabled) -> Response:
-    try:
-        fields, _ = await read_fields(request)
-    except BadBody as exc:
-        return _login_page(request, str(exc).capitalize() + ".", status_code=exc.status)
-    engine = get_engine(request)
-    if not auth.login_allowed(engine, request, now=now()):
-        await asyncio.sleep(FAILED_LOGIN_DELAY)
-        minutes = int(auth.LOGIN_WINDOW.total_seconds() // 60)
-        return _login_page(request, f"Too many attempts. Wait {minutes} minutes, then try again.")
-    if not auth.password_matches(settings, fields.get("password", "")):
-        await asyncio.sleep(FAILED_LOGIN_DELAY)
-        return _login_page(request, "That password is not right.")
-    response = redirect_to(request, "/editor/preview")
-    auth.start_session(settings, engine, response, now=now())
-    return response
-
-
-def _login_page(request: Request, error: str, *, status_code: int = 401) -> Response:
-    return render_page(request, "editor_login.html", {"error": error}, status_code=status_code)
-
-
-@router.post("/logout")
-def logout(request: Request, form: EditorForm) -> Response:
-    """End the session on the server (the cookie is worthless afterwards, wherever it is)."""
-    response = redirect_to(request, "/editor/login")
-    auth.end_session(get_engine(request), form.session_id, response)
-    return response
 
 
 @router.get("/preview")
@@ -101,7 +63,10 @@ def save_overrides(request: Request, settings: SettingsDep, form: EditorForm) ->
     subject, note = form.get("subject"), form.get("note")
     try:
         with session_scope(get_engine(request)) as session:
-            issues.set_overrides(session, settings, subject=subject, note=note, now=now())
+            # Audited; an approval of the old content is withdrawn (editors.review).
+            editors.edit_issue(
+                session, settings, subject=subject, note=note, actor=form.editor.actor, now=now()
+            )
     except DigestError as exc:
         values = {"subject": subject, "note": note}
         return _render_preview(request, settings, form.session_id, error=exc.message, form=values)
