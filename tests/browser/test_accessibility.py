@@ -209,6 +209,13 @@ def test_the_editor_pages_have_no_violations(
     assert tab_to(page, "text-part"), "the plain-text part cannot be reached with the Tab key"
     page.keyboard.press("PageDown")
     assert page.eval_on_selector("#text-part", "e => e.scrollTop") > 0
+    for width in (1280, 375):  # the desk's own pages (issue 11), wide and phone-sized
+        page.set_viewport_size({"width": width, "height": 900})
+        for path in ("/editor/audit", "/editor/accounts"):
+            page.goto(site["base"] + path)
+            check(page, axe_source, f"{path} at {width} px")
+            scroll = page.evaluate("document.documentElement.scrollWidth")
+            assert scroll <= width, f"{path} scrolls sideways at {width} px"
     page.close()
 
 
