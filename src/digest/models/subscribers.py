@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import String
+from sqlalchemy import Index, String
 from sqlmodel import Field, SQLModel
 
 from digest.models.base import utc_field
@@ -30,7 +30,12 @@ class ConsentRoute(StrEnum):
 class Subscriber(SQLModel, table=True):
     # Never reuse an id on SQLite (PostgreSQL sequences never do): links that never expire name
     # a subscriber by id, and a purged reader's old link must not reach whoever comes next.
-    __table_args__ = {"sqlite_autoincrement": True}
+    # The desk's weekly figures count confirmations and unsubscribes by week (stats/growth.py).
+    __table_args__ = (
+        Index("ix_subscriber_confirmed_at", "confirmed_at"),
+        Index("ix_subscriber_unsubscribed_at", "unsubscribed_at"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     # Normalised address; NULL once erased. The hash survives erasure so that a stale import
