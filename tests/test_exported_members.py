@@ -16,6 +16,7 @@ PACKAGES = [
     "digest.bounces",
     "digest.catalog",
     "digest.delivery",
+    "digest.editors",
     "digest.issues",
     "digest.models",
     "digest.readers",

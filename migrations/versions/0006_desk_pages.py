@@ -5,14 +5,14 @@ week from the provider's marks; the issue figures count an issue's copies by sta
 those reads an index range instead of the whole table.
 
 Revision ID: 0006_desk_pages
-Revises: 0004_topics
+Revises: 0005_desk (chained after desk-core's schema; see the merge)
 """
 from collections.abc import Sequence
 
 from alembic import op
 
 revision: str = "0006_desk_pages"
-down_revision: str | None = "0004_topics"
+down_revision: str | None = "0005_desk"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -9,6 +9,7 @@
     requests.py     ReaderRequest (a web request for a reader's mail, until acted on); RequestKind
     events.py       RateCounter (abuse counters), WebhookEvent (provider events applied once),
                     EditorSession (revocable editor logins)
+    desk.py         EditorAccount, AuditEntry, SendRequest (the editor's desk); SendRequestKind
     topics.py       Topic (from tool categories), TopicCategory, SubscriberTopic (readers' choice)
 
 Rule: importing this package registers every table on `metadata` (Alembic and create_all rely
@@ -18,6 +19,7 @@ on it); import models from here, not from the modules.
 from digest.models.base import metadata
 from digest.models.catalog import Comparison, ComparisonTool, Persona, Review, Tool, Verdict
 from digest.models.deliveries import Batch, BatchStatus, Delivery, DeliveryMark, DeliveryStatus
+from digest.models.desk import AuditEntry, EditorAccount, SendRequest, SendRequestKind
 from digest.models.events import EditorSession, RateCounter, WebhookEvent
 from digest.models.issues import Issue, IssueComparison, IssueStatus, IssueVariant
 from digest.models.messages import MessageKind, MessageStatus, TransactionalMessage
@@ -26,6 +28,7 @@ from digest.models.subscribers import ConsentRoute, Subscriber, SubscriberStatus
 from digest.models.topics import SubscriberTopic, Topic, TopicCategory
 
 __all__ = [
+    "AuditEntry",
     "Batch",
     "BatchStatus",
     "Comparison",
@@ -34,6 +37,7 @@ __all__ = [
     "Delivery",
     "DeliveryMark",
     "DeliveryStatus",
+    "EditorAccount",
     "EditorSession",
     "Issue",
     "IssueComparison",
@@ -46,6 +50,8 @@ __all__ = [
     "ReaderRequest",
     "RequestKind",
     "Review",
+    "SendRequest",
+    "SendRequestKind",
     "Subscriber",
     "SubscriberStatus",
     "SubscriberTopic",

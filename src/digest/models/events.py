@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import Column, ForeignKey, Integer
 from sqlmodel import Field, SQLModel
 
 from digest.models.base import utc_field
@@ -43,3 +44,11 @@ class EditorSession(SQLModel, table=True):
     id_hash: str = Field(max_length=64, primary_key=True)
     created_at: datetime = utc_field()
     expires_at: datetime = utc_field(index=True)
+    # The account logged in; NULL for the shared DIGEST_EDITOR_PASSWORD. Removing the account
+    # removes its sessions.
+    account_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer, ForeignKey("editor_account.id", ondelete="CASCADE"), nullable=True
+        ),
+    )

@@ -35,6 +35,12 @@ class Issue(SQLModel, table=True):
     created_at: datetime = utc_field(default_now=True)
     frozen_at: datetime | None = utc_field(nullable=True)
     sent_at: datetime | None = utc_field(nullable=True)
+    # issue 11, the desk: approval is of the content hash the editor saw (editors/review.py)
+    approved_hash: str | None = Field(default=None, max_length=64)
+    approved_by: str | None = Field(default=None, max_length=340)
+    approved_at: datetime | None = utc_field(nullable=True)
+    paused_by: str | None = Field(default=None, max_length=340)  # an editor's pause: no auto-resume
+    review_notice_at: datetime | None = utc_field(nullable=True)  # the review reminder went out
 
 
 class IssueComparison(SQLModel, table=True):
