@@ -17,6 +17,7 @@ class SubscriberStatus(StrEnum):
     UNSUBSCRIBED = "unsubscribed"  # asked to stop; may resubscribe
     BOUNCED = "bounced"  # permanent bounce: suppressed for good
     COMPLAINED = "complained"  # marked as spam: suppressed for good
+    SUPPRESSED = "suppressed"  # an editor stopped mail to it (the audit log says why)
     ERASED = "erased"  # personal data removed; only the address hash is kept
 
 
@@ -25,6 +26,7 @@ class ConsentRoute(StrEnum):
     API = "api"
     IMPORT = "import"
     CLI = "cli"
+    DESK = "desk"  # added by an editor on the desk
 
 
 class Subscriber(SQLModel, table=True):

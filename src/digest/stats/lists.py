@@ -15,7 +15,7 @@ class ListHealth:
     confirmed: int
     pending: int
     unsubscribed: int
-    suppressed: int  # bounced or complained: never mailed again
+    suppressed: int  # bounced, complained or suppressed by an editor: not mailed
     erased: int
 
     @property
@@ -40,6 +40,8 @@ def list_health(session: Session) -> ListHealth:
         confirmed=counts[SubscriberStatus.CONFIRMED],
         pending=counts[SubscriberStatus.PENDING],
         unsubscribed=counts[SubscriberStatus.UNSUBSCRIBED],
-        suppressed=counts[SubscriberStatus.BOUNCED] + counts[SubscriberStatus.COMPLAINED],
+        suppressed=counts[SubscriberStatus.BOUNCED]
+        + counts[SubscriberStatus.COMPLAINED]
+        + counts[SubscriberStatus.SUPPRESSED],
         erased=counts[SubscriberStatus.ERASED],
     )
