@@ -20,6 +20,7 @@ from digest.stats.issues import (
     IssueLedger,
     issue_figures,
     issue_ledger,
+    open_request,
 )
 from digest.stats.lists import ListHealth, list_health
 from digest.stats.readers import (
@@ -45,6 +46,7 @@ __all__ = [
     "issue_figures",
     "issue_ledger",
     "list_health",
+    "open_request",
     "reader_record",
     "search_readers",
     "table_csv",

@@ -25,6 +25,7 @@ from digest.models import (
     DeliveryStatus,
     Issue,
     IssueStatus,
+    SendRequest,
     Subscriber,
     WebhookEvent,
 )
@@ -236,3 +237,11 @@ def issue_events(
         {"at": at, "type": kind, "outcome": outcome}
         for at, kind, outcome in session.exec(query).all()
     ]
+
+
+def open_request(session: Session, issue_id: int) -> SendRequest | None:
+    """The send-now or resume asked for this issue that no worker has finished yet."""
+    query = select(SendRequest).where(
+        col(SendRequest.issue_id) == issue_id, col(SendRequest.done_at).is_(None)
+    )
+    return session.exec(query.order_by(col(SendRequest.id).desc())).first()

@@ -1,4 +1,5 @@
-"""Editor pages: GET /editor/preview, POST /editor/issue, POST /editor/test-send, login/logout.
+"""Editor pages: GET /editor/preview, POST /editor/issue, POST /editor/test-send, login/logout
+(the desk's overview, GET /editor, and its other pages are in desk.py and desk_readers.py).
 
 Every route answers 404 while DIGEST_EDITOR_PASSWORD is unset, and needs the editor's session
 (and, for forms, its CSRF token): the `editor_auth` dependencies see to both. GET never changes
@@ -39,12 +40,6 @@ NOTICES = {
 SAMPLE_NAME = "Ann"  # the preview greets one frame by name, the other as a nameless reader
 
 
-@router.get("")
-@router.get("/")
-def editor_home(request: Request, _settings: EditorEnabled) -> Response:
-    return redirect_to(request, "/editor/preview")
-
-
 @router.get("/login")
 def login_form(request: Request, _settings: EditorEnabled) -> Response:
     return render_page(request, "editor_login.html", {"error": None})
@@ -64,7 +59,7 @@ async def login(request: Request, settings: EditorEnabled) -> Response:
     if not auth.password_matches(settings, fields.get("password", "")):
         await asyncio.sleep(FAILED_LOGIN_DELAY)
         return _login_page(request, "That password is not right.")
-    response = redirect_to(request, "/editor/preview")
+    response = redirect_to(request, "/editor")
     auth.start_session(settings, engine, response, now=now())
     return response
 

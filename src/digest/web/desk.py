@@ -1,0 +1,145 @@
+"""The editor's desk, read side: GET /editor (overview), GET /editor/issues/{n} (one issue),
+and each table as CSV (/editor/issues.csv, /editor/growth.csv).
+
+Every page is behind the editor login (`EditorSession`); GET never changes state. The buttons
+post to the action routes (approve, hold, send, pause, resume), which live beside the review
+and send-request code. A running send's page reloads itself every few seconds (a meta
+refresh: no script), so progress shows without a click.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response, StreamingResponse
+from sqlmodel import Session
+
+from digest import delivery, issues, stats
+from digest.config import Settings
+from digest.db import session_scope
+from digest.errors import InvalidInput, NotFound, NothingToSend
+from digest.render import passed
+from digest.web import charts
+from digest.web import editor_auth as auth
+from digest.web.deps import SettingsDep, get_engine, now
+from digest.web.editor_auth import EditorSession
+from digest.web.pages import render_page
+
+router = APIRouter(prefix="/editor", tags=["editor"])
+
+REFRESH_SECONDS = 3  # how often a running send's page reloads itself
+ISSUE_COLUMNS = (
+    "number", "status", "subject", "sent_at", "sent", "failed", "skipped", "queued",
+    "delivered", "bounced", "complained", "unsubscribed_after", "bounce_rate", "complaint_rate",
+)  # fmt: skip
+GROWTH_COLUMNS = ("week", "confirmed", "unsubscribed", "bounced", "complained")
+
+
+def desk_context(settings: Settings, session_id: str, section: str) -> dict[str, Any]:
+    """What every desk page needs: the CSRF token for its forms and the current section."""
+    return {"csrf": auth.csrf_token(settings, session_id), "section": section,
+            "percent": charts.percent}  # fmt: skip
+
+
+@router.get("")
+@router.get("/")
+def overview(request: Request, settings: SettingsDep, session_id: EditorSession) -> Response:
+    with session_scope(get_engine(request), read_only=True) as session:
+        values = {
+            **desk_context(settings, session_id, "overview"),
+            **next_issue_context(session, settings),
+            **figures_context(session, settings),
+        }
+    return render_page(request, "desk_overview.html", values)
+
+
+def next_issue_context(session: Session, settings: Settings) -> dict[str, Any]:
+    """The next issue: what it holds, when it goes out, to how many, its checks, its approval."""
+    plan = issues.next_issue(session, settings, now=now())
+    try:
+        preview: issues.Preview | None = issues.preview_next_issue(session, settings, now=now())
+    except (NothingToSend, InvalidInput):
+        preview = None
+    return {
+        "plan": plan,
+        "draft": issues.find_draft(session),
+        "checks": preview.checks if preview else [],
+        "ready": passed(preview.checks) if preview else False,
+        "subject": preview.email.subject if preview else None,
+    }
+
+
+def figures_context(session: Session, settings: Settings) -> dict[str, Any]:
+    health = stats.list_health(session)
+    weeks = stats.growth_series(session, now=now(), tz=settings.tz)
+    figures = stats.issue_figures(session)
+    return {
+        "health": health,
+        "weeks": weeks,
+        "growth_chart": charts.growth_chart(weeks),
+        "series": charts.SERIES,
+        "figures": figures,
+        "rate_chart": charts.rate_chart(figures),
+        "lines": stats.COMPLAINT_LINES,
+    }
+
+
+@router.get("/issues.csv")
+def issues_csv(request: Request, session_id: EditorSession) -> Response:
+    with session_scope(get_engine(request), read_only=True) as session:
+        figures = stats.issue_figures(session, limit=10_000)
+    rows = [[f.as_dict()[c] for c in ISSUE_COLUMNS] for f in figures]
+    return csv_response(stats.table_csv(ISSUE_COLUMNS, rows), "issues.csv")
+
+
+@router.get("/growth.csv")
+def growth_csv(request: Request, settings: SettingsDep, session_id: EditorSession) -> Response:
+    with session_scope(get_engine(request), read_only=True) as session:
+        weeks = stats.growth_series(session, now=now(), tz=settings.tz)
+    rows = [[w.as_dict()[c] for c in GROWTH_COLUMNS] for w in weeks]
+    return csv_response(stats.table_csv(GROWTH_COLUMNS, rows), "growth.csv")
+
+
+def csv_response(lines: Any, filename: str) -> Response:
+    return StreamingResponse(
+        lines,
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+@router.get("/issues/{number}")
+def issue_page(
+    request: Request, number: str, settings: SettingsDep, session_id: EditorSession
+) -> Response:
+    issue_number = _number(number)
+    with session_scope(get_engine(request), read_only=True) as session:
+        try:
+            issue = delivery.issue_by_number(session, issue_number) if issue_number else None
+        except NotFound:
+            issue = None
+        if issue is None:
+            return auth.not_found(request)
+        ledger = stats.issue_ledger(session, issue)
+        request_open = stats.open_request(session, issue.id or 0)
+    values = {
+        **desk_context(settings, session_id, "issues"),
+        "ledger": ledger,
+        "issue": issue,
+        "open_request": request_open,
+        "refresh": REFRESH_SECONDS if ledger.running or request_open else None,
+        "archived": issue.frozen_at is not None,
+    }
+    return render_page(request, "desk_issue.html", values)
+
+
+def _number(raw: str) -> int | None:
+    """An issue number from the path; None for anything that is not one (a 404, not a 500)."""
+    if raw.isascii() and raw.isdigit() and len(raw) <= 9:
+        return int(raw)
+    return None

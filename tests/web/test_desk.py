@@ -1,0 +1,111 @@
+"""The desk's read side over real HTTP: overview, issue page, CSV, on both engines."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy.engine import Engine
+
+from digest.config import Settings
+from digest.db import session_scope
+from digest.models import Issue
+from tests.support.desk_data import History, build_history, reader
+from tests.support.issue_data import import_docs, week_of
+from tests.support.live_server import live_server
+from tests.support.settings import make_test_settings
+from tests.web.test_editor import PASSWORD, login
+
+HOSTILE_NAME = '<script>alert(1)</script>"><img src=x onerror=alert(2)> \u202eevil'
+
+
+@pytest.fixture
+def desk_settings(tmp_path: Path, settings: Settings, engine: Engine) -> Settings:
+    return make_test_settings(tmp_path, settings.database_url, editor_password=PASSWORD)
+
+
+@pytest.fixture
+def history(engine: Engine) -> History:
+    with session_scope(engine) as session:
+        found = build_history(session)
+        issue = session.get(Issue, found.issue_ids[0])
+        assert issue is not None
+        issue.subject = HOSTILE_NAME  # a subject is content from the catalog: shown escaped
+        reader(session, 77, name=HOSTILE_NAME)
+    return found
+
+
+@pytest.fixture
+def client(desk_settings: Settings) -> Iterator[httpx.Client]:
+    with live_server(desk_settings) as base, httpx.Client(base_url=base) as client:
+        assert login(client).status_code == 303
+        yield client
+
+
+def test_login_leads_to_the_overview(desk_settings: Settings) -> None:
+    with live_server(desk_settings) as base, httpx.Client(base_url=base) as client:
+        assert client.get("/editor").headers["location"].endswith("/editor/login")
+        assert login(client).headers["location"] == f"{desk_settings.base_url}/editor"
+
+
+def test_overview_shows_next_issue_list_growth_and_issues(
+    engine: Engine, history: History, client: httpx.Client
+) -> None:
+    now = datetime.now(UTC)
+    import_docs(engine, week_of(now, 2), now=now)
+    page = client.get("/editor")
+    assert page.status_code == 200
+    text = page.text
+    assert 'id="next-title">Next issue: #3<' in text
+    assert 'id="goes-out"' in text and "UTC" in text  # the schedule's next run, in its zone
+    assert 'id="audience"><span class="number">8</span> confirmed' in text
+    assert 'id="checks"' in text and 'action="/editor/issues/3/approve"' in text
+    assert 'name="csrf"' in text
+    assert text.count("<svg") == 2 and 'role="img"' in text
+    assert 'id="growth-table"' in text and 'id="issues-table"' in text
+    assert '<a href="/editor/issues/1">#1</a>' in text
+    assert "12.50% (over 0.30%)" in text  # issue 1: 1 complaint in 8 copies
+    assert "<script>alert" not in text
+
+
+def test_issue_page_shows_the_ledger(history: History, client: httpx.Client) -> None:
+    page = client.get("/editor/issues/1")
+    assert page.status_code == 200
+    text = page.text
+    assert 'id="progress-text">10 of 10<' in text
+    assert "mailbox unavailable" in text and "email.complained" in text
+    assert '<a href="/issues/1">the archived copy</a>' in text
+    assert 'http-equiv="refresh"' not in text  # sent: nothing to watch
+    assert "<script>alert" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+
+
+@pytest.mark.parametrize("number", ["99", "0", "abc", "1e3", "9" * 40, "-1", "%00"])
+def test_unknown_issues_are_404(history: History, client: httpx.Client, number: str) -> None:
+    assert client.get(f"/editor/issues/{number}").status_code == 404
+
+
+def test_tables_download_as_defused_csv(history: History, client: httpx.Client) -> None:
+    issues = client.get("/editor/issues.csv")
+    assert issues.status_code == 200 and issues.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(issues.text)))
+    assert [r["number"] for r in rows] == ["2", "1"]
+    assert rows[1]["sent"] == "8" and rows[1]["complaint_rate"] == "0.125"
+    growth = list(csv.DictReader(io.StringIO(client.get("/editor/growth.csv").text)))
+    assert len(growth) == 12 and set(growth[0]) == {
+        "week",
+        "confirmed",
+        "unsubscribed",
+        "bounced",
+        "complained",
+    }
+
+
+def test_desk_pages_need_login(history: History, desk_settings: Settings) -> None:
+    with live_server(desk_settings) as base:
+        for path in ("/editor", "/editor/issues/1", "/editor/issues.csv", "/editor/growth.csv"):
+            assert httpx.get(f"{base}{path}").status_code == 303
