@@ -26,6 +26,8 @@ from digest.readers.subscriptions import email_hash
 NOW = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)  # a Wednesday
 FIRST_SENT = datetime(2026, 11, 9, 8, 0, tzinfo=UTC)  # Monday, the week before
 SECOND_SENT = datetime(2026, 11, 16, 8, 0, tzinfo=UTC)  # Monday, this week
+# Markup, an attribute break-out and a right-to-left override: every page must show it inert
+HOSTILE_NAME = '<script>alert(1)</script>"><img src=x onerror=alert(2)> \u202eevil'
 
 
 @dataclass

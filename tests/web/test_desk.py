@@ -4,47 +4,17 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy.engine import Engine
 
 from digest.config import Settings
-from digest.db import session_scope
-from digest.models import Issue
-from tests.support.desk_data import History, build_history, reader
+from tests.support.desk_data import History
 from tests.support.issue_data import import_docs, week_of
 from tests.support.live_server import live_server
-from tests.support.settings import make_test_settings
-from tests.web.test_editor import PASSWORD, login
-
-HOSTILE_NAME = '<script>alert(1)</script>"><img src=x onerror=alert(2)> \u202eevil'
-
-
-@pytest.fixture
-def desk_settings(tmp_path: Path, settings: Settings, engine: Engine) -> Settings:
-    return make_test_settings(tmp_path, settings.database_url, editor_password=PASSWORD)
-
-
-@pytest.fixture
-def history(engine: Engine) -> History:
-    with session_scope(engine) as session:
-        found = build_history(session)
-        issue = session.get(Issue, found.issue_ids[0])
-        assert issue is not None
-        issue.subject = HOSTILE_NAME  # a subject is content from the catalog: shown escaped
-        reader(session, 77, name=HOSTILE_NAME)
-    return found
-
-
-@pytest.fixture
-def client(desk_settings: Settings) -> Iterator[httpx.Client]:
-    with live_server(desk_settings) as base, httpx.Client(base_url=base) as client:
-        assert login(client).status_code == 303
-        yield client
+from tests.web.test_editor import login
 
 
 def test_login_leads_to_the_overview(desk_settings: Settings) -> None:

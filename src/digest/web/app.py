@@ -20,6 +20,7 @@ from digest.web import (
     api,
     archive,
     desk,
+    desk_readers,
     editor,
     editor_auth,
     embed,
@@ -81,6 +82,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(archive.router)
     app.include_router(editor.router)
     app.include_router(desk.router)
+    app.include_router(desk_readers.router)
     app.include_router(site.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["ops"])
     app.add_exception_handler(reader_link.BadLink, reader_link.bad_link_page)
