@@ -28,7 +28,8 @@ def _count(engine: Engine) -> int:
 def _audit(engine: Engine) -> list[tuple[str, str, str]]:
     with session_scope(engine, read_only=True) as session:
         rows = session.exec(select(AuditEntry).order_by(AuditEntry.id)).all()  # type: ignore[arg-type]
-        return [(a.action, a.target, a.detail) for a in rows]
+        # the login is audited too; these tests look at what was done to readers
+        return [(a.action, a.target, a.detail) for a in rows if a.action.startswith("reader.")]
 
 
 def test_search_filter_and_pages(history: History, client: httpx.Client) -> None:

@@ -47,8 +47,13 @@ def with_content(engine: Engine) -> None:
     import_docs(engine, week_of(now, 6), now=now)
 
 
-def login(client: httpx.Client, password: str = PASSWORD) -> httpx.Response:
-    return client.post("/editor/login", data={"password": password})
+def login(client: httpx.Client, password: str = PASSWORD, email: str = "") -> httpx.Response:
+    """Log in as a browser does: load the form (its CSRF cookie and token), then post it."""
+    return client.post("/editor/login", data=login_form(client, password=password, email=email))
+
+
+def login_form(client: httpx.Client, **fields: str) -> dict[str, str]:
+    return {"csrf": csrf_of(client.get("/editor/login").text), **fields}
 
 
 def path_of(redirect: httpx.Response) -> str:
@@ -205,7 +210,7 @@ def test_editor_overrides_drop_control_characters(
     now = datetime.now(UTC)
     import_docs(engine, week_of(now, 3), now=now)
     with httpx.Client(base_url=base_url) as client:
-        client.post("/editor/login", data={"password": PASSWORD})
+        login(client)
         page = client.get("/editor/preview").text
         csrf = page.split('name="csrf" value="')[1].split('"')[0]
         saved = client.post(
@@ -222,19 +227,48 @@ def test_editor_overrides_drop_control_characters(
 
 
 def test_editor_login_is_rate_limited(base_url: str) -> None:
-    """Login guesses are limited per client, in the database; the right password while blocked gets no session."""
+    """Login guesses are limited per client, in the database, whatever address they try;
+    the right password while blocked gets no session."""
     with httpx.Client(base_url=base_url) as client:
-        for _ in range(10):
-            wrong = client.post("/editor/login", data={"password": "guess"})
-            assert wrong.status_code == 401 and "not right" in wrong.text
-        blocked = client.post("/editor/login", data={"password": PASSWORD})
+        for n in range(10):
+            wrong = login(client, "guess", email=f"guess{n}@example.com")
+            assert wrong.status_code == 401 and "do not match" in wrong.text
+        blocked = login(client)
     assert blocked.status_code == 401 and "Too many attempts" in blocked.text
     assert "digest_editor" not in blocked.headers.get("set-cookie", "")
 
 
+def test_the_shared_password_locks_after_a_few_failures(base_url: str) -> None:
+    """Five wrong guesses at one address (here: the shared password) lock it for the window,
+    from any client; the right password then gets no session either."""
+    from digest.web.editor_auth import ADDRESS_LIMIT
+
+    with httpx.Client(base_url=base_url) as client:
+        for _ in range(ADDRESS_LIMIT):
+            assert "not right" in login(client, "guess").text
+    with httpx.Client(base_url=base_url) as other:
+        blocked = login(other)
+    assert blocked.status_code == 401 and "Too many attempts" in blocked.text
+    assert "digest_editor" not in blocked.headers.get("set-cookie", "")
+
+
+def test_the_login_form_needs_its_csrf_token(base_url: str) -> None:
+    """Another site cannot post the login form: no token, a wrong one, or another browser's
+    token with no cookie is a 403, and no session starts."""
+    with httpx.Client(base_url=base_url) as client:
+        bare = client.post("/editor/login", data={"password": PASSWORD})
+        token = login_form(client)["csrf"]
+        wrong = client.post("/editor/login", data={"csrf": "0" * 64, "password": PASSWORD})
+    with httpx.Client(base_url=base_url) as stranger:
+        borrowed = stranger.post("/editor/login", data={"csrf": token, "password": PASSWORD})
+    for answer in (bare, wrong, borrowed):
+        assert answer.status_code == 403 and "expired" in answer.text
+        assert "digest_editor=" not in answer.headers.get("set-cookie", "")
+
+
 def test_non_ascii_csrf_is_refused_not_a_500(base_url: str) -> None:
     with httpx.Client(base_url=base_url) as client:
-        client.post("/editor/login", data={"password": PASSWORD})
+        login(client)
         answer = client.post("/editor/issue", data={"csrf": "é" * 64, "subject": "x"})
     assert answer.status_code == 403
 

@@ -81,14 +81,18 @@ def test_the_editor_login_limit_holds_against_rotating_headers(
     served: tuple[str, Settings],
 ) -> None:
     url, _ = served
-    answers = [
-        httpx.post(
-            f"{url}/editor/login",
-            data={"password": "guess"},
-            headers={"X-Forwarded-For": f"203.0.113.{i}"},
-        )
-        for i in range(11)
-    ]
+    with httpx.Client(base_url=url) as client:
+        page = client.get("/editor/login").text
+        csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page)
+        assert csrf is not None
+        answers = [
+            client.post(
+                "/editor/login",
+                data={"csrf": csrf.group(1), "email": f"g{i}@example.com", "password": "guess"},
+                headers={"X-Forwarded-For": f"203.0.113.{i}"},
+            )
+            for i in range(11)
+        ]
     assert "Too many attempts" in answers[-1].text
 
 

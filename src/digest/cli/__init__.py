@@ -6,6 +6,7 @@
     send.py         digest issue send: the check first, the progress bar, exit statuses
     subscribers.py  digest subscribers add|import|export|list|remove
     topics.py       digest topics list|rename|merge
+    editors.py      digest editors add|list|remove|passwd|owner (the desk's accounts)
     ops.py          digest db upgrade, serve, demo
     doctor.py       digest doctor: settings, database and schema, transport, URL, webhooks
     scheduler.py    digest scheduler (and main() for the root scheduler.py)
@@ -23,7 +24,17 @@ import sys
 import typer
 from sqlalchemy.exc import DataError, OperationalError, ProgrammingError
 
-from digest.cli import bounces, comparisons, doctor, issue, ops, scheduler, subscribers, topics
+from digest.cli import (
+    bounces,
+    comparisons,
+    doctor,
+    editors,
+    issue,
+    ops,
+    scheduler,
+    subscribers,
+    topics,
+)
 from digest.cli.common import err_console, shown
 from digest.errors import DigestError
 
@@ -53,6 +64,7 @@ app.add_typer(issue.app, name="issue")
 app.add_typer(subscribers.app, name="subscribers")
 app.add_typer(topics.app, name="topics")
 app.add_typer(bounces.app, name="bounces")
+app.add_typer(editors.app, name="editors")
 app.command("serve")(ops.serve)
 app.command("demo")(ops.demo)
 app.command("scheduler")(scheduler.scheduler_command)

@@ -9,6 +9,7 @@ hidden text, cursor moves or right-to-left overrides).
 
 from __future__ import annotations
 
+import getpass
 import os
 import re
 from datetime import UTC, datetime
@@ -79,6 +80,15 @@ def database_label(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
         return url.split(":", 1)[0] + ":…"
+
+
+def cli_actor() -> str:
+    """Who the audit log names for a CLI command: "cli:<login name>"."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a bare container)
+        user = str(os.getuid())
+    return f"cli:{plain(user)}"
 
 
 def load_settings() -> Settings:

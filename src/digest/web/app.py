@@ -23,6 +23,7 @@ from digest.web import (
     desk_readers,
     editor,
     editor_auth,
+    editor_login,
     embed,
     fallback,
     guard,
@@ -80,6 +81,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(reader_data.router)
     app.include_router(webhooks.router)
     app.include_router(archive.router)
+    app.include_router(editor_login.router)
     app.include_router(editor.router)
     app.include_router(desk.router)
     app.include_router(desk_readers.router)

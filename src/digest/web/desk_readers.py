@@ -43,11 +43,6 @@ NOTICES = {
 }
 
 
-def actor(_session_id: str) -> str:
-    """Who the audit log names: the shared-password login is one editor."""
-    return "editor"
-
-
 @router.get("/readers")
 def readers_page(
     request: Request,
@@ -152,7 +147,7 @@ async def add_reader(request: Request, settings: SettingsDep, form: EditorForm) 
             session, email, name=name or None, route=ConsentRoute.DESK, now=now()
         )
         signup.queue_confirmation(session, subscriber, now=now())
-        _audit(session, form.session_id, "reader.add", subscriber, "pending, confirmation sent")
+        _audit(session, form.editor.actor, "reader.add", subscriber, "pending, confirmation sent")
         return subscriber.id or 0
 
     try:
@@ -168,10 +163,8 @@ def _write(request: Request, change: Callable[[Session], Any]) -> Any:
         return change(session)
 
 
-def _audit(session: Session, session_id: str, action: str, reader: Subscriber, detail: str) -> None:
-    editors.record_audit(
-        session, actor(session_id), action, f"reader {reader.id}", detail, now=now()
-    )
+def _audit(session: Session, actor: str, action: str, reader: Subscriber, detail: str) -> None:
+    editors.record_audit(session, actor, action, f"reader {reader.id}", detail, now=now())
 
 
 async def _readers_error(
@@ -195,7 +188,8 @@ async def _readers_error(
 async def import_readers(request: Request, settings: SettingsDep) -> Response:
     """A CSV of readers, as `digest subscribers import` takes it: nothing is added unless every
     row is good. Multipart (a file), so it reads its own form; the CSRF check is the same."""
-    session_id = auth.require_editor(request)
+    editor = auth.require_desk_editor(request)
+    session_id = editor.session_id
     try:
         raw, confirmed, token = await _read_upload(request)
     except InvalidInput as exc:
@@ -208,8 +202,7 @@ async def import_readers(request: Request, settings: SettingsDep) -> Response:
         rows = csv_io.parse_csv("the file", raw)
         report = csv_io.import_rows(session, rows, confirmed=confirmed, now=now())
         detail = f"{len(report.added)} added, {len(report.already_listed)} already listed"
-        editors.record_audit(session, actor(session_id), "reader.import", "readers", detail,
-                             now=now())  # fmt: skip
+        editors.record_audit(session, editor.actor, "reader.import", "readers", detail, now=now())
         return report
 
     try:
@@ -255,7 +248,7 @@ async def erase_reader(
 
     def erase(session: Session, subscriber_id: int) -> None:
         subscriber = privacy.erase_subscriber(session, subscriber_id, now=now())
-        _audit(session, form.session_id, "reader.erase", subscriber, "personal data removed")
+        _audit(session, form.editor.actor, "reader.erase", subscriber, "personal data removed")
 
     return await _act(request, settings, form.session_id, reader_id, erase, "erased")
 
@@ -267,7 +260,7 @@ async def suppress_reader(
     def suppress(session: Session, subscriber_id: int) -> None:
         reason = suppression.clean_reason(form.get("reason"))
         subscriber = suppression.suppress_by_editor(session, subscriber_id, now=now())
-        _audit(session, form.session_id, "reader.suppress", subscriber, reason)
+        _audit(session, form.editor.actor, "reader.suppress", subscriber, reason)
 
     return await _act(request, settings, form.session_id, reader_id, suppress, "suppressed")
 
@@ -279,7 +272,7 @@ async def unsuppress_reader(
     def unsuppress(session: Session, subscriber_id: int) -> None:
         reason = suppression.clean_reason(form.get("reason"))
         subscriber = suppression.unsuppress_by_editor(session, subscriber_id)
-        _audit(session, form.session_id, "reader.unsuppress", subscriber, reason)
+        _audit(session, form.editor.actor, "reader.unsuppress", subscriber, reason)
 
     return await _act(request, settings, form.session_id, reader_id, unsuppress, "unsuppressed")
 

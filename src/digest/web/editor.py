@@ -1,5 +1,5 @@
-"""Editor pages: GET /editor/preview, POST /editor/issue, POST /editor/test-send, login/logout
-(the desk's overview, GET /editor, and its other pages are in desk.py and desk_readers.py).
+"""Editor pages: GET /editor/preview, POST /editor/issue, POST /editor/test-send (login and
+logout are in editor_login.py; the desk's overview and other pages in desk.py, desk_readers.py).
 
 Every route answers 404 while DIGEST_EDITOR_PASSWORD is unset, and needs the editor's session
 (and, for forms, its CSRF token): the `editor_auth` dependencies see to both. GET never changes
@@ -8,7 +8,6 @@ state.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -23,14 +22,12 @@ from digest.errors import DigestError, InvalidInput, NothingToSend
 from digest.render import passed, public_copy
 from digest.web import editor_auth as auth
 from digest.web.deps import SettingsDep, get_engine, get_transport, now
-from digest.web.editor_auth import EditorEnabled, EditorForm, EditorSession
+from digest.web.editor_auth import EditorForm, EditorSession
 from digest.web.fallback import redirect_to
-from digest.web.forms import BadBody, read_fields
 from digest.web.pages import render_page
 
 router = APIRouter(prefix="/editor", tags=["editor"])
 
-FAILED_LOGIN_DELAY = 0.5  # seconds: slows password guessing without locking anyone out
 TEST_SEND_LIMIT = 20  # test copies per hour, all editors together
 TEST_SEND_WINDOW = timedelta(hours=1)
 NOTICES = {
@@ -38,42 +35,6 @@ NOTICES = {
     "sent": "Test copy sent through the configured transport.",
 }
 SAMPLE_NAME = "Ann"  # the preview greets one frame by name, the other as a nameless reader
-
-
-@router.get("/login")
-def login_form(request: Request, _settings: EditorEnabled) -> Response:
-    return render_page(request, "editor_login.html", {"error": None})
-
-
-@router.post("/login")
-async def login(request: Request, settings: EditorEnabled) -> Response:
-    try:
-        fields, _ = await read_fields(request)
-    except BadBody as exc:
-        return _login_page(request, str(exc).capitalize() + ".", status_code=exc.status)
-    engine = get_engine(request)
-    if not auth.login_allowed(engine, request, now=now()):
-        await asyncio.sleep(FAILED_LOGIN_DELAY)
-        minutes = int(auth.LOGIN_WINDOW.total_seconds() // 60)
-        return _login_page(request, f"Too many attempts. Wait {minutes} minutes, then try again.")
-    if not auth.password_matches(settings, fields.get("password", "")):
-        await asyncio.sleep(FAILED_LOGIN_DELAY)
-        return _login_page(request, "That password is not right.")
-    response = redirect_to(request, "/editor")
-    auth.start_session(settings, engine, response, now=now())
-    return response
-
-
-def _login_page(request: Request, error: str, *, status_code: int = 401) -> Response:
-    return render_page(request, "editor_login.html", {"error": error}, status_code=status_code)
-
-
-@router.post("/logout")
-def logout(request: Request, form: EditorForm) -> Response:
-    """End the session on the server (the cookie is worthless afterwards, wherever it is)."""
-    response = redirect_to(request, "/editor/login")
-    auth.end_session(get_engine(request), form.session_id, response)
-    return response
 
 
 @router.get("/preview")
