@@ -7,11 +7,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy.engine import Engine
+from sqlmodel import select
 
 from digest import stats
 from digest.db import session_scope
 from digest.errors import NotFound
 from digest.models import SubscriberStatus
+from digest.stats.tallies import due_issues
 from tests.support.desk_data import NOW, History, build_history, reader
 
 
@@ -156,3 +158,39 @@ def test_table_csv_defuses_formulas() -> None:
     assert lines[1] == "'=cmd|' /C calc'!A0,3\r\n"
     assert lines[2] == "'@x,-1\r\n"
     assert lines[3] == "'\tt,\r\n"
+
+
+def test_tallies_keep_what_live_counting_says(engine: Engine, history: History) -> None:
+    with session_scope(engine, read_only=True) as session:
+        live = stats.issue_figures(session)
+    with session_scope(engine) as session:
+        assert stats.refresh_tallies(session, now=NOW) == 2
+    with session_scope(engine, read_only=True) as session:
+        assert stats.issue_figures(session) == live
+        assert due_issues(session, now=NOW) == []
+
+
+def test_young_tallies_are_recounted_settled_ones_are_not(engine: Engine, history: History) -> None:
+    from datetime import timedelta
+
+    from digest.models import Delivery, DeliveryMark
+    from digest.stats.tallies import REFRESH_EVERY
+
+    with session_scope(engine) as session:
+        stats.refresh_tallies(session, now=NOW)
+        failed = session.exec(
+            select(Delivery).where(
+                Delivery.issue_id == history.issue_ids[1], Delivery.status == "failed"
+            )  # type: ignore[arg-type]
+        ).one()
+        session.add(DeliveryMark(delivery_id=failed.id or 0, event="complained", at=NOW))
+    with session_scope(engine, read_only=True) as session:
+        assert stats.issue_figures(session)[0].complained == 0  # kept until recounted
+        assert due_issues(session, now=NOW + REFRESH_EVERY / 2) == []
+        # issue 1 went out 9 days before NOW: counted after it settled, it is final
+        assert due_issues(session, now=NOW + REFRESH_EVERY) == [history.issue_ids[1]]
+    with session_scope(engine) as session:
+        stats.refresh_tallies(session, now=NOW + REFRESH_EVERY)
+    with session_scope(engine, read_only=True) as session:
+        assert stats.issue_figures(session)[0].complained == 1
+        assert due_issues(session, now=NOW + timedelta(days=30)) == [history.issue_ids[1]]

@@ -2,6 +2,7 @@
 
     lists.py    the list's size by status (confirmed, pending, unsubscribed, suppressed, erased)
     growth.py   a weekly series: new confirmations, unsubscribes, bounces and complaints
+    tallies.py  sent issues' figures counted in the background and kept (IssueTally)
     issues.py   per-issue figures (sent ... complained, unsubscribed after it, rates) and one
                 issue's ledger (deliveries and batches by status, failure reasons, events)
     readers.py  search readers (address or name, status) a page at a time by keyset; one
@@ -20,6 +21,7 @@ from digest.stats.issues import (
     IssueLedger,
     issue_figures,
     issue_ledger,
+    live_figures,
     open_request,
 )
 from digest.stats.lists import ListHealth, list_health
@@ -31,6 +33,7 @@ from digest.stats.readers import (
     reader_record,
     search_readers,
 )
+from digest.stats.tallies import refresh_tallies
 
 __all__ = [
     "COMPLAINT_LINES",
@@ -46,8 +49,10 @@ __all__ = [
     "issue_figures",
     "issue_ledger",
     "list_health",
+    "live_figures",
     "open_request",
     "reader_record",
+    "refresh_tallies",
     "search_readers",
     "table_csv",
 ]

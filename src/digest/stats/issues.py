@@ -25,6 +25,7 @@ from digest.models import (
     DeliveryStatus,
     Issue,
     IssueStatus,
+    IssueTally,
     SendRequest,
     Subscriber,
     WebhookEvent,
@@ -81,7 +82,8 @@ class IssueFigures:
 
 
 def issue_figures(session: Session, *, limit: int = LAST_ISSUES) -> list[IssueFigures]:
-    """The last `limit` issues that went out (or are going out), newest first."""
+    """The last `limit` issues that went out (or are going out), newest first: a sent issue's
+    figures from its tally when it has one (stats/tallies.py), the others counted now."""
     rows = session.execute(
         select_columns(
             col(Issue.id),
@@ -95,23 +97,62 @@ def issue_figures(session: Session, *, limit: int = LAST_ISSUES) -> list[IssueFi
         .order_by(col(Issue.number).desc())
         .limit(limit)
     ).all()
-    ids = [row[0] for row in rows if row[0] is not None]
+    tallies = _tallies(session, [row[0] for row in rows if row[0] is not None])
+    ids = [row[0] for row in rows if row[0] is not None and row[0] not in tallies]
     ledger = _ledger_counts(session, ids)
     marks = _mark_counts(session, ids)
     left = _left_after(session, ids)
-    return [
-        IssueFigures(
-            number=number,
-            status=str(status),
-            subject=subject or "",
-            frozen_at=frozen_at,
-            sent_at=sent_at,
-            **ledger.get(issue_id or 0, {}),
-            **marks.get(issue_id or 0, {}),
-            unsubscribed=left.get(issue_id or 0, 0),
+    figures = []
+    for issue_id, number, status, subject, frozen_at, sent_at in rows:
+        counts = tallies.get(issue_id) or {
+            **ledger.get(issue_id, {}),
+            **marks.get(issue_id, {}),
+            "unsubscribed": left.get(issue_id, 0),
+        }
+        figures.append(
+            IssueFigures(
+                number=number,
+                status=str(status),
+                subject=subject or "",
+                frozen_at=frozen_at,
+                sent_at=sent_at,
+                **counts,
+            )
         )
-        for issue_id, number, status, subject, frozen_at, sent_at in rows
-    ]
+    return figures
+
+
+TALLIED = ("sent", "failed", "skipped", "queued", "delivered", "bounced", "complained",
+           "unsubscribed")  # fmt: skip
+
+
+def _tallies(session: Session, ids: list[int]) -> dict[int, dict[str, int]]:
+    """The kept figures of those issues that are sent and counted."""
+    query = (
+        select(IssueTally)
+        .join(Issue, col(Issue.id) == col(IssueTally.issue_id))
+        .where(col(IssueTally.issue_id).in_(ids), col(Issue.status) == IssueStatus.SENT)
+    )
+    return {
+        t.issue_id: {field: getattr(t, field) for field in TALLIED}
+        for t in session.exec(query).all()
+    }
+
+
+def _figures_for(session: Session, issue: Issue) -> IssueFigures:
+    """A sent issue's kept figures if counted, else counted now."""
+    assert issue.id is not None
+    kept = _tallies(session, [issue.id]).get(issue.id)
+    if kept is None:
+        return live_figures(session, issue)
+    return IssueFigures(
+        number=issue.number,
+        status=str(issue.status),
+        subject=issue.subject or "",
+        frozen_at=issue.frozen_at,
+        sent_at=issue.sent_at,
+        **kept,
+    )
 
 
 def _ledger_counts(session: Session, ids: list[int]) -> dict[int, dict[str, int]]:
@@ -195,7 +236,7 @@ class IssueLedger:
 
 def issue_ledger(session: Session, issue: Issue) -> IssueLedger:
     assert issue.id is not None
-    figures = _figures_of(session, issue)
+    figures = _figures_for(session, issue)
     return IssueLedger(
         issue=issue,
         figures=figures,
@@ -206,7 +247,8 @@ def issue_ledger(session: Session, issue: Issue) -> IssueLedger:
     )
 
 
-def _figures_of(session: Session, issue: Issue) -> IssueFigures:
+def live_figures(session: Session, issue: Issue) -> IssueFigures:
+    """One issue's figures counted from its ledger now (a sent one's are kept as a tally)."""
     assert issue.id is not None
     ledger = _ledger_counts(session, [issue.id]).get(issue.id, {})
     marks = _mark_counts(session, [issue.id]).get(issue.id, {})

@@ -52,7 +52,9 @@ def create_app(settings: Settings) -> FastAPI:
         mail_retry = asyncio.create_task(
             retry_pending_mail(engine, settings, transport, wake=app.state.reader_work)
         )
+        tallies = asyncio.create_task(desk.keep_tallies(engine))
         yield
+        tallies.cancel()
         mail_retry.cancel()
         if keeper is not None:
             keeper.close()

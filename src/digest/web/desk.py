@@ -9,11 +9,15 @@ refresh: no script), so progress shows without a click.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from digest import delivery, issues, stats
 from digest.config import Settings
@@ -29,6 +33,8 @@ from digest.web.pages import render_page
 router = APIRouter(prefix="/editor", tags=["editor"])
 
 REFRESH_SECONDS = 3  # how often a running send's page reloads itself
+TALLY_SECONDS = 60.0  # how often the web process looks for sent issues to count
+log = logging.getLogger(__name__)
 ISSUE_COLUMNS = (
     "number", "status", "subject", "sent_at", "sent", "failed", "skipped", "queued",
     "delivered", "bounced", "complained", "unsubscribed_after", "bounce_rate", "complaint_rate",
@@ -143,3 +149,19 @@ def _number(raw: str) -> int | None:
     if raw.isascii() and raw.isdigit() and len(raw) <= 9:
         return int(raw)
     return None
+
+
+async def keep_tallies(engine: Engine, *, every: float = TALLY_SECONDS) -> None:
+    """The web process's own background work for the desk: count sent issues' figures (a few
+    at a time) so the overview reads kept tallies (stats/tallies.py). Started by create_app."""
+    while True:
+        try:
+            await run_in_threadpool(_count_due, engine)
+        except Exception:
+            log.exception("counting the desk's figures failed; trying again later")
+        await asyncio.sleep(every)
+
+
+def _count_due(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        stats.refresh_tallies(session, now=now())
