@@ -181,7 +181,7 @@ def test_young_tallies_are_recounted_settled_ones_are_not(engine: Engine, histor
         failed = session.exec(
             select(Delivery).where(
                 Delivery.issue_id == history.issue_ids[1], Delivery.status == "failed"
-            )  # type: ignore[arg-type]
+            )
         ).one()
         session.add(DeliveryMark(delivery_id=failed.id or 0, event="complained", at=NOW))
     with session_scope(engine, read_only=True) as session:

@@ -11,6 +11,8 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from digest.config import Settings
+from digest.db import session_scope
+from digest.models import Issue, IssueStatus
 from tests.support.desk_data import History
 from tests.support.issue_data import import_docs, week_of
 from tests.support.live_server import live_server
@@ -50,7 +52,7 @@ def test_issue_page_shows_the_ledger(history: History, client: httpx.Client) -> 
     assert 'id="progress-text">10 of 10<' in text
     assert "mailbox unavailable" in text and "email.complained" in text
     assert '<a href="/issues/1">the archived copy</a>' in text
-    assert 'http-equiv="refresh"' not in text  # sent: nothing to watch
+    assert "desk.js" not in text  # sent: nothing to watch
     assert "<script>alert" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
 
 
@@ -79,3 +81,31 @@ def test_desk_pages_need_login(history: History, desk_settings: Settings) -> Non
     with live_server(desk_settings) as base:
         for path in ("/editor", "/editor/issues/1", "/editor/issues.csv", "/editor/growth.csv"):
             assert httpx.get(f"{base}{path}").status_code == 303
+
+
+def test_a_running_send_is_watched_by_our_script(
+    engine: Engine, history: History, client: httpx.Client
+) -> None:
+    with session_scope(engine) as session:
+        issue = session.get(Issue, history.issue_ids[1])
+        assert issue is not None
+        issue.status = IssueStatus.SENDING
+    page = client.get("/editor/issues/2")
+    assert '<script src="/editor/desk.js" defer></script>' in page.text
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert "<script>" not in page.text  # no inline code
+    progress = client.get("/editor/issues/2/progress").json()
+    assert progress == {
+        "status": "sending",
+        "total": 7,
+        "answered": 7,
+        "deliveries": {"queued": 0, "sent": 6, "failed": 1, "skipped": 0},
+        "watch": True,
+    }
+    script = client.get("/editor/desk.js")
+    assert script.headers["content-type"].startswith("text/javascript")
+    assert "fetch(url" in script.text
+    assert client.get("/editor/issues/99/progress").status_code == 404
+    with httpx.Client(base_url=str(client.base_url)) as stranger:
+        assert stranger.get("/editor/desk.js").status_code == 303
+        assert stranger.get("/editor/issues/2/progress").status_code == 303
