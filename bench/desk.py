@@ -65,72 +65,84 @@ def at(engine: Engine, base: str, seconds: str) -> str:
 
 
 def seed(engine: Engine) -> None:
-    start = (
-        "'2025-12-01 08:00:00'"
-        if engine.dialect.name == "sqlite"
-        else "TIMESTAMPTZ '2025-12-01 08:00:00+00'"
-    )
-    year = 52 * 7 * 86400
+    pg = engine.dialect.name == "postgresql"
+    start = "TIMESTAMPTZ '2025-12-01 08:00:00+00'" if pg else "'2025-12-01 08:00:00'"
     with engine.begin() as db:
-        # readers: ids 1..100k, joined evenly over the year before the first issue and during it
-        joined = at(engine, start, f"(n - {FIRST_LIST}) * {year // (READERS - FIRST_LIST)}")
-        left = at(engine, start, "(n % 364) * 86400 + 3600")
-        db.execute(
-            text(
-                "INSERT INTO subscriber (id, email, email_hash, name, status, created_at, confirmed_at,"
-                " unsubscribed_at, soft_bounces, consent_route, consent_at) "
-                f"SELECT n, 'reader' || n || '@example.com', 'h' || n, 'Reader ' || n,"
-                f" CASE WHEN n % 50 = 0 THEN 'unsubscribed' WHEN n % 997 = 0 THEN 'bounced'"
-                f" ELSE 'confirmed' END, {joined}, {joined},"
-                f" CASE WHEN n % 50 = 0 THEN {left} END, 0, 'form', {joined} FROM ({numbers(engine, READERS)}) s"
-            )
-        )
-        db.execute(
-            text(
-                "INSERT INTO issue (id, number, period, status, subject, preheader, html, text,"
-                " created_at, frozen_at, sent_at) "
-                f"SELECT n, n, 'W' || n, 'sent', 'Issue ' || n, 'p', '<p>x</p>', 'x',"
-                f" {at(engine, start, '(n - 1) * 604800')}, {at(engine, start, '(n - 1) * 604800')},"
-                f" {at(engine, start, '(n - 1) * 604800 + 3600')} FROM ({numbers(engine, ISSUES)}) s"
-            )
-        )
-        db.execute(
-            text(
-                "INSERT INTO batch (id, issue_id, number, idempotency_key, status, attempts,"
-                " next_attempt_at, created_at) "
-                f"SELECT n, n, 0, 'k' || n, 'done', 0, {start}, {start} FROM ({numbers(engine, ISSUES)}) s"
-            )
-        )
-        # issue i goes to the readers who had joined by then
-        reach = f"{FIRST_LIST} + (i.number - 1) * {(READERS - FIRST_LIST) // (ISSUES - 1)}"
-        db.execute(
-            text(
-                "INSERT INTO delivery (issue_id, subscriber_id, batch_id, status, attempts,"
-                " provider_id, created_at, finished_at) "
-                "SELECT i.id, s.id, i.id, CASE WHEN s.id % 400 = 0 THEN 'failed' ELSE 'sent' END, 1,"
-                " 're_' || i.id || '_' || s.id, i.frozen_at, i.frozen_at "
-                f"FROM issue i JOIN subscriber s ON s.id <= {reach}"
-            )
-        )
-        db.execute(
-            text(
-                "INSERT INTO delivery_mark (delivery_id, event, at) "
-                "SELECT d.id, CASE WHEN d.subscriber_id % 200 = 7 THEN 'bounced'"
-                " WHEN d.subscriber_id % 2000 = 11 THEN 'complained' ELSE 'delivered' END,"
-                " d.finished_at FROM delivery d WHERE d.status = 'sent' AND d.subscriber_id % 20 <> 3"
-            )
-        )
+        db.execute(text(readers_sql(engine, start)))
+        db.execute(text(issues_sql(engine, start)))
+        db.execute(text(batches_sql(engine, start)))
+        db.execute(text(deliveries_sql()))
+        db.execute(text(marks_sql()))
     with engine.begin() as db:
-        if engine.dialect.name == "postgresql":
+        if pg:
             for table in ("subscriber", "issue", "batch", "delivery"):
-                db.execute(
-                    text(
-                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
-                    )
-                )
-            db.execute(text("ANALYZE"))
-        else:
-            db.execute(text("ANALYZE"))
+                sequence = f"pg_get_serial_sequence('{table}', 'id')"
+                db.execute(text(f"SELECT setval({sequence}, (SELECT max(id) FROM {table}))"))
+        db.execute(text("ANALYZE"))
+
+
+def readers_sql(engine: Engine, start: str) -> str:
+    """Readers 1..100k, joined evenly over the year before the first issue and during it;
+    every 50th unsubscribed some day of the year, every 997th bounced."""
+    year = 52 * 7 * 86400
+    joined = at(engine, start, f"(n - {FIRST_LIST}) * {year // (READERS - FIRST_LIST)}")
+    left = at(engine, start, "(n % 364) * 86400 + 3600")
+    status = (
+        "CASE WHEN n % 50 = 0 THEN 'unsubscribed' WHEN n % 997 = 0 THEN 'bounced'"
+        " ELSE 'confirmed' END"
+    )
+    return (
+        "INSERT INTO subscriber (id, email, email_hash, name, status, created_at,"
+        " confirmed_at, unsubscribed_at, soft_bounces, consent_route, consent_at) "
+        f"SELECT n, 'reader' || n || '@example.com', 'h' || n, 'Reader ' || n, {status},"
+        f" {joined}, {joined}, CASE WHEN n % 50 = 0 THEN {left} END, 0, 'form', {joined}"
+        f" FROM ({numbers(engine, READERS)}) s"
+    )
+
+
+def issues_sql(engine: Engine, start: str) -> str:
+    week = at(engine, start, "(n - 1) * 604800")
+    done = at(engine, start, "(n - 1) * 604800 + 3600")
+    return (
+        "INSERT INTO issue (id, number, period, status, subject, preheader, html, text,"
+        " created_at, frozen_at, sent_at) "
+        f"SELECT n, n, 'W' || n, 'sent', 'Issue ' || n, 'p', '<p>x</p>', 'x',"
+        f" {week}, {week}, {done} FROM ({numbers(engine, ISSUES)}) s"
+    )
+
+
+def batches_sql(engine: Engine, start: str) -> str:
+    return (
+        "INSERT INTO batch (id, issue_id, number, idempotency_key, status, attempts,"
+        " next_attempt_at, created_at) "
+        f"SELECT n, n, 0, 'k' || n, 'done', 0, {start}, {start}"
+        f" FROM ({numbers(engine, ISSUES)}) s"
+    )
+
+
+def deliveries_sql() -> str:
+    """Issue i goes to every reader who had joined by then; 1 in 400 copies failed."""
+    reach = f"{FIRST_LIST} + (i.number - 1) * {(READERS - FIRST_LIST) // (ISSUES - 1)}"
+    return (
+        "INSERT INTO delivery (issue_id, subscriber_id, batch_id, status, attempts,"
+        " provider_id, created_at, finished_at) "
+        "SELECT i.id, s.id, i.id, CASE WHEN s.id % 400 = 0 THEN 'failed' ELSE 'sent' END,"
+        " 1, 're_' || i.id || '_' || s.id, i.frozen_at, i.frozen_at "
+        f"FROM issue i JOIN subscriber s ON s.id <= {reach}"
+    )
+
+
+def marks_sql() -> str:
+    """95% of sent copies reported: 0.5% bounced, 0.05% complained, the rest delivered."""
+    event = (
+        "CASE WHEN d.subscriber_id % 200 = 7 THEN 'bounced'"
+        " WHEN d.subscriber_id % 2000 = 11 THEN 'complained' ELSE 'delivered' END"
+    )
+    return (
+        "INSERT INTO delivery_mark (delivery_id, event, at) "
+        f"SELECT d.id, {event}, d.finished_at FROM delivery d"
+        " WHERE d.status = 'sent' AND d.subscriber_id % 20 <> 3"
+    )
 
 
 def count_tallies(url: str) -> None:
