@@ -35,6 +35,11 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
+class ReviewMode(StrEnum):
+    AUTO = "auto"  # the scheduled run sends the issue as it stands
+    REQUIRED = "required"  # the scheduled run sends only an issue an editor approved
+
+
 class TransportName(StrEnum):
     OUTBOX = "outbox"
     RESEND = "resend"
@@ -103,6 +108,27 @@ class Settings(BaseSettings):
     data_link_minutes: int = Field(default=60, ge=5, le=24 * 60)
     # issue 13: topics, welcome and the archive site
     welcome_skip_hours: float = Field(default=24.0, ge=0)
+    # issue 11: the editor's desk
+    review: ReviewMode = ReviewMode.AUTO
+    editor_emails: str = ""  # who gets the review reminder: comma-separated addresses
+    review_notice_hours: float = Field(default=24.0, ge=0, le=24 * 14)
+    request_poll_seconds: float = Field(default=3.0, gt=0, le=60)
+
+    @property
+    def editor_addresses(self) -> tuple[str, ...]:
+        """DIGEST_EDITOR_EMAILS as a list (validated: no header injection gets this far)."""
+        return tuple(a.strip() for a in self.editor_emails.split(",") if a.strip())
+
+    @field_validator("editor_emails")
+    @classmethod
+    def _editor_emails(cls, value: str) -> str:
+        for address in (a.strip() for a in value.split(",")):
+            if address and (
+                not re.fullmatch(r"[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+", address)
+                or not address.isprintable()
+            ):
+                raise ValueError(f"{address!r} is not a plain email address")
+        return value
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -1,5 +1,9 @@
 """APScheduler wiring: the weekly send, resuming paused or unfinished sends, purging signups,
-and retrying transactional mail (confirmations) that the transport refused at signup time.
+retrying transactional mail (confirmations) that the transport refused at signup time, and the
+desk's work: send requests from the browser, and the review reminder.
+
+With DIGEST_REVIEW=required the weekly run sends only an approved issue; an issue approved
+later, while the run is still within the grace window, is sent by the desk job within seconds.
 
 The schedule is a day name and a time in DIGEST_TIMEZONE ("mon 08:00"); the trigger gets the
 name, never a number (APScheduler 3 counts 0 as Monday, cron as Sunday). A scheduler that was
@@ -27,7 +31,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from digest import delivery, issues
+from digest import delivery, editors, issues
 from digest.config import Settings
 from digest.db import session_scope, utcnow
 from digest.delivery import Pacer
@@ -49,8 +53,10 @@ __all__ = [
     "FULL_DAYS",
     "MAIL_RETRY_EVERY",
     "MAINTENANCE_EVERY",
+    "REMINDER_EVERY",
     "WeeklyTime",
     "build_scheduler",
+    "desk_run",
     "last_run_time",
     "maintenance_run",
     "make_trigger",
@@ -58,6 +64,7 @@ __all__ = [
     "parse_schedule",
     "period_sent",
     "retry_transactional_mail",
+    "review_reminder_run",
     "run_forever",
     "run_once",
     "send_and_log",
@@ -68,6 +75,7 @@ log = logging.getLogger("digest.schedule")
 MAINTENANCE_EVERY = timedelta(hours=1)
 # A confirmation the transport refused should not wait an hour: readers are at the form now.
 MAIL_RETRY_EVERY = timedelta(minutes=1)
+REMINDER_EVERY = timedelta(minutes=5)
 
 
 def make_trigger(weekly: WeeklyTime, tz: ZoneInfo) -> CronTrigger:
@@ -94,12 +102,21 @@ def weekly_run(
         return message
     try:
         with session_scope(engine) as session:
+            # Checked in the transaction that freezes: an edit cannot slip in between.
+            waiting = editors.waiting_for_review(session, settings, now=now, period_at=scheduled)
             # The period is the scheduled instant's (a late Sunday-night run must not take
             # Monday's week); `now` stays the compose cutoff.
-            issue = delivery.open_period_issue(session, settings, now=now, period_at=scheduled)
+            issue = (
+                None
+                if waiting
+                else delivery.open_period_issue(session, settings, now=now, period_at=scheduled)
+            )
     except NothingToSend as exc:
         log.info("nothing to send: %s", exc.message)
         return f"nothing to send: {exc.message}"
+    if issue is None:
+        log.info("not sending yet: %s", waiting)
+        return f"not sending yet: {waiting}"
     if issue.status == IssueStatus.SENT:
         return f"issue #{issue.number} ({issue.period}) was already sent"
     return send_and_log(engine, settings, issue, transport=transport, pacer=pacer, now=now)
@@ -164,6 +181,41 @@ def retry_transactional_mail(
     return f"sent {sent} pending transactional message(s)"
 
 
+def desk_run(
+    engine: Engine,
+    settings: Settings,
+    *,
+    transport: Transport,
+    pacer: Pacer,
+    now: datetime,
+    owner: str = "scheduler",
+) -> list[str]:
+    """Act on the desk's send requests; with review required, send an issue approved after
+    its scheduled run while the run is still within the grace window."""
+    outcomes = editors.process_requests(
+        engine, settings, transport=transport, pacer=pacer, owner=owner, now=now
+    )
+    if approved_run_due(engine, settings, now=now):
+        outcomes.append(weekly_run(engine, settings, transport=transport, pacer=pacer, now=now))
+    for outcome in outcomes:
+        log.info("desk: %s", outcome)
+    return outcomes
+
+
+def approved_run_due(engine: Engine, settings: Settings, *, now: datetime) -> bool:
+    with session_scope(engine, read_only=True) as session:
+        return editors.approved_awaiting_run(session, settings, now=now)
+
+
+def review_reminder_run(
+    engine: Engine, settings: Settings, *, transport: Transport, now: datetime
+) -> str:
+    outcome = editors.send_review_reminder(engine, settings, transport=transport, now=now)
+    if outcome:
+        log.info(outcome)
+    return outcome or "no review reminder due"
+
+
 def run_once(
     engine: Engine, settings: Settings, *, transport: Transport, pacer: Pacer, now: datetime
 ) -> list[str]:
@@ -172,6 +224,7 @@ def run_once(
         weekly_run(engine, settings, transport=transport, pacer=pacer, now=now),
         *maintenance_run(engine, settings, transport=transport, pacer=pacer, now=now),
         retry_transactional_mail(engine, settings, transport=transport, now=now),
+        *desk_run(engine, settings, transport=transport, pacer=pacer, now=now),
     ]
 
 
@@ -216,6 +269,22 @@ def build_scheduler(
         max_instances=1,
         # Queued behind a long weekly send, it still runs once afterwards instead of being
         # dropped for starting late.
+        misfire_grace_time=None,
+    )
+    scheduler.add_job(
+        lambda: desk_run(engine, settings, transport=transport, pacer=pacer, now=clock()),
+        IntervalTrigger(seconds=settings.request_poll_seconds, timezone=settings.tz),
+        id="desk-requests",
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=None,
+    )
+    scheduler.add_job(
+        lambda: review_reminder_run(engine, settings, transport=transport, now=clock()),
+        IntervalTrigger(seconds=REMINDER_EVERY.total_seconds(), timezone=settings.tz),
+        id="review-reminder",
+        coalesce=True,
+        max_instances=1,
         misfire_grace_time=None,
     )
     return scheduler

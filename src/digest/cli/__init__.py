@@ -2,7 +2,10 @@
 
     common.py       settings, engine, time parsing and the consoles every command shares
     comparisons.py  digest comparisons import|list
-    issue.py        digest issue preview|edit|list|show, registering send.py's send
+    issue.py        digest issue preview|edit|list|show, registering send.py's send and
+                    review.py's approve|hold|pause|resume
+    review.py       digest issue approve|hold|pause|resume N (the desk's buttons)
+    worker.py       digest worker: send requests from the desk, within seconds
     send.py         digest issue send: the check first, the progress bar, exit statuses
     subscribers.py  digest subscribers add|import|export|list|remove
     topics.py       digest topics list|rename|merge
@@ -34,6 +37,7 @@ from digest.cli import (
     scheduler,
     subscribers,
     topics,
+    worker,
 )
 from digest.cli.common import err_console, shown
 from digest.errors import DigestError
@@ -68,6 +72,7 @@ app.add_typer(editors.app, name="editors")
 app.command("serve")(ops.serve)
 app.command("demo")(ops.demo)
 app.command("scheduler")(scheduler.scheduler_command)
+app.command("worker")(worker.worker_command)
 app.command("doctor")(doctor.doctor)
 
 

@@ -1,4 +1,5 @@
-"""`digest issue preview|edit|list|show`, and `send` from cli/send.py."""
+"""`digest issue preview|edit|list|show`, `send` from cli/send.py, and
+`approve|hold|pause|resume` from cli/review.py."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from digest import catalog, delivery, issues
-from digest.cli import send
+from digest import catalog, delivery, editors, issues
+from digest.cli import review, send
 from digest.cli.common import (
     NowOption,
+    cli_actor,
     console,
     err_console,
     load_settings,
@@ -128,11 +130,12 @@ def edit_command(
     settings, moment = load_settings(), parse_time(now)
     with session_scope(open_engine(settings)) as session:
         draft = issues.find_draft(session)
-        issue = issues.set_overrides(
+        issue = editors.edit_issue(  # audited; withdraws an approval of the old content
             session,
             settings,
             subject=subject if subject is not None else (draft.subject_override if draft else None),
             note=note if note is not None else (draft.editor_note if draft else None),
+            actor=cli_actor(),
             now=moment,
         )
         plan = issues.upcoming_issue(session, settings, now=moment)
@@ -173,6 +176,10 @@ def list_command() -> None:
 
 
 app.command("send")(send.send_command)
+app.command("approve")(review.approve_command)
+app.command("hold")(review.hold_command)
+app.command("pause")(review.pause_command)
+app.command("resume")(review.resume_command)
 
 
 @app.command("show")

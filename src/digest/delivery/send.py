@@ -81,10 +81,12 @@ def open_period_issue(
 
 
 def resume_issue(session: Session, issue_id: int) -> None:
-    """A paused issue goes back to sending (a still-spent quota pauses it again)."""
+    """A paused issue goes back to sending (a still-spent quota pauses it again); one an
+    editor paused (`paused_by`) stays paused until an editor resumes it."""
     session.execute(
         update(Issue)
         .where(col(Issue.id) == issue_id, col(Issue.status) == IssueStatus.PAUSED)
+        .where(col(Issue.paused_by).is_(None))
         .values(status=IssueStatus.SENDING, pause_reason=None)
     )
 

@@ -27,6 +27,8 @@
     desk_readers.py /editor/readers: search, a reader's record, add, import, export, erase,
                     suppress, unsuppress (each audited)
     charts.py       the desk's charts as SVG geometry (bars, Gmail's complaint lines)
+    editor_accounts.py  GET /editor/accounts, POST /editor/accounts/add|remove|owner (owners)
+    desk_actions.py POST /editor/issues/{n}/approve|hold|send|pause|resume, GET /editor/audit
     api.py          POST /api/comparisons, GET /api/stats (bearer token)
     bearer.py       the API token: constant-time check, wrong guesses limited per client
     webhooks.py     POST /webhooks/resend

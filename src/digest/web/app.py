@@ -20,8 +20,10 @@ from digest.web import (
     api,
     archive,
     desk,
+    desk_actions,
     desk_readers,
     editor,
+    editor_accounts,
     editor_auth,
     editor_login,
     embed,
@@ -87,6 +89,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(editor.router)
     app.include_router(desk.router)
     app.include_router(desk_readers.router)
+    app.include_router(desk_actions.router)
+    app.include_router(editor_accounts.router)
     app.include_router(site.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["ops"])
     app.add_exception_handler(reader_link.BadLink, reader_link.bad_link_page)

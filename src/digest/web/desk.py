@@ -31,6 +31,7 @@ from digest.render import passed
 from digest.web import charts
 from digest.web import editor_auth as auth
 from digest.web.deps import SettingsDep, get_engine, now
+from digest.web.desk_actions import flash_text
 from digest.web.editor_auth import EditorSession
 from digest.web.pages import STRICT_CSP, render_page
 
@@ -59,6 +60,7 @@ def overview(request: Request, settings: SettingsDep, session_id: EditorSession)
     with session_scope(get_engine(request), read_only=True) as session:
         values = {
             **desk_context(settings, session_id, "overview"),
+            "notice": flash_text(request),
             **next_issue_context(session, settings),
             **figures_context(session, settings),
         }
@@ -140,6 +142,7 @@ def issue_page(
         request_open = stats.open_request(session, issue.id or 0)
     values = {
         **desk_context(settings, session_id, "issues"),
+        "notice": flash_text(request),
         "ledger": ledger,
         "issue": issue,
         "open_request": request_open,

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
-from digest import catalog, delivery, issues, throttle
+from digest import catalog, delivery, editors, issues, throttle
 from digest.config import Settings
 from digest.db import session_scope
 from digest.errors import DigestError, InvalidInput, NothingToSend
@@ -57,7 +57,10 @@ def save_overrides(request: Request, settings: SettingsDep, form: EditorForm) ->
     subject, note = form.get("subject"), form.get("note")
     try:
         with session_scope(get_engine(request)) as session:
-            issues.set_overrides(session, settings, subject=subject, note=note, now=now())
+            # Audited; an approval of the old content is withdrawn (editors.review).
+            editors.edit_issue(
+                session, settings, subject=subject, note=note, actor=form.editor.actor, now=now()
+            )
     except DigestError as exc:
         values = {"subject": subject, "note": note}
         return _render_preview(request, settings, form.session_id, error=exc.message, form=values)
