@@ -50,7 +50,8 @@ def test_issue_page_shows_the_ledger(history: History, client: httpx.Client) -> 
     assert page.status_code == 200
     text = page.text
     assert 'id="progress-text">10 of 10<' in text
-    assert "mailbox unavailable" in text and "email.complained" in text
+    assert "mailbox unavailable" in text and "7 delivered, 1 bounced, 1 complained" in text
+    assert f'href="/editor/readers/{history.reader_ids[7]}"' in text  # who bounced
     assert '<a href="/issues/1">the archived copy</a>' in text
     assert "desk.js" not in text  # sent: nothing to watch
     assert "<script>alert" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
