@@ -41,6 +41,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_subscriber_confirmed_at", "subscriber", ["confirmed_at"])
     op.create_index("ix_subscriber_unsubscribed_at", "subscriber", ["unsubscribed_at"])
+    op.create_index("ix_subscriber_name_lower", "subscriber", [sa.text("lower(name)")])
     op.create_index("ix_delivery_issue_status", "delivery", ["issue_id", "status"])
     op.create_index("ix_delivery_mark_event_at", "delivery_mark", ["event", "at"])
 
@@ -50,4 +51,5 @@ def downgrade() -> None:
     op.drop_index("ix_delivery_mark_event_at", table_name="delivery_mark")
     op.drop_index("ix_delivery_issue_status", table_name="delivery")
     op.drop_index("ix_subscriber_unsubscribed_at", table_name="subscriber")
+    op.drop_index("ix_subscriber_name_lower", table_name="subscriber")
     op.drop_index("ix_subscriber_confirmed_at", table_name="subscriber")

@@ -128,11 +128,13 @@ def test_search_by_address_name_and_status(engine: Engine, history: History) -> 
     with session_scope(engine, read_only=True) as session:
         by_address = stats.search_readers(session, query="READER1")
         by_name = stats.search_readers(session, query="zoë_100%")
-        literal = stats.search_readers(session, query="ead_r")  # _ is no wildcard
+        literal = stats.search_readers(session, query="reader_")  # _ is no wildcard
+        inside = stats.search_readers(session, query="eader1")  # the start, not the middle
+        astral = stats.search_readers(session, query="\U0010ffff\ud7ff")
         pending = stats.search_readers(session, status=SubscriberStatus.PENDING)
     assert {r.email for r in by_address.rows} == {"reader1@example.com", "reader10@example.com"}
     assert [r.email for r in by_name.rows] == ["reader50@example.com"]
-    assert literal.rows == []
+    assert literal.rows == [] and inside.rows == [] and astral.rows == []
     assert [r.email for r in pending.rows] == ["reader10@example.com"]
 
 

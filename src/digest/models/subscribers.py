@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Index, String
+from sqlalchemy import Index, String, func, text
 from sqlmodel import Field, SQLModel
 
 from digest.models.base import utc_field
@@ -36,6 +36,7 @@ class Subscriber(SQLModel, table=True):
     __table_args__ = (
         Index("ix_subscriber_confirmed_at", "confirmed_at"),
         Index("ix_subscriber_unsubscribed_at", "unsubscribed_at"),
+        Index("ix_subscriber_name_lower", func.lower(text("name"))),  # the desk's name search
         {"sqlite_autoincrement": True},
     )
 
