@@ -10,7 +10,7 @@ asked for, never a query per issue.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, exists, func
@@ -35,6 +35,8 @@ FROZEN = (IssueStatus.SENDING, IssueStatus.PAUSED, IssueStatus.SENT)
 COMPLAINT_LINES = (0.001, 0.003)
 LAST_ISSUES = 12
 EVENTS_SHOWN = 50
+EVENTS_WINDOW = timedelta(days=14)  # bounces and complaints come in the days after a send
+EVENTS_SCANNED = 5000  # marks of every issue in that window looked at, at most
 
 
 @dataclass(frozen=True)
@@ -242,7 +244,7 @@ def issue_ledger(session: Session, issue: Issue) -> IssueLedger:
         deliveries=_copies(session, issue, figures),
         batches=batch_counts(session, issue.id),
         failures=failure_reasons(session, issue.id),
-        events=issue_events(session, issue.id),
+        events=issue_events(session, issue),
     )
 
 
@@ -276,26 +278,45 @@ def _copies(session: Session, issue: Issue, figures: IssueFigures) -> dict[str, 
 
 
 def issue_events(
-    session: Session, issue_id: int, *, limit: int = EVENTS_SHOWN
+    session: Session, issue: Issue, *, limit: int = EVENTS_SHOWN
 ) -> list[dict[str, Any]]:
-    """The latest bounces and complaints the provider reported about this issue's copies, with
-    the reader each is about. (Delivered events are counted in the figures, not listed: there
-    is one per copy.) Read newest first from the marks' (event, at) index, so an issue of
-    100,000 copies costs what its few bounces cost."""
-    query = (
-        select(DeliveryMark.at, DeliveryMark.event, DeliveryMark.detail, Delivery.subscriber_id)
-        .join(Delivery, col(Delivery.id) == col(DeliveryMark.delivery_id))
+    """The latest bounces and complaints the provider reported about this issue's copies in the
+    EVENTS_WINDOW after it was frozen, with the reader each is about. (Delivered events are
+    counted in the figures, not listed: there is one per copy.)
+
+    Two small queries with a fixed shape: the marks of that window from the (event, at) index
+    (every issue's, a few hundred), then which of them are this issue's copies. One join lets
+    a planner walk all 100,000 copies of the issue instead."""
+    start = issue.frozen_at or issue.created_at
+    marks = session.exec(
+        select(DeliveryMark.delivery_id, DeliveryMark.at, DeliveryMark.event, DeliveryMark.detail)
         .where(
             col(DeliveryMark.event).in_(("bounced", "complained")),
-            col(Delivery.issue_id) == issue_id,
+            col(DeliveryMark.at) >= start,
+            col(DeliveryMark.at) < start + EVENTS_WINDOW,
         )
         .order_by(col(DeliveryMark.at).desc())
-        .limit(limit)
-    )
-    return [
-        {"at": at, "type": event, "detail": detail or "", "reader": reader}
-        for at, event, detail, reader in session.exec(query).all()
+        .limit(EVENTS_SCANNED)
+    ).all()
+    readers = _readers_of(session, issue.id or 0, [m[0] for m in marks])
+    found = [
+        {"at": at, "type": event, "detail": detail or "", "reader": readers[delivery_id]}
+        for delivery_id, at, event, detail in marks
+        if delivery_id in readers
     ]
+    return found[:limit]
+
+
+def _readers_of(session: Session, issue_id: int, delivery_ids: list[int]) -> dict[int, int]:
+    """Which of these copies are the issue's, and whose they are (by primary key)."""
+    if not delivery_ids:
+        return {}
+    rows = session.exec(
+        select(Delivery.id, Delivery.subscriber_id).where(
+            col(Delivery.id).in_(delivery_ids), col(Delivery.issue_id) == issue_id
+        )
+    ).all()
+    return {delivery_id or 0: reader for delivery_id, reader in rows}
 
 
 def open_request(session: Session, issue_id: int) -> SendRequest | None:
