@@ -21,6 +21,7 @@ PACKAGES = [
     "digest.models",
     "digest.readers",
     "digest.render",
+    "digest.stats",
     "digest.transports",
     "digest.web",
     "digest.webhooks",

@@ -204,11 +204,41 @@ def test_the_editor_pages_have_no_violations(
     page.goto(site["base"] + "/editor/login")
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
-    page.wait_for_url("**/editor/preview")
+    page.wait_for_url("**/editor")
+    page.goto(site["base"] + "/editor/preview")
     check(page, axe_source, "editor preview")
     assert tab_to(page, "text-part"), "the plain-text part cannot be reached with the Tab key"
     page.keyboard.press("PageDown")
     assert page.eval_on_selector("#text-part", "e => e.scrollTop") > 0
+    page.close()
+
+
+@pytest.mark.parametrize("width", [375, 1280])
+def test_the_desk_pages_have_no_violations(
+    browser: Any, axe_source: str, site: dict[str, Any], width: int
+) -> None:
+    """The overview (with its charts), an issue, the readers, a reader, and a form error."""
+    page = browser.new_context(bypass_csp=True, viewport={"width": width, "height": 900}).new_page()
+    page.goto(site["base"] + "/editor/login")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/editor")
+    check(page, axe_source, f"desk overview at {width} px")
+    page.click("details:has(#growth-table) summary")
+    check(page, axe_source, f"desk overview, growth table open, at {width} px")
+    for where, path in (
+        ("desk issue", f"/editor/issues/{site['number']}"),
+        ("desk readers", "/editor/readers?q=ann"),
+        ("desk reader", "/editor/readers/1"),
+        ("desk readers, bad page", "/editor/readers?after=x"),
+    ):
+        page.goto(site["base"] + path)
+        check(page, axe_source, f"{where} at {width} px")
+    page.goto(site["base"] + "/editor/readers/1")
+    page.click("#suppress")  # the reason is required: the browser says so, nothing is sent
+    page.fill("#suppress-reason", " ")
+    page.click("#suppress")
+    check(page, axe_source, f"desk reader, form error, at {width} px")
     page.close()
 
 

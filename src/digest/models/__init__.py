@@ -10,6 +10,7 @@
     events.py       RateCounter (abuse counters), WebhookEvent (provider events applied once),
                     EditorSession (revocable editor logins)
     desk.py         EditorAccount, AuditEntry, SendRequest (the editor's desk); SendRequestKind
+    tallies.py      IssueTally: a sent issue's desk figures, counted once and kept
     topics.py       Topic (from tool categories), TopicCategory, SubscriberTopic (readers' choice)
 
 Rule: importing this package registers every table on `metadata` (Alembic and create_all rely
@@ -25,6 +26,7 @@ from digest.models.issues import Issue, IssueComparison, IssueStatus, IssueVaria
 from digest.models.messages import MessageKind, MessageStatus, TransactionalMessage
 from digest.models.requests import ReaderRequest, RequestKind
 from digest.models.subscribers import ConsentRoute, Subscriber, SubscriberStatus
+from digest.models.tallies import IssueTally
 from digest.models.topics import SubscriberTopic, Topic, TopicCategory
 
 __all__ = [
@@ -42,6 +44,7 @@ __all__ = [
     "Issue",
     "IssueComparison",
     "IssueStatus",
+    "IssueTally",
     "IssueVariant",
     "MessageKind",
     "MessageStatus",

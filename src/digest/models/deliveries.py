@@ -56,7 +56,11 @@ class Batch(SQLModel, table=True):
 
 
 class Delivery(SQLModel, table=True):
-    __table_args__ = (UniqueConstraint("issue_id", "subscriber_id"),)
+    __table_args__ = (
+        UniqueConstraint("issue_id", "subscriber_id"),
+        # The desk counts an issue's copies by status from this index alone (stats/issues.py).
+        Index("ix_delivery_issue_status", "issue_id", "status"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     issue_id: int = Field(
@@ -95,7 +99,10 @@ class DeliveryMark(SQLModel, table=True):
     complained. Kept beside the ledger (which records only the send) so both stay simple."""
 
     __tablename__ = "delivery_mark"
-    __table_args__ = (UniqueConstraint("delivery_id", "event"),)
+    __table_args__ = (
+        UniqueConstraint("delivery_id", "event"),
+        Index("ix_delivery_mark_event_at", "event", "at"),  # the desk's weekly bounces
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     delivery_id: int = Field(

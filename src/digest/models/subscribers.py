@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import String
+from sqlalchemy import Index, String, func, text
 from sqlmodel import Field, SQLModel
 
 from digest.models.base import utc_field
@@ -17,6 +17,7 @@ class SubscriberStatus(StrEnum):
     UNSUBSCRIBED = "unsubscribed"  # asked to stop; may resubscribe
     BOUNCED = "bounced"  # permanent bounce: suppressed for good
     COMPLAINED = "complained"  # marked as spam: suppressed for good
+    SUPPRESSED = "suppressed"  # an editor stopped mail to it (the audit log says why)
     ERASED = "erased"  # personal data removed; only the address hash is kept
 
 
@@ -25,12 +26,19 @@ class ConsentRoute(StrEnum):
     API = "api"
     IMPORT = "import"
     CLI = "cli"
+    DESK = "desk"  # added by an editor on the desk
 
 
 class Subscriber(SQLModel, table=True):
     # Never reuse an id on SQLite (PostgreSQL sequences never do): links that never expire name
     # a subscriber by id, and a purged reader's old link must not reach whoever comes next.
-    __table_args__ = {"sqlite_autoincrement": True}
+    # The desk's weekly figures count confirmations and unsubscribes by week (stats/growth.py).
+    __table_args__ = (
+        Index("ix_subscriber_confirmed_at", "confirmed_at"),
+        Index("ix_subscriber_unsubscribed_at", "unsubscribed_at"),
+        Index("ix_subscriber_name_lower", func.lower(text("name"))),  # the desk's name search
+        {"sqlite_autoincrement": True},
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     # Normalised address; NULL once erased. The hash survives erasure so that a stale import

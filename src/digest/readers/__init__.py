@@ -11,6 +11,7 @@
                       and listmonk's: address, name, and whether a reader left there
     mail_queue.py     transactional mail: queued with its cause, claimed, sent, retried, cancelled
     mail_compose.py   what the confirmation, "your link", data link and welcome emails say
+    suppression.py    an editor's suppress and unsuppress (with a reason, for the audit log)
     topics.py         which topics a reader gets: every one, or those they ticked
     welcome.py        confirming, and the one welcome email that follows (once, or skipped)
 
@@ -26,6 +27,7 @@ from digest.readers import (
     privacy,
     signup,
     subscriptions,
+    suppression,
     topics,
     welcome,
 )
@@ -38,6 +40,7 @@ __all__ = [
     "privacy",
     "signup",
     "subscriptions",
+    "suppression",
     "topics",
     "welcome",
 ]

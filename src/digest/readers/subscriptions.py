@@ -25,7 +25,9 @@ from digest.text import one_line
 MAX_EMAIL_LENGTH = 254
 MAX_NAME_LENGTH = 100
 MAX_USER_AGENT_LENGTH = 500
-SUPPRESSED = frozenset({SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED})
+SUPPRESSED = frozenset(
+    {SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED, SubscriberStatus.SUPPRESSED}
+)
 GONE = SUPPRESSED | {SubscriberStatus.ERASED}
 
 

@@ -22,9 +22,14 @@
     editor_auth.py  editor sessions (accounts or the shared password), CSRF (also the login
                     form's), login limits, and the dependencies that require them
     editor_login.py GET|POST /editor/login, POST /editor/logout
+    desk.py         the desk's overview (GET /editor), an issue's page (/editor/issues/{n}),
+                    and their tables as CSV
+    desk_readers.py /editor/readers: search, a reader's record, add, import, export, erase,
+                    suppress, unsuppress (each audited)
+    charts.py       the desk's charts as SVG geometry (bars, Gmail's complaint lines)
     editor_accounts.py  GET /editor/accounts, POST /editor/accounts/add|remove|owner (owners)
     desk_actions.py POST /editor/issues/{n}/approve|hold|send|pause|resume, GET /editor/audit
-    api.py          POST /api/comparisons (bearer token)
+    api.py          POST /api/comparisons, GET /api/stats (bearer token)
     bearer.py       the API token: constant-time check, wrong guesses limited per client
     webhooks.py     POST /webhooks/resend
     mail_retry.py   the web process's own work: stored reader requests, then pending mail

@@ -1,4 +1,5 @@
-"""JSON API for the comparison site: POST /api/comparisons (bearer DIGEST_API_TOKEN)."""
+"""JSON API for the comparison site (bearer DIGEST_API_TOKEN): POST /api/comparisons, and
+GET /api/stats, the desk's figures (issues, the weekly growth series, list health)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import json
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from digest import catalog
+from digest import catalog, stats
+from digest.config import Settings
 from digest.db import session_scope
 from digest.errors import InvalidInput
 from digest.web.bearer import Bearer, check_bearer, retry_after
@@ -23,9 +25,8 @@ def _error(status: int, message: str, **extra: object) -> JSONResponse:
     return JSONResponse({"error": message, **extra}, status_code=status, headers=headers)
 
 
-@router.post("/comparisons")
-async def post_comparisons(request: Request, settings: SettingsDep) -> JSONResponse:
-    """Import comparisons (same JSON as the import file); all-or-nothing, upsert by slug."""
+def _refusal(request: Request, settings: Settings) -> JSONResponse | None:
+    """The answer for a request without the right bearer token; None when it has it."""
     if settings.api_token is None:
         return _error(401, "the API is disabled: set DIGEST_API_TOKEN on the server")
     bearer = check_bearer(request)
@@ -33,6 +34,15 @@ async def post_comparisons(request: Request, settings: SettingsDep) -> JSONRespo
         return _error(429, "too many wrong tokens from your address; try again later")
     if bearer is not Bearer.GOOD:
         return _error(401, "missing or wrong bearer token")
+    return None
+
+
+@router.post("/comparisons")
+async def post_comparisons(request: Request, settings: SettingsDep) -> JSONResponse:
+    """Import comparisons (same JSON as the import file); all-or-nothing, upsert by slug."""
+    refused = _refusal(request, settings)
+    if refused is not None:
+        return refused
     try:
         raw = await read_body(request, settings.api_max_body_bytes)
     except BodyTooLarge:
@@ -61,3 +71,24 @@ def _import(request: Request, data: object) -> JSONResponse:
             "slugs": report.slugs,
         }
     )
+
+
+@router.get("/stats")
+def get_stats(request: Request, settings: SettingsDep) -> JSONResponse:
+    """The desk's figures: the last issues, the 12-week series and the list by status."""
+    refused = _refusal(request, settings)
+    if refused is not None:
+        return refused
+    with session_scope(get_engine(request), read_only=True) as session:
+        figures = stats.issue_figures(session)
+        weeks = stats.growth_series(session, now=now(), tz=settings.tz)
+        health = stats.list_health(session)
+    body = {
+        "generated_at": now().isoformat(),
+        "timezone": settings.timezone,
+        "complaint_limits": list(stats.COMPLAINT_LINES),
+        "issues": [f.as_dict() for f in figures],
+        "growth": [w.as_dict() for w in weeks],
+        "list": health.as_dict(),
+    }
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})

@@ -19,7 +19,9 @@ from digest.transports import make_transport
 from digest.web import (
     api,
     archive,
+    desk,
     desk_actions,
+    desk_readers,
     editor,
     editor_accounts,
     editor_auth,
@@ -52,7 +54,9 @@ def create_app(settings: Settings) -> FastAPI:
         mail_retry = asyncio.create_task(
             retry_pending_mail(engine, settings, transport, wake=app.state.reader_work)
         )
+        tallies = asyncio.create_task(desk.keep_tallies(engine))
         yield
+        tallies.cancel()
         mail_retry.cancel()
         if keeper is not None:
             keeper.close()
@@ -83,6 +87,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(archive.router)
     app.include_router(editor_login.router)
     app.include_router(editor.router)
+    app.include_router(desk.router)
+    app.include_router(desk_readers.router)
     app.include_router(desk_actions.router)
     app.include_router(editor_accounts.router)
     app.include_router(site.router)

@@ -1,5 +1,5 @@
 """Editor pages: GET /editor/preview, POST /editor/issue, POST /editor/test-send (login and
-logout are in editor_login.py).
+logout are in editor_login.py; the desk's overview and other pages in desk.py, desk_readers.py).
 
 Every route answers 404 while DIGEST_EDITOR_PASSWORD is unset, and needs the editor's session
 (and, for forms, its CSRF token): the `editor_auth` dependencies see to both. GET never changes
@@ -22,7 +22,7 @@ from digest.errors import DigestError, InvalidInput, NothingToSend
 from digest.render import passed, public_copy
 from digest.web import editor_auth as auth
 from digest.web.deps import SettingsDep, get_engine, get_transport, now
-from digest.web.editor_auth import EditorEnabled, EditorForm, EditorSession
+from digest.web.editor_auth import EditorForm, EditorSession
 from digest.web.fallback import redirect_to
 from digest.web.pages import render_page
 
@@ -35,12 +35,6 @@ NOTICES = {
     "sent": "Test copy sent through the configured transport.",
 }
 SAMPLE_NAME = "Ann"  # the preview greets one frame by name, the other as a nameless reader
-
-
-@router.get("")
-@router.get("/")
-def editor_home(request: Request, _settings: EditorEnabled) -> Response:
-    return redirect_to(request, "/editor/preview")
 
 
 @router.get("/preview")

@@ -11,11 +11,17 @@ from urllib.parse import parse_qs
 
 from fastapi import Request
 
+from digest.readers import csv_io
 from digest.web.deps import BodyTooLarge, read_body
 
 MAX_FORM_BYTES = 16 * 1024  # every reader-facing form and small JSON body
 MAX_EDITOR_FORM_BYTES = 64 * 1024  # a 2000-character note of emoji, percent-encoded
 MAX_FORM_FIELDS = 20
+# The desk's CSV import (a multipart upload): the file (csv_io.MAX_FILE_BYTES) and the form
+# around it. A file between the two limits gets csv_io's own message; beyond, the edge
+# refuses the body unread.
+IMPORT_PATH = "/editor/readers/import"
+MAX_IMPORT_BYTES = csv_io.MAX_FILE_BYTES + 64 * 1024
 
 
 class BadBody(Exception):

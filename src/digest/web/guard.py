@@ -27,7 +27,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from digest.config import Settings
 from digest.web.deps import BodyTooLarge, RequestTimeout
-from digest.web.forms import MAX_EDITOR_FORM_BYTES, MAX_FORM_BYTES
+from digest.web.forms import IMPORT_PATH, MAX_EDITOR_FORM_BYTES, MAX_FORM_BYTES, MAX_IMPORT_BYTES
 from digest.web.webhooks import MAX_WEBHOOK_BYTES
 
 Scope = MutableMapping[str, Any]
@@ -48,6 +48,8 @@ def body_limit(settings: Settings, method: str, path: str) -> int:
         return settings.api_max_body_bytes
     if path == "/webhooks/resend":
         return MAX_WEBHOOK_BYTES
+    if path == IMPORT_PATH:
+        return MAX_IMPORT_BYTES
     if path.startswith("/editor/"):
         return MAX_EDITOR_FORM_BYTES
     return MAX_FORM_BYTES
