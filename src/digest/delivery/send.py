@@ -16,7 +16,7 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from digest import issues
+from digest import clicks, issues
 from digest.config import Settings
 from digest.db import in_store
 from digest.delivery import claims
@@ -129,17 +129,18 @@ def send_issue(
     clock = clock or clock_from(now)
     patience = settings.db_retry_seconds
 
-    def resume(session: Session) -> tuple[Issue, list[IssueVariant]]:
+    def resume(session: Session) -> tuple[Issue, list[IssueVariant], clicks.IssueTracking | None]:
         resume_issue(session, issue_id)
         issue = session.get(Issue, issue_id)
         if issue is None:
             raise Conflict(f"issue id {issue_id} does not exist")
-        return issue, issues.variants_of(session, issue_id)
+        tracking = clicks.prepare_tracking(session, settings, issue)
+        return issue, issues.variants_of(session, issue_id), tracking
 
-    issue, variants = in_store(engine, resume, patience=patience)
+    issue, variants, tracking = in_store(engine, resume, patience=patience)
     job = SendJob(
         engine=engine,
-        composer=Composer(settings, issue, now=now, variants=variants),
+        composer=Composer(settings, issue, now=now, variants=variants, tracking=tracking),
         transport=transport,
         pacer=pacer,
         policy=policy or RetryPolicy(max_attempts=settings.send_max_attempts),

@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlmodel import Session, col
 
+from digest.clicks.size import tracking_overhead
 from digest.config import Settings
 from digest.errors import NothingToSend
 from digest.issues.compose import Composition, compose_issue
@@ -40,9 +41,20 @@ def fit_issue(
         email = render_issue(
             settings, issue, composition.featured, composition.more, now=now, topics=topics
         )
-        if len(email.html.encode()) <= FIT_BUDGET or len(composition.featured) <= 1:
+        if (
+            len(email.html.encode()) <= budget(settings, composition)
+            or len(composition.featured) <= 1
+        ):
             return email, composition
         composition = composition.demote_last()
+
+
+def budget(settings: Settings, composition: Composition) -> int:
+    """FIT_BUDGET less what tracked links will add when sent (two links per full card)."""
+    site = settings.site_url
+    hrefs = [view.link(site) for view in composition.featured] * 2
+    hrefs += [view.link(site) for view in composition.more]
+    return FIT_BUDGET - tracking_overhead(settings, hrefs)
 
 
 def freeze_issue(session: Session, settings: Settings, issue: Issue, *, now: datetime) -> Issue:

@@ -9,6 +9,9 @@
     requests.py     ReaderRequest (a web request for a reader's mail, until acted on); RequestKind
     events.py       RateCounter (abuse counters), WebhookEvent (provider events applied once),
                     EditorSession (revocable editor logins)
+    clicks.py       ClickKey, ClickLink, ClickHit (open window), ClickCount, ClickTotal (after),
+                    ReaderClick (consenting readers only), ProviderCount; LinkKind
+    health.py       SendHealth: the running totals the send's circuit breaker reads
     topics.py       Topic (from tool categories), TopicCategory, SubscriberTopic (readers' choice)
 
 Rule: importing this package registers every table on `metadata` (Alembic and create_all rely
@@ -17,8 +20,19 @@ on it); import models from here, not from the modules.
 
 from digest.models.base import metadata
 from digest.models.catalog import Comparison, ComparisonTool, Persona, Review, Tool, Verdict
+from digest.models.clicks import (
+    ClickCount,
+    ClickHit,
+    ClickKey,
+    ClickLink,
+    ClickTotal,
+    LinkKind,
+    ProviderCount,
+    ReaderClick,
+)
 from digest.models.deliveries import Batch, BatchStatus, Delivery, DeliveryMark, DeliveryStatus
 from digest.models.events import EditorSession, RateCounter, WebhookEvent
+from digest.models.health import SendHealth
 from digest.models.issues import Issue, IssueComparison, IssueStatus, IssueVariant
 from digest.models.messages import MessageKind, MessageStatus, TransactionalMessage
 from digest.models.requests import ReaderRequest, RequestKind
@@ -28,6 +42,11 @@ from digest.models.topics import SubscriberTopic, Topic, TopicCategory
 __all__ = [
     "Batch",
     "BatchStatus",
+    "ClickCount",
+    "ClickHit",
+    "ClickKey",
+    "ClickLink",
+    "ClickTotal",
     "Comparison",
     "ComparisonTool",
     "ConsentRoute",
@@ -39,13 +58,17 @@ __all__ = [
     "IssueComparison",
     "IssueStatus",
     "IssueVariant",
+    "LinkKind",
     "MessageKind",
     "MessageStatus",
     "Persona",
+    "ProviderCount",
     "RateCounter",
+    "ReaderClick",
     "ReaderRequest",
     "RequestKind",
     "Review",
+    "SendHealth",
     "Subscriber",
     "SubscriberStatus",
     "SubscriberTopic",

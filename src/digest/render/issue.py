@@ -57,8 +57,22 @@ def issue_context(
         "archive_url": f"{settings.base_url}/issues",
         "view_url": links.issue_url(settings, issue.number),
         "postal_address": settings.postal_address,
+        "click_note": click_note(settings),
         "shorten": shorten,
     }
+
+
+CLICK_NOTES = {
+    "off": "",
+    "aggregate": "Links to comparisons are counted in aggregate; we never record who clicked.",
+    "consented": "Links to comparisons are counted in aggregate; who clicked is recorded only "
+    "for readers who opted in.",
+}
+
+
+def click_note(settings: Settings) -> str:
+    """The footer's line on link tracking (DIGEST_TRACK_CLICKS); empty when links are as-is."""
+    return CLICK_NOTES[settings.track_clicks.value]
 
 
 def render_issue(

@@ -19,6 +19,8 @@ from digest.transports import make_transport
 from digest.web import (
     api,
     archive,
+    click_figures,
+    clicks,
     editor,
     editor_auth,
     embed,
@@ -31,7 +33,7 @@ from digest.web import (
     subscription,
     webhooks,
 )
-from digest.web.deps import BodyTooLarge, RequestTimeout
+from digest.web.deps import BodyTooLarge, RequestTimeout, now
 from digest.web.mail_retry import retry_pending_mail
 
 
@@ -70,8 +72,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.engine = engine
     app.state.transport = transport
     app.state.schema_current = False
+    app.state.clock = now  # tests set their own to replay hits at chosen moments
     app.state.reader_work = asyncio.Event()  # set by a handler that stored a reader request
     app.include_router(api.router)
+    app.include_router(click_figures.router)
+    app.include_router(clicks.router)
     app.include_router(signup.router)
     app.include_router(embed.router)
     app.include_router(subscription.router)

@@ -1,0 +1,75 @@
+"""Shared setup for click tests: a real week, readers, a real send to the outbox, and the
+tracked links each reader got."""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.engine import Engine
+
+from digest import delivery
+from digest.config import Settings
+from digest.db import session_scope
+from digest.delivery import Pacer
+from digest.transports import make_transport
+from tests.support.issue_data import import_docs, week_of
+from tests.support.ledger import FAST, add_readers
+from tests.support.outbox import read_outbox
+
+SENT_AT = datetime(2026, 11, 16, 8, 0, tzinfo=UTC)
+HREF = re.compile(r'href="([^"]+)"')
+
+
+@dataclass(frozen=True)
+class Copy:
+    to: str
+    html: str
+    text: str
+
+    def hrefs(self) -> list[str]:
+        return [html.unescape(h) for h in HREF.findall(self.html)]
+
+    def tracked(self, base_url: str) -> list[str]:
+        """The tracked links in page order, the hidden canary first."""
+        return [h for h in self.hrefs() if h.startswith(f"{base_url}/r/")]
+
+
+def send_week(
+    engine: Engine, settings: Settings, *, readers: int, comparisons: int = 3
+) -> tuple[int, list[Copy]]:
+    """Import a week, add readers, freeze, enqueue and send to the outbox at SENT_AT."""
+    import_docs(engine, week_of(SENT_AT, comparisons), now=SENT_AT)
+    with session_scope(engine) as session:
+        add_readers(session, readers)
+        issue = delivery.open_period_issue(session, settings, now=SENT_AT)
+        assert issue.id is not None
+        issue_id = issue.id
+    transport = make_transport(settings)
+    try:
+        delivery.send_issue(
+            engine,
+            settings,
+            issue_id,
+            transport=transport,
+            pacer=Pacer(1000.0),
+            now=SENT_AT,
+            workers=1,
+            policy=FAST,
+        )
+    finally:
+        transport.close()
+    return issue_id, [_copy(m) for m in read_outbox(settings.outbox_dir)]
+
+
+def _copy(message: object) -> Copy:
+    html_part = message.get_body(("html",)).get_content()  # type: ignore[attr-defined]
+    text_part = message.get_body(("plain",)).get_content()  # type: ignore[attr-defined]
+    return Copy(str(message["To"]), html_part, text_part)  # type: ignore[index]
+
+
+def local(url: str, settings: Settings, base: str) -> str:
+    """A link from an email, pointed at the test server."""
+    return url.replace(settings.base_url, base, 1)
