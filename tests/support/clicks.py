@@ -7,7 +7,9 @@ import html
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
+import httpx
 from sqlalchemy.engine import Engine
 
 from digest import delivery
@@ -73,3 +75,42 @@ def _copy(message: object) -> Copy:
 def local(url: str, settings: Settings, base: str) -> str:
     """A link from an email, pointed at the test server."""
     return url.replace(settings.base_url, base, 1)
+
+
+BROWSER = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
+API_TOKEN = "clicks-api-token-0123456789"
+
+
+class Moment:
+    """The app's clock in click tests: each hit happens when the test says."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+def hit(
+    client: httpx.Client,
+    url: str,
+    *,
+    clock: Moment,
+    at: datetime,
+    agent: str = BROWSER,
+    method: str = "GET",
+) -> httpx.Response:
+    clock.at = at
+    return client.request(method, url, headers={"user-agent": agent})
+
+
+def figures(client: httpx.Client, base: str, number: int = 1) -> dict[str, Any]:
+    answer = client.get(
+        f"{base}/api/issues/{number}/clicks", headers={"authorization": f"Bearer {API_TOKEN}"}
+    )
+    assert answer.status_code == 200, answer.text
+    data: dict[str, Any] = answer.json()
+    return data

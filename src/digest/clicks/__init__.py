@@ -16,6 +16,7 @@ Rule: no table holds a reader id next to a click, except `reader_click` for read
 consented (DIGEST_TRACK_CLICKS=consented).
 """
 
+from digest.clicks.consent import forget_reader_clicks, set_click_consent
 from digest.clicks.figures import ClickFigures, LinkFigures, ToolFigures, issue_click_figures
 from digest.clicks.keys import IssueTracking, prepare_tracking
 from digest.clicks.record import Request, record_hit
@@ -30,8 +31,10 @@ __all__ = [
     "ToolFigures",
     "TrackedLink",
     "close_due_windows",
+    "forget_reader_clicks",
     "issue_click_figures",
     "prepare_tracking",
     "read_link",
     "record_hit",
+    "set_click_consent",
 ]

@@ -122,7 +122,7 @@ def load_hits(session: Session, issue_id: int) -> list[Hit]:
 def figures_from_hits(session: Session, issue_id: int, links: dict[int, ClickLink]) -> ClickFigures:
     hits = load_hits(session, issue_id)
     machine = machine_hits(hits)
-    per_link = {i: _blank(link) for i, link in links.items() if link.kind is LinkKind.COMPARISON}
+    per_link = {i: _blank(link) for i, link in links.items() if link.kind == LinkKind.COMPARISON}
     raw_unique: dict[int, set[str]] = defaultdict(set)
     human_unique: dict[int, set[str]] = defaultdict(set)
     clickers: set[str] = set()
@@ -169,7 +169,7 @@ def _from_counts(
     per_link = []
     for count in counts:
         link = links.get(count.link_id)
-        if link is None or link.kind is not LinkKind.COMPARISON:
+        if link is None or link.kind != LinkKind.COMPARISON:
             continue
         figures = _blank(link)
         figures.raw_hits, figures.raw_unique = count.raw_hits, count.raw_unique

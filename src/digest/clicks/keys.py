@@ -143,7 +143,7 @@ def register_links(session: Session, settings: Settings, issue: Issue) -> list[C
         )
     for link in links:
         insert_once(session, ClickLink, **link.model_dump())
-    return [link for link in links if link.kind is LinkKind.COMPARISON]
+    return [link for link in links if link.kind == LinkKind.COMPARISON]
 
 
 def consenting_readers(session: Session, settings: Settings) -> frozenset[int]:

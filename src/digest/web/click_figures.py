@@ -11,7 +11,7 @@ from digest.db import session_scope
 from digest.delivery import issue_by_number
 from digest.errors import NotFound
 from digest.web.bearer import Bearer, check_bearer, retry_after
-from digest.web.deps import SettingsDep, get_engine, now
+from digest.web.deps import SettingsDep, get_engine
 
 router = APIRouter(prefix="/api", tags=["api"])
 MAX_NUMBER = 10**9
@@ -29,7 +29,7 @@ def issue_clicks(request: Request, number: str, settings: SettingsDep) -> JSONRe
     if not number.isascii() or not number.isdigit() or int(number) > MAX_NUMBER:
         return _error(404, "no such issue")
     with session_scope(get_engine(request)) as session:
-        clicks.close_due_windows(session, now=now())
+        clicks.close_due_windows(session, now=request.app.state.clock())
         try:
             issue = issue_by_number(session, int(number))
         except NotFound:
