@@ -8,8 +8,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
+from sqlmodel import select
 
 from digest import clicks
 from digest.config import Settings
@@ -86,7 +87,7 @@ def test_the_window_closes_into_counts_and_forgets_the_key(
         assert after[key] == before[key]
     assert after["links"] == before["links"]
     with session_scope(engine) as session:
-        assert session.exec(select(ClickHit)).all() == []  # type: ignore[call-overload]
+        assert session.exec(select(ClickHit)).all() == []
         assert session.get(ClickKey, issue_id) is None
 
 
@@ -116,15 +117,15 @@ def test_aggregate_mode_keeps_no_reader_id_next_to_a_click(
     assert "click_hit" in inspect(engine).get_table_names()
     # rows: no stored value is a reader's id, address, delivery id or the client's address
     with session_scope(engine) as session:
-        ids = {str(i) for i in session.exec(select(Subscriber.id)).scalars()}  # type: ignore[call-overload]
-        ids |= {str(i) for i in session.exec(select(Delivery.id)).scalars()}  # type: ignore[call-overload]
-        addresses = set(session.exec(select(Subscriber.email)).scalars())  # type: ignore[call-overload]
-        hits = session.exec(select(ClickHit)).scalars().all()  # type: ignore[call-overload]
+        ids = {str(i) for i in session.exec(select(Subscriber.id)).all()}
+        ids |= {str(i) for i in session.exec(select(Delivery.id)).all()}
+        addresses = set(session.exec(select(Subscriber.email)).all())
+        hits = session.exec(select(ClickHit)).all()
         assert len(hits) == 3
         for row in hits:
             values = {str(row.delivery_hash), row.client_hash, row.signals}
             assert not values & (ids | addresses | {"127.0.0.1"})
-        assert session.exec(select(ReaderClick)).scalars().all() == []  # type: ignore[call-overload]
+        assert session.exec(select(ReaderClick)).all() == []
 
 
 def test_consented_readers_clicks_are_kept_and_withdrawal_deletes_them(
@@ -147,7 +148,7 @@ def test_consented_readers_clicks_are_kept_and_withdrawal_deletes_them(
             link = by_reader[address].tracked(settings.base_url)[1]
             hit(client, local(link, settings, base), clock=clock, at=LATER, agent=BROWSER + address)
         with session_scope(engine) as session:
-            kept = session.exec(select(ReaderClick)).scalars().all()  # type: ignore[call-overload]
+            kept = session.exec(select(ReaderClick)).all()
             assert [(c.subscriber_id, c.issue_id) for c in kept] == [(ids[0], issue_id)]
         # withdrawn on the preferences page (the box is shown ticked), effective at once
         prefs = next(h for h in by_reader["reader0@example.com"].hrefs() if "/preferences/" in h)
@@ -156,4 +157,4 @@ def test_consented_readers_clicks_are_kept_and_withdrawal_deletes_them(
         answer = client.post(local(prefs, settings, base), data={"action": "clicks"})
         assert "no longer record your clicks" in answer.text
     with session_scope(engine) as session:
-        assert session.exec(select(ReaderClick)).scalars().all() == []  # type: ignore[call-overload]
+        assert session.exec(select(ReaderClick)).all() == []
