@@ -19,6 +19,7 @@ consented (DIGEST_TRACK_CLICKS=consented).
 from digest.clicks.consent import forget_reader_clicks, set_click_consent
 from digest.clicks.figures import ClickFigures, LinkFigures, ToolFigures, issue_click_figures
 from digest.clicks.keys import IssueTracking, prepare_tracking
+from digest.clicks.provider import count_provider_event
 from digest.clicks.record import Request, record_hit
 from digest.clicks.tags import TrackedLink, read_link
 from digest.clicks.window import close_due_windows
@@ -31,6 +32,7 @@ __all__ = [
     "ToolFigures",
     "TrackedLink",
     "close_due_windows",
+    "count_provider_event",
     "forget_reader_clicks",
     "issue_click_figures",
     "prepare_tracking",

@@ -130,8 +130,9 @@ def figures_from_hits(session: Session, issue_id: int, links: dict[int, ClickLin
     proxies = canary = 0
     for hit, is_machine in zip(hits, machine, strict=True):
         if hit.link_id == PIXEL:
-            proxies += "proxy" in hit.signals
-            if not is_machine and hit.delivery_hash:
+            proxied = "proxy" in hit.signals
+            proxies += proxied
+            if not (proxied or is_machine) and hit.delivery_hash:
                 openers.add(hit.delivery_hash)
             continue
         if hit.link_id == CANARY or hit.link_id not in per_link:
