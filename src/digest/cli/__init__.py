@@ -2,7 +2,7 @@
 
     common.py       settings, engine, time parsing and the consoles every command shares
     comparisons.py  digest comparisons import|list
-    issue.py        digest issue preview|edit|list|show, registering send.py's send
+    issue.py        digest issue preview|edit|list|show|resume, registering send.py's send
     send.py         digest issue send: the check first, the progress bar, exit statuses
     subscribers.py  digest subscribers add|import|export|list|remove
     topics.py       digest topics list|rename|merge

@@ -1,4 +1,4 @@
-"""`digest issue preview|edit|list|show`, and `send` from cli/send.py."""
+"""`digest issue preview|edit|list|show|resume`, and `send` from cli/send.py."""
 
 from __future__ import annotations
 
@@ -193,6 +193,25 @@ def show_command(
     console.print(table)
     for reason, n in reasons:
         console.print(f"  {n} failed: {shown(reason)}")
+
+
+@app.command("resume")
+def resume_command(
+    number: Annotated[int, typer.Argument(metavar="N", help="The issue's number.")],
+) -> None:
+    """Lift a pause, the circuit breaker's included (its totals start afresh); then run
+    `digest issue send` (or let the scheduler) to finish the issue."""
+    settings = load_settings()
+    with session_scope(open_engine(settings)) as session:
+        issue = delivery.issue_by_number(session, number)
+        assert issue.id is not None
+        reason = issue.pause_reason
+        released = delivery.release_breaker(session, issue.id)
+    if not released:
+        err_console.print(f"Issue #{number} is not paused ({issue.status}); nothing to resume.")
+        raise typer.Exit(1)
+    console.print(f"Issue #{number} resumed (was paused: {shown(reason or '')}).")
+    console.print("Run `digest issue send` to finish it.")
 
 
 def issue_rows(

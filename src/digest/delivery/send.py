@@ -12,14 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from digest import clicks, issues
 from digest.config import Settings
 from digest.db import in_store
-from digest.delivery import claims
+from digest.delivery import breaker, claims
 from digest.delivery.compose import Composer
 from digest.delivery.pacing import Pacer
 from digest.delivery.reports import issue_counts
@@ -81,10 +81,17 @@ def open_period_issue(
 
 
 def resume_issue(session: Session, issue_id: int) -> None:
-    """A paused issue goes back to sending (a still-spent quota pauses it again)."""
+    """A paused issue goes back to sending (a still-spent quota pauses it again), unless the
+    circuit breaker paused it: that takes an explicit `breaker.release_breaker`."""
     session.execute(
         update(Issue)
         .where(col(Issue.id) == issue_id, col(Issue.status) == IssueStatus.PAUSED)
+        .where(
+            or_(
+                col(Issue.pause_reason).is_(None),
+                col(Issue.pause_reason).not_like(f"{breaker.PREFIX}%"),
+            )
+        )
         .values(status=IssueStatus.SENDING, pause_reason=None)
     )
 
@@ -148,6 +155,10 @@ def send_issue(
         clock=clock,
         on_progress=on_progress,
         store_patience=patience,
+        breaker=breaker.Breaker.from_settings(settings),
+        on_trip=lambda reason: breaker.alert_editors(
+            transport, settings, issue_number=issue.number, reason=reason, now=clock()
+        ),
     )
     tally = job.run(workers or settings.send_workers)
 

@@ -16,6 +16,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, SQLModel, col, select
 
 from digest import clicks
+from digest.delivery import breaker
 from digest.errors import InvalidInput
 from digest.models import (
     Delivery,
@@ -92,6 +93,8 @@ def _apply_known_event(
         return "ignored: not an event we use"
     deliveries = _deliveries_of(session, event)
     marked = mark_deliveries(session, deliveries, event=event.type, detail=event.detail, now=now)
+    if marked and (event.type is EventType.COMPLAINED or event.permanent):
+        _note_for_breaker(session, deliveries, complaint=event.type is EventType.COMPLAINED)
     readers = _subscribers_of(session, event, deliveries)
     if event.type is EventType.DELIVERED:
         _reset_soft_bounces(session, readers)
@@ -120,6 +123,14 @@ def _deliveries_of(session: Session, event: DeliveryEvent) -> list[int]:
         )
         found.extend(i for i in session.exec(statement).all() if i is not None)
     return sorted(set(found))
+
+
+def _note_for_breaker(session: Session, deliveries: list[int], *, complaint: bool) -> None:
+    """The send's circuit breaker counts hard bounces and complaints as they come in."""
+    for issue_id in _issues_of(session, deliveries):
+        breaker.note(
+            session, issue_id, hard_bounces=0 if complaint else 1, complaints=int(complaint)
+        )
 
 
 def _issues_of(session: Session, deliveries: list[int]) -> list[int]:
