@@ -19,6 +19,7 @@ consented (DIGEST_TRACK_CLICKS=consented).
 from digest.clicks.consent import forget_reader_clicks, set_click_consent
 from digest.clicks.figures import ClickFigures, LinkFigures, ToolFigures, issue_click_figures
 from digest.clicks.keys import IssueTracking, prepare_tracking
+from digest.clicks.pick import readers_pick
 from digest.clicks.provider import count_provider_event
 from digest.clicks.record import Request, record_hit
 from digest.clicks.tags import TrackedLink, read_link
@@ -37,6 +38,7 @@ __all__ = [
     "issue_click_figures",
     "prepare_tracking",
     "read_link",
+    "readers_pick",
     "record_hit",
     "set_click_consent",
 ]
