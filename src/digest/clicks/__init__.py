@@ -21,7 +21,7 @@ from digest.clicks.figures import ClickFigures, LinkFigures, ToolFigures, issue_
 from digest.clicks.keys import IssueTracking, prepare_tracking
 from digest.clicks.pick import readers_pick
 from digest.clicks.provider import count_provider_event
-from digest.clicks.record import Request, record_hit
+from digest.clicks.record import PendingHit, Request, record_hit, record_hits
 from digest.clicks.tags import TrackedLink, read_link
 from digest.clicks.window import close_due_windows
 
@@ -29,6 +29,7 @@ __all__ = [
     "ClickFigures",
     "IssueTracking",
     "LinkFigures",
+    "PendingHit",
     "Request",
     "ToolFigures",
     "TrackedLink",
@@ -40,5 +41,6 @@ __all__ = [
     "read_link",
     "readers_pick",
     "record_hit",
+    "record_hits",
     "set_click_consent",
 ]

@@ -7,8 +7,9 @@ counts remain, as promised. The redirect itself never depends on recording.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlmodel import Session, col, select
 
@@ -37,34 +38,72 @@ class Request:
     tag: str | None
 
 
+@dataclass(frozen=True)
+class PendingHit:
+    """A hit as the redirect saw it, until it is written (raw IP and agent live only here)."""
+
+    link: tags.TrackedLink
+    request: Request
+    at: datetime
+
+
 def record_hit(
     session: Session, settings: Settings, link: tags.TrackedLink, request: Request, *, now: datetime
 ) -> bool:
-    """Store the hit while the window is open; True if stored."""
-    key = load_key(session, link.issue_id)
-    if key is None:
-        return False
-    tag = tags.read_tag(key, settings.secret, request.tag)
-    signals = hit_signals(session, link, request, tag, now=now)
-    session.add(
-        ClickHit(
-            issue_id=link.issue_id,
-            link_id=link.link_id,
-            delivery_hash=tag.delivery_hash,
-            client_hash=tags.client_hash(key, request.ip, request.user_agent),
-            method=request.method[:8],
-            signals=",".join(signals),
-            at=now,
+    """Store one hit while the window is open; True if stored."""
+    return record_hits(session, settings, [PendingHit(link, request, now)]) == 1
+
+
+def record_hits(session: Session, settings: Settings, pending: Sequence[PendingHit]) -> int:
+    """Store many hits in one transaction (the redirect queues them: web/hit_writer.py), with
+    one key query per issue and one batch query for all; returns how many were stored."""
+    keys = {i: load_key(session, i) for i in {hit.link.issue_id for hit in pending}}
+    read = {id(hit): _read(keys, settings, hit) for hit in pending}
+    finished = batches_finished(session, [t.batch_id for t in read.values() if t.batch_id])
+    stored = 0
+    for hit in pending:
+        key, tag = keys[hit.link.issue_id], read[id(hit)]
+        if key is None:  # the window has closed: only counts remain
+            continue
+        signals = hit_signals(hit, tag, finished.get(tag.batch_id or 0, NOT_FOUND))
+        session.add(
+            ClickHit(
+                issue_id=hit.link.issue_id,
+                link_id=hit.link.link_id,
+                delivery_hash=tag.delivery_hash,
+                client_hash=tags.client_hash(key, hit.request.ip, hit.request.user_agent),
+                method=hit.request.method[:8],
+                signals=",".join(signals),
+                at=hit.at,
+            )
         )
+        stored += 1
+        if settings.track_clicks is ClickTracking.CONSENTED and tag.reader_id and not signals:
+            record_reader_click(session, hit.link, tag.reader_id, now=hit.at)
+    return stored
+
+
+def _read(keys: dict[int, bytes | None], settings: Settings, hit: PendingHit) -> tags.Tag:
+    key = keys[hit.link.issue_id]
+    return (
+        tags.read_tag(key, settings.secret, hit.request.tag) if key else tags.Tag(None, None, None)
     )
-    if settings.track_clicks is ClickTracking.CONSENTED and tag.reader_id and not signals:
-        record_reader_click(session, link, tag.reader_id, now=now)
-    return True
 
 
-def hit_signals(
-    session: Session, link: tags.TrackedLink, request: Request, tag: tags.Tag, *, now: datetime
-) -> list[str]:
+NOT_FOUND = datetime.max.replace(tzinfo=UTC)  # no such batch: as if never answered
+
+
+def batches_finished(session: Session, batch_ids: Iterable[int]) -> dict[int, datetime]:
+    """When each batch's answer was recorded (far future if not yet)."""
+    ids = sorted(set(batch_ids))
+    if not ids:
+        return {}
+    rows = session.exec(select(Batch.id, Batch.finished_at).where(col(Batch.id).in_(ids))).all()
+    return {i: at or NOT_FOUND for i, at in rows if i is not None}
+
+
+def hit_signals(hit: PendingHit, tag: tags.Tag, batch_finished: datetime) -> list[str]:
+    link, request = hit.link, hit.request
     signals = []
     if request.method.upper() == "HEAD":
         signals.append(Signal.HEAD)
@@ -77,19 +116,9 @@ def hit_signals(
         signals.append(Signal.CANARY)
     if tag.delivery_hash is None:
         signals.append(Signal.UNTAGGED)
-    elif before_delivery(session, link.issue_id, tag.batch_id, now=now):
+    elif batch_finished > hit.at:  # before the provider had answered for the batch
         signals.append(Signal.EARLY)
     return signals
-
-
-def before_delivery(
-    session: Session, issue_id: int, batch_id: int | None, *, now: datetime
-) -> bool:
-    """True if the email's batch had no recorded answer from the provider at `now`."""
-    finished = session.exec(
-        select(Batch.finished_at).where(col(Batch.id) == batch_id, col(Batch.issue_id) == issue_id)
-    ).first()
-    return finished is None or finished > now
 
 
 def record_reader_click(

@@ -34,6 +34,7 @@ from digest.web import (
     webhooks,
 )
 from digest.web.deps import BodyTooLarge, RequestTimeout, now
+from digest.web.hit_writer import HitWriter
 from digest.web.mail_retry import retry_pending_mail
 
 
@@ -41,6 +42,7 @@ def create_app(settings: Settings) -> FastAPI:
     """The app, with its composition root: one engine and one transport for its lifetime."""
     engine = make_engine(settings.database_url)
     transport = make_transport(settings)
+    hits = HitWriter(engine, settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -48,11 +50,13 @@ def create_app(settings: Settings) -> FastAPI:
         # request (NullPool): one idle connection held for the app's life makes a webhook
         # storm several times faster (issue 15; the send loop does the same).
         keeper = engine.connect() if engine.dialect.name == "sqlite" else None
+        hits.start()
         mail_retry = asyncio.create_task(
             retry_pending_mail(engine, settings, transport, wake=app.state.reader_work)
         )
         yield
         mail_retry.cancel()
+        hits.stop()
         if keeper is not None:
             keeper.close()
         transport.close()
@@ -72,6 +76,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.engine = engine
     app.state.transport = transport
     app.state.schema_current = False
+    app.state.hits = hits
     app.state.clock = now  # tests set their own to replay hits at chosen moments
     app.state.reader_work = asyncio.Event()  # set by a handler that stored a reader request
     app.include_router(api.router)

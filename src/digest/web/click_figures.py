@@ -28,6 +28,7 @@ def issue_clicks(request: Request, number: str, settings: SettingsDep) -> JSONRe
         return _error(401, "missing or wrong bearer token")
     if not number.isascii() or not number.isdigit() or int(number) > MAX_NUMBER:
         return _error(404, "no such issue")
+    request.app.state.hits.flush()  # the hits of the last moment count too
     with session_scope(get_engine(request)) as session:
         clicks.close_due_windows(session, now=request.app.state.clock())
         try:

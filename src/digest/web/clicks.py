@@ -1,32 +1,28 @@
 """GET|HEAD /r/{token}: a tracked link. The target comes only from the signed token; a forged,
 altered or expired token gets the 404 page and no redirect, so this is never an open redirect.
 
-The hit is recorded on the way (clicks.record_hit: no identity, signals only); if the store is
-away the reader is still redirected. The open pixel (DIGEST_TRACK_OPENS=on) is a token too: it
-answers a 1x1 GIF instead of a redirect.
+The hit is queued on the way and written a moment later (hit_writer.py; no identity, signals
+only): the reader never waits on the store, and is redirected even if it is away. The open
+pixel (DIGEST_TRACK_OPENS=on) is a token too: it answers a 1x1 GIF instead of a redirect.
 """
 
 from __future__ import annotations
 
 import base64
-import logging
 from datetime import datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy.exc import SQLAlchemyError
 
 from digest import clicks
 from digest.clicks.keys import PIXEL
 from digest.config import ClickTracking
-from digest.db import session_scope
 from digest.errors import TokenError
 from digest.web.client import client_ip
-from digest.web.deps import SettingsDep, get_engine
+from digest.web.deps import SettingsDep
 from digest.web.pages import render_page
 
 router = APIRouter(tags=["clicks"])
-log = logging.getLogger(__name__)
 GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 PRIVATE = {
     "Cache-Control": "no-store",
@@ -59,11 +55,4 @@ def _record(request: Request, link: clicks.TrackedLink, moment: datetime) -> Non
         user_agent=request.headers.get("user-agent", "")[:500],
         tag=request.query_params.get("t"),
     )
-    settings = request.app.state.settings
-    try:
-        with session_scope(get_engine(request)) as session:
-            clicks.record_hit(session, settings, link, hit, now=moment)
-    except SQLAlchemyError:  # the reader still gets where they were going
-        log.warning(
-            "issue %s link %s: hit not recorded", link.issue_id, link.link_id, exc_info=True
-        )
+    request.app.state.hits.add(clicks.PendingHit(link, hit, moment))
