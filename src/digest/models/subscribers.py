@@ -66,3 +66,5 @@ class Subscriber(SQLModel, table=True):
     # Ticked the (unticked by default) box "record which links I click": only then, and only
     # with DIGEST_TRACK_CLICKS=consented, are this reader's clicks kept (reader_click).
     click_consent_at: datetime | None = utc_field(nullable=True)
+    # The signup asked for it too: applied with the rest when the mailbox owner confirms.
+    pending_click_consent: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
