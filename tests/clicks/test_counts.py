@@ -159,3 +159,16 @@ def test_consented_readers_clicks_are_kept_and_withdrawal_deletes_them(
         assert "no longer record your clicks" in answer.text
     with session_scope(engine) as session:
         assert session.exec(select(ReaderClick)).all() == []
+
+
+def test_the_figures_need_the_api_token(engine: Engine, api_settings: Settings) -> None:
+    send_week(engine, api_settings, readers=1)
+    with live_server(api_settings) as base, httpx.Client() as client:
+        url = f"{base}/api/issues/1/clicks"
+        assert client.get(url).status_code == 401
+        wrong = client.get(url, headers={"authorization": "Bearer nope"})
+        assert wrong.status_code == 401
+        good = {"authorization": f"Bearer {API_TOKEN}"}
+        assert client.get(f"{base}/api/issues/7/clicks", headers=good).status_code == 404
+        assert client.get(f"{base}/api/issues/x1/clicks", headers=good).status_code == 404
+        assert client.get(url, headers=good).json()["delivered"] == 1
