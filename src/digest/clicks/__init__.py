@@ -3,6 +3,7 @@
     tags.py      signed link tokens (the redirect's only source of a target), per-delivery tags
     rewrite.py   point a frozen copy's comparison links at /r/{token}; the canary and the pixel
     keys.py      the issue's click key and links; IssueTracking, what the sender needs
+    size.py      the bytes tracking adds to a copy, so fitting keeps the sent copy in budget
     agents.py    scanners, headless browsers and image proxies, by user agent and address
     record.py    one hit: its signals, stored without identity; consenting readers' clicks
     classify.py  machines' hits from people's (canary, HEAD, agents, sweeps, early hits)
