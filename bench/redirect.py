@@ -29,9 +29,13 @@ from sqlalchemy import create_engine, text
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests.support sends a realistic issue to the outbox
 
+from sqlalchemy import select  # noqa: E402
+from sqlmodel import col  # noqa: E402
+
+from digest import clicks  # noqa: E402
 from digest.db import make_engine  # noqa: E402
 from digest.models import metadata  # noqa: E402
-from tests.support.clicks import BROWSER, send_week  # noqa: E402
+from tests.support.clicks import BROWSER, SENT_AT, send_week  # noqa: E402
 from tests.support.settings import SECRET, make_test_settings  # noqa: E402
 
 DIGEST = Path(sys.executable).with_name("digest")
@@ -142,6 +146,50 @@ def run_round(links: list[str], clients: int, requests: int) -> tuple[float, lis
     return time.perf_counter() - began, latencies
 
 
+def fill_cost(folder: Path, readers: int = 300) -> tuple[float, float]:
+    """Microseconds per recipient to build one reader's copy (Composer.for_recipient), with
+    tracking off and on (aggregate): the tag is the only per-recipient addition."""
+    from digest.db import session_scope
+    from digest.delivery.claims import Recipient
+    from digest.delivery.compose import Composer
+    from digest.models import Delivery, Issue, Subscriber
+
+    url = f"sqlite:///{folder / 'fill.db'}"
+    settings = make_test_settings(folder, url)
+    engine = make_engine(url)
+    metadata.create_all(engine)
+    issue_id, _ = send_week(engine, settings, readers=readers, comparisons=5)
+    with session_scope(engine) as session:
+        issue = session.get(Issue, issue_id)
+        assert issue is not None
+        tracking = clicks.prepare_tracking(session, settings, issue)
+        rows = session.exec(
+            select(  # type: ignore[call-overload]
+                Delivery.id,
+                Delivery.batch_id,
+                Subscriber.id,
+                Subscriber.email,
+                Subscriber.email_hash,
+            ).join(Subscriber, col(Subscriber.id) == col(Delivery.subscriber_id))
+        ).all()
+    engine.dispose()
+    recipients = [
+        (Recipient(delivery_id=d, subscriber_id=s, email=e or "", email_hash=h), b)
+        for d, b, s, e, h in rows
+    ]
+    costs = []
+    for composer in (
+        Composer(settings, issue, now=SENT_AT),
+        Composer(settings, issue, now=SENT_AT, tracking=tracking),
+    ):
+        began = time.perf_counter()
+        for _ in range(5):
+            for recipient, batch_id in recipients:
+                composer.for_recipient(recipient, batch_id=batch_id)
+        costs.append((time.perf_counter() - began) / (5 * len(recipients)) * 1e6)
+    return costs[0], costs[1]
+
+
 def postgres_schema() -> tuple[str, str] | None:
     try:
         admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
@@ -196,6 +244,11 @@ def main() -> None:
                     total, seen = results[name]
                     results[name] = (total + elapsed, seen + latencies)
             report(results, options)
+            plain, tracked = fill_cost(Path(tmp))
+            print(
+                f"one reader's copy (Composer.for_recipient): {plain:.1f} us untracked, "
+                f"{tracked:.1f} us tracked (+{tracked - plain:.1f} us: the tag)"
+            )
     finally:
         for server in servers:
             server.terminate()
