@@ -62,6 +62,7 @@ def test_bouncing_pauses_within_one_batch_and_resume_finishes_once(
         assert len(alerts) == 1 and "paused" in alerts[0]["subject"]
 
         again = run_digest(["issue", "send"], env, tmp_path)  # a rerun is not a resume
+        assert again.returncode == 3 and "digest issue resume 1" in again.stderr
         assert reader_batches(fake) == GOOD // BATCH + 1, again.stdout + again.stderr
         assert _issue(engine).status == IssueStatus.PAUSED
 
