@@ -15,6 +15,7 @@ import pytest
 PACKAGES = [
     "digest.bounces",
     "digest.catalog",
+    "digest.clicks",
     "digest.delivery",
     "digest.editors",
     "digest.issues",

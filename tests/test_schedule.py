@@ -219,7 +219,8 @@ def test_maintenance_resumes_paused_sends_and_purges_old_signups(
     outcomes = schedule.maintenance_run(
         engine, settings, **wired(settings), now=MONDAY_8 + timedelta(hours=1)
     )
-    assert "sent=2" in outcomes[0] and outcomes[-1] == "purged 1 unconfirmed signup(s)"
+    assert "sent=2" in outcomes[0] and outcomes[-2] == "purged 1 unconfirmed signup(s)"
+    assert outcomes[-1] == "closed 0 click window(s)"
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])

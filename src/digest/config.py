@@ -46,6 +46,17 @@ class TransportName(StrEnum):
     SMTP = "smtp"
 
 
+class ClickTracking(StrEnum):
+    OFF = "off"  # every link stays as it is
+    AGGREGATE = "aggregate"  # counts only, never which reader clicked
+    CONSENTED = "consented"  # aggregate, plus per-reader clicks of readers who opted in
+
+
+class Switch(StrEnum):
+    OFF = "off"
+    ON = "on"
+
+
 class Settings(BaseSettings):
     """Every setting of the service; `.env.example` documents each one."""
 
@@ -129,6 +140,16 @@ class Settings(BaseSettings):
             ):
                 raise ValueError(f"{address!r} is not a plain email address")
         return value
+
+    # issue 12: clicks, opens and the send's circuit breaker
+    track_clicks: ClickTracking = ClickTracking.AGGREGATE
+    click_window_days: int = Field(default=30, ge=1, le=365)
+    click_link_days: int = Field(default=730, ge=1)  # how long a tracked link keeps working
+    track_opens: Switch = Switch.OFF
+    readers_pick: Switch = Switch.OFF
+    breaker_bounce_rate: float = Field(default=0.02, gt=0, le=1)
+    breaker_complaint_rate: float = Field(default=0.001, gt=0, le=1)
+    breaker_min_sample: int = Field(default=200, ge=1)
 
     @field_validator("trusted_proxies")
     @classmethod

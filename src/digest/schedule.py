@@ -31,7 +31,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from digest import delivery, editors, issues
+from digest import clicks, delivery, editors, issues
 from digest.config import Settings
 from digest.db import session_scope, utcnow
 from digest.delivery import Pacer
@@ -153,7 +153,8 @@ def send_and_log(
 def maintenance_run(
     engine: Engine, settings: Settings, *, transport: Transport, pacer: Pacer, now: datetime
 ) -> list[str]:
-    """Resume paused or unfinished sends; purge signups never confirmed."""
+    """Resume paused or unfinished sends; purge signups never confirmed; close click windows
+    that are due (their keys are deleted, only counts remain)."""
     with session_scope(engine, read_only=True) as session:
         pending = delivery.unfinished_issues(session)
     outcomes = [
@@ -164,9 +165,16 @@ def maintenance_run(
         purged = subscriptions.purge_unconfirmed(
             session, now=now, older_than=timedelta(days=settings.purge_unconfirmed_days)
         )
+        closed = clicks.close_due_windows(session, now=now)
     if purged:
         log.info("purged %d signup(s) never confirmed", purged)
-    return [*outcomes, f"purged {purged} unconfirmed signup(s)"]
+    if closed:
+        log.info("closed the click window of issue id(s) %s", closed)
+    return [
+        *outcomes,
+        f"purged {purged} unconfirmed signup(s)",
+        f"closed {len(closed)} click window(s)",
+    ]
 
 
 def retry_transactional_mail(

@@ -6,10 +6,12 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 
 import uvicorn
+from fastapi import FastAPI
 
 from digest.config import Settings
 from digest.web.server import uvicorn_config
@@ -23,13 +25,19 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(settings: Settings, port: int | None = None) -> Iterator[str]:
+def live_server(
+    settings: Settings, port: int | None = None, *, clock: Callable[[], datetime] | None = None
+) -> Iterator[str]:
     """Yield the base URL of a running server; stop it afterwards. Pass `port` when the
-    settings' DIGEST_BASE_URL must point at the server itself (redirects are built from it)."""
+    settings' DIGEST_BASE_URL must point at the server itself (redirects are built from it),
+    and `clock` to set the app's "now" (app.state.clock) from the test."""
     port = port or free_port()
     config = uvicorn_config(
         settings, host="127.0.0.1", port=port, log_level="warning", lifespan="on"
     )
+    if clock is not None:
+        assert isinstance(config.app, FastAPI)
+        config.app.state.clock = clock
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

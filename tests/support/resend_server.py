@@ -99,6 +99,11 @@ class FakeResend:
         self.in_flight = 0  # requests being answered right now
         self.key_requests: Counter[str] = Counter()  # requests per idempotency key
         self.faults: deque[Fault] = deque()
+        # Once this many emails were accepted, every further one is refused as a hard bounce
+        # (permissive validation's per-email errors): a list that has gone bad. None: never.
+        self.bounce_after: int | None = None
+        self.bounced: list[str] = []
+        self.spared: set[str] = set()  # addresses that never bounce (the editors' own)
         self.keys: dict[str, tuple[str, Answer | None]] = {}
         self.lock = threading.Lock()
         self.arrived = 0  # POST requests received so far, answered or not
@@ -197,6 +202,7 @@ class FakeResend:
         if not isinstance(payload, list) or not 1 <= len(payload) <= MAX_BATCH:
             return error(422, "validation_error", f"send between 1 and {MAX_BATCH} emails")
         problems = {i: p for i, email in enumerate(payload) if (p := invalid(email))}
+        problems.update(self._bounces(payload, problems))
         if problems and mode != "permissive":
             first = min(problems)
             return error(422, "validation_error", f"emails[{first}]: {problems[first]}")
@@ -212,6 +218,18 @@ class FakeResend:
         if mode == "permissive":
             body["errors"] = [{"index": i, "message": m} for i, m in sorted(problems.items())]
         return Answer(200, body)
+
+    def _bounces(self, payload: list[Any], problems: dict[int, str]) -> dict[int, str]:
+        with self.lock:
+            if self.bounce_after is None or len(self.accepted) < self.bounce_after:
+                return {}
+            refused = {
+                i: "mailbox does not exist"
+                for i, email in enumerate(payload)
+                if i not in problems and not set(_to(email)) & self.spared
+            }
+            self.bounced.extend(str(payload[i].get("to")) for i in refused)
+            return refused
 
     def _rate_limited(self) -> Answer | None:
         if self.bucket is None:
@@ -242,6 +260,11 @@ class FakeResend:
     def next_fault(self) -> Fault | None:
         with self.lock:
             return self.faults.popleft() if self.faults else None
+
+
+def _to(email: Any) -> list[str]:
+    to = email.get("to") if isinstance(email, dict) else None
+    return to if isinstance(to, list) else [str(to)]
 
 
 def invalid(email: Any) -> str | None:

@@ -37,3 +37,8 @@ def test_serve_log_config_puts_the_filter_on_the_access_handler() -> None:
     logging.config.dictConfig(config)
     handler = next(h for h in logging.getLogger("uvicorn.access").handlers)
     assert any(isinstance(f, RedactTokens) for f in handler.filters)
+
+
+def test_a_tracked_link_loses_token_and_tag() -> None:
+    line = '10.0.0.7:5 - "GET /r/WzEsMl0.abc?t=1f-AbCdEf HTTP/1.1" 302'
+    assert redact_tokens(line) == '10.0.0.7:5 - "GET /r/[redacted] HTTP/1.1" 302'

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
+from sqlmodel import select
 from svix.webhooks import Webhook
 
 from digest.config import Settings
@@ -27,6 +28,7 @@ from digest.models import (
     DeliveryStatus,
     Issue,
     IssueStatus,
+    ProviderCount,
     Subscriber,
     SubscriberStatus,
 )
@@ -172,7 +174,7 @@ def test_transient_bounce_does_not_suppress(
 def test_unknown_events_are_ignored_with_200(
     base_url: str, engine: Engine, reader: tuple[int, int]
 ) -> None:
-    body = event("email.opened")
+    body = event("email.delivery_delayed")
     response = post(base_url, body, signed_headers(body))
     assert response.status_code == 200 and "ignored" in response.json()["outcome"]
     assert status_of(engine, reader[0]) == SubscriberStatus.CONFIRMED
@@ -315,3 +317,18 @@ def test_signed_events_with_nul_or_huge_values_never_500(
     answer = post(base_url, body, signed_headers(body))
     assert answer.status_code in (200, 400), answer.text
     assert status_of(engine, reader[0]) in (SubscriberStatus.CONFIRMED, SubscriberStatus.BOUNCED)
+
+
+def test_provider_opens_and_clicks_are_counted_per_issue_not_per_reader(
+    base_url: str, engine: Engine, reader: tuple[int, int]
+) -> None:
+    _, delivery_id = reader
+    for n, kind in enumerate(["email.opened", "email.opened", "email.clicked"]):
+        body = event(kind, click={"link": "https://site.test/x"})
+        assert post(base_url, body, signed_headers(body, f"msg_e{n}")).status_code == 200
+    replay = event("email.clicked")
+    assert post(base_url, replay, signed_headers(replay, "msg_e2")).status_code == 200
+    with session_scope(engine) as session:
+        counts = {row.event: row.count for row in session.exec(select(ProviderCount))}
+    assert counts == {"opened": 2, "clicked": 1}
+    assert marks(engine, delivery_id) == []  # nothing kept about which reader it was

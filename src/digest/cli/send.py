@@ -23,7 +23,7 @@ from digest.cli.common import (
 )
 from digest.config import Settings
 from digest.db import in_store, session_scope
-from digest.delivery import Pacer, Tally
+from digest.delivery import Pacer, Tally, breaker
 from digest.errors import NothingToSend, StoreUnavailable, TransportError
 from digest.models import DeliveryStatus, Issue, IssueStatus
 from digest.transports import SendResult, Transport, make_transport
@@ -166,6 +166,12 @@ def run_send(
 def finish_with_status(report: delivery.SendReport, issue: Issue) -> None:
     """Print the ledger and exit 0 (sent), 1 (failures) or 3 (paused or unfinished)."""
     print_counts(report.counts)
+    if breaker.tripped(report.issue.pause_reason):  # a rerun does not lift this one
+        err_console.print(
+            f"[yellow]Paused:[/yellow] {shown(report.issue.pause_reason or '')}. Look at the "
+            f"bounces and complaints, then: digest issue resume {issue.number}"
+        )
+        raise typer.Exit(EXIT_UNFINISHED)
     if report.tally.paused:
         err_console.print(
             f"[yellow]Paused:[/yellow] {shown(report.tally.paused)}. Run again later to resume."

@@ -11,12 +11,14 @@
     retry.py    RetryPolicy: what to do after a failed batch attempt
     pacing.py   Pacer: DIGEST_RATE_LIMIT and the provider's rate-limit headers
     reports.py  read-only counts and failure reasons of an issue's ledger
+    breaker.py  Breaker: pause a send whose bounces or complaints pass their limits; release
     proof.py    [TEST] copies, outside the ledger
 
 Rule: the store is the checkpoint. A batch is done only when the provider's answer is recorded,
 by the worker that still holds its lease; the transport is passed in, never built here.
 """
 
+from digest.delivery.breaker import Breaker, release_breaker
 from digest.delivery.claims import eligible_subscriber_ids
 from digest.delivery.pacing import Pacer
 from digest.delivery.proof import normalise_address, send_frozen_test_copy, send_test_copy
@@ -32,6 +34,7 @@ from digest.delivery.send import (
 from digest.delivery.workers import Tally
 
 __all__ = [
+    "Breaker",
     "Pacer",
     "RetryPolicy",
     "SendReport",
@@ -44,6 +47,7 @@ __all__ = [
     "normalise_address",
     "open_period_issue",
     "prepare_issue",
+    "release_breaker",
     "send_frozen_test_copy",
     "send_issue",
     "send_test_copy",

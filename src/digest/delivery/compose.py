@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from digest import links
+from digest.clicks import IssueTracking
 from digest.config import Settings
 from digest.delivery.claims import Claim, Recipient
 from digest.delivery.list_headers import list_headers, one_click
@@ -39,27 +40,38 @@ class Composer:
         *,
         now: datetime,
         variants: Sequence[IssueVariant] = (),
+        tracking: IssueTracking | None = None,
     ) -> None:
         if issue.id is None or not issue.subject or issue.html is None or issue.text is None:
             raise Conflict(f"issue #{issue.number} is not frozen yet; nothing can be sent")
         self.settings, self.issue, self.now = settings, issue, now
         self.issue_id: int = issue.id
+        self.tracking = tracking
         self.copies: dict[int | None, Copy] = {
-            None: Copy(issue.subject, compile_body(issue.html), compile_body(issue.text))
+            None: self._copy(issue.subject, issue.html, issue.text)
         }
         for variant in variants:
-            body = Copy(variant.subject, compile_body(variant.html), compile_body(variant.text))
-            self.copies[variant.id] = body
+            self.copies[variant.id] = self._copy(variant.subject, variant.html, variant.text)
         # Every copy, variants included, is the same list and the same issue to the provider.
         self.list_headers = list_headers(settings, issue_number=issue.number, kind="issue")
 
-    def build(self, claim: Claim) -> list[OutgoingEmail]:
-        return [self.for_recipient(r) for r in claim.recipients]
+    def _copy(self, subject: str, html: str, text: str) -> Copy:
+        # Tracked links are signed once per copy here; only the short tag is per recipient.
+        if self.tracking is not None:
+            html, text = self.tracking.html(html), self.tracking.text(text)
+        return Copy(subject, compile_body(html), compile_body(text))
 
-    def for_recipient(self, recipient: Recipient) -> OutgoingEmail:
+    def build(self, claim: Claim) -> list[OutgoingEmail]:
+        return [self.for_recipient(r, batch_id=claim.batch_id) for r in claim.recipients]
+
+    def for_recipient(self, recipient: Recipient, *, batch_id: int = 0) -> OutgoingEmail:
         sid, settings = recipient.subscriber_id, self.settings
         # Signing is the costly part: sign each link once, then escape it for the HTML part.
         plain = links.recipient_values(settings, sid, email_hash=recipient.email_hash, now=self.now)
+        if self.tracking is not None:
+            plain["click_tag"] = self.tracking.tag(
+                subscriber_id=sid, delivery_id=recipient.delivery_id, batch_id=batch_id
+            )
         markup, text = personal_values(plain, recipient.name)
         copy = self.copies[recipient.variant_id]  # KeyError: a variant the sender never loaded
         return OutgoingEmail(

@@ -12,14 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from digest import issues
+from digest import clicks, issues
 from digest.config import Settings
 from digest.db import in_store
-from digest.delivery import claims
+from digest.delivery import breaker, claims
 from digest.delivery.compose import Composer
 from digest.delivery.pacing import Pacer
 from digest.delivery.reports import issue_counts
@@ -81,12 +81,18 @@ def open_period_issue(
 
 
 def resume_issue(session: Session, issue_id: int) -> None:
-    """A paused issue goes back to sending (a still-spent quota pauses it again); one an
-    editor paused (`paused_by`) stays paused until an editor resumes it."""
+    """A paused issue goes back to sending (a still-spent quota pauses it again), unless an
+    editor paused it (`paused_by`) or the circuit breaker did: those take an explicit resume."""
     session.execute(
         update(Issue)
         .where(col(Issue.id) == issue_id, col(Issue.status) == IssueStatus.PAUSED)
         .where(col(Issue.paused_by).is_(None))
+        .where(
+            or_(
+                col(Issue.pause_reason).is_(None),
+                col(Issue.pause_reason).not_like(f"{breaker.PREFIX}%"),
+            )
+        )
         .values(status=IssueStatus.SENDING, pause_reason=None)
     )
 
@@ -131,17 +137,18 @@ def send_issue(
     clock = clock or clock_from(now)
     patience = settings.db_retry_seconds
 
-    def resume(session: Session) -> tuple[Issue, list[IssueVariant]]:
+    def resume(session: Session) -> tuple[Issue, list[IssueVariant], clicks.IssueTracking | None]:
         resume_issue(session, issue_id)
         issue = session.get(Issue, issue_id)
         if issue is None:
             raise Conflict(f"issue id {issue_id} does not exist")
-        return issue, issues.variants_of(session, issue_id)
+        tracking = clicks.prepare_tracking(session, settings, issue)
+        return issue, issues.variants_of(session, issue_id), tracking
 
-    issue, variants = in_store(engine, resume, patience=patience)
+    issue, variants, tracking = in_store(engine, resume, patience=patience)
     job = SendJob(
         engine=engine,
-        composer=Composer(settings, issue, now=now, variants=variants),
+        composer=Composer(settings, issue, now=now, variants=variants, tracking=tracking),
         transport=transport,
         pacer=pacer,
         policy=policy or RetryPolicy(max_attempts=settings.send_max_attempts),
@@ -149,6 +156,10 @@ def send_issue(
         clock=clock,
         on_progress=on_progress,
         store_patience=patience,
+        breaker=breaker.Breaker.from_settings(settings),
+        on_trip=lambda reason: breaker.alert_editors(
+            transport, settings, issue_number=issue.number, reason=reason, now=clock()
+        ),
     )
     tally = job.run(workers or settings.send_workers)
 

@@ -22,6 +22,7 @@ from sqlmodel import Session
 
 from digest.db import in_store, session_scope, store_unavailable, utcnow
 from digest.delivery import claims, results
+from digest.delivery.breaker import Breaker
 from digest.delivery.claims import Claim
 from digest.delivery.compose import Composer
 from digest.delivery.pacing import Pacer
@@ -74,6 +75,8 @@ class SendJob:
     errors: list[BaseException] = field(default_factory=list)
     rng: random.Random = field(default_factory=random.Random)
     store_patience: float = 60.0  # DIGEST_DB_RETRY_SECONDS: how long to wait out a lost store
+    breaker: Breaker | None = None  # checked after every recorded batch (breaker.py)
+    on_trip: Callable[[str], None] | None = None  # tells the editors; called once per trip
 
     def run(self, workers: int) -> Tally:
         prefix = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
@@ -177,16 +180,21 @@ class SendJob:
             except TransportError as exc:
                 self._after_failure(claim, exc)
                 return
-            recorded = self._store(lambda session: self._record(session, claim, answers))
+            tripped: list[str] = []
+            recorded = self._store(lambda s: self._record(s, claim, answers, tripped))
+        if tripped:
+            self._trip(tripped[-1])
         if recorded:
             sent = sum(1 for r in answers if r.ok)
             final = sum(1 for r in answers if not r.ok and r.permanent)
             self._progress(sent=sent, failed=final)
 
-    def _record(self, session: Session, claim: Claim, answers: list[SendResult]) -> bool:
+    def _record(
+        self, session: Session, claim: Claim, answers: list[SendResult], tripped: list[str]
+    ) -> bool:
         now = self.clock()
         resend_at = now + timedelta(seconds=self.policy.refused_backoff(1, self.rng))
-        return results.record_results(
+        recorded = results.record_results(
             session,
             claim,
             answers,
@@ -194,6 +202,17 @@ class SendJob:
             resend_at=resend_at,
             max_attempts=self.policy.max_attempts,
         )
+        if recorded and self.breaker is not None:
+            # Same transaction as the answers: the pause lands with the batch that crossed.
+            reason = self.breaker.after_batch(session, claim.issue_id, answers, now=now)
+            tripped[:] = [reason] if reason else []
+        return recorded
+
+    def _trip(self, reason: str) -> None:
+        self.tally.paused = reason
+        self.stop.set()
+        if self.on_trip is not None:
+            self.on_trip(reason)
 
     @contextmanager
     def _holding(self, claim: Claim) -> Iterator[None]:

@@ -83,7 +83,8 @@ def _approved(session: Session, settings: Settings, issue: Issue, *, now: dateti
 
 
 def request_resume(session: Session, *, number: int, actor: str, now: datetime) -> Requested:
-    """Lift an editor's pause and ask for the unfinished send to go on."""
+    """Lift an editor's or the circuit breaker's pause and ask for the unfinished send to go
+    on (the breaker's running totals start afresh)."""
     issue = issue_by_number(session, number)
     if issue.status not in UNFINISHED:
         raise Conflict(
@@ -91,6 +92,9 @@ def request_resume(session: Session, *, number: int, actor: str, now: datetime) 
         )
     issue.paused_by = None
     session.add(issue)
+    if issue.status == IssueStatus.PAUSED and issue.id is not None:
+        delivery.release_breaker(session, issue.id)
+        session.refresh(issue)
     return _record(session, issue, SendRequestKind.RESUME, actor=actor, now=now)
 
 

@@ -12,6 +12,8 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlmodel import Session, col
 
+from digest.clicks.pick import readers_pick
+from digest.clicks.size import tracking_overhead
 from digest.config import Settings
 from digest.errors import NothingToSend
 from digest.issues.compose import Composition, compose_issue
@@ -29,6 +31,7 @@ def fit_issue(
     *,
     now: datetime,
     topics: Sequence[str] = (),
+    pick: tuple[str, str] | None = None,
 ) -> tuple[RenderedEmail, Composition]:
     """Render; while the HTML is over budget, the oldest full card moves to the compact list.
 
@@ -38,11 +41,28 @@ def fit_issue(
     """
     while True:
         email = render_issue(
-            settings, issue, composition.featured, composition.more, now=now, topics=topics
+            settings,
+            issue,
+            composition.featured,
+            composition.more,
+            now=now,
+            topics=topics,
+            pick=pick,
         )
-        if len(email.html.encode()) <= FIT_BUDGET or len(composition.featured) <= 1:
+        if (
+            len(email.html.encode()) <= budget(settings, composition)
+            or len(composition.featured) <= 1
+        ):
             return email, composition
         composition = composition.demote_last()
+
+
+def budget(settings: Settings, composition: Composition) -> int:
+    """FIT_BUDGET less what tracked links will add when sent (two links per full card)."""
+    site = settings.site_url
+    hrefs = [view.link(site) for view in composition.featured] * 2
+    hrefs += [view.link(site) for view in composition.more]
+    return FIT_BUDGET - tracking_overhead(settings, hrefs)
 
 
 def freeze_issue(session: Session, settings: Settings, issue: Issue, *, now: datetime) -> Issue:
@@ -63,7 +83,8 @@ def freeze_issue(session: Session, settings: Settings, issue: Issue, *, now: dat
         if issue.frozen_at is not None:
             return issue
         raise
-    rendered, composition = fit_issue(settings, issue, composition, now=now)
+    pick = readers_pick(session, settings, number=issue.number)
+    rendered, composition = fit_issue(settings, issue, composition, now=now, pick=pick)
     if _store_frozen(session, issue, rendered, composition, now=now):
         _record_comparisons(session, issue, composition)
     session.refresh(issue)

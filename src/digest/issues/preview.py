@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sqlmodel import Session
 
+from digest.clicks import readers_pick
 from digest.config import Settings
 from digest.errors import NothingToSend
 from digest.issues.compose import Composition, compose_issue, find_draft
@@ -51,7 +52,8 @@ def preview_next_issue(
         editor_note=draft.editor_note if draft else None,
     )
     if topics is None:
-        email, composition = fit_issue(settings, issue, composition, now=now)
+        pick = readers_pick(session, settings, number=issue.number)
+        email, composition = fit_issue(settings, issue, composition, now=now, pick=pick)
     else:
         variant = render_variant(session, settings, issue, composition, topics, now=now)
         if variant is None:

@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from digest import catalog
 from digest.catalog import ComparisonView
+from digest.clicks import readers_pick
 from digest.config import Settings
 from digest.issues.compose import Composition
 from digest.issues.freeze import fit_issue
@@ -80,7 +81,8 @@ def render_variant(
     if picked is None:
         return None
     names = catalog.names_of(session, chosen & week)
-    return fit_issue(settings, issue, picked, now=now, topics=names)
+    pick = readers_pick(session, settings, number=issue.number)
+    return fit_issue(settings, issue, picked, now=now, topics=names, pick=pick)
 
 
 def carried_composition(session: Session, issue: Issue) -> Composition | None:

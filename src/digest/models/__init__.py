@@ -11,6 +11,9 @@
                     EditorSession (revocable editor logins)
     desk.py         EditorAccount, AuditEntry, SendRequest (the editor's desk); SendRequestKind
     tallies.py      IssueTally: a sent issue's desk figures, counted once and kept
+    clicks.py       ClickKey, ClickLink, ClickHit (open window), ClickCount, ClickTotal (after),
+                    ReaderClick (consenting readers only), ProviderCount; LinkKind
+    health.py       SendHealth: the running totals the send's circuit breaker reads
     topics.py       Topic (from tool categories), TopicCategory, SubscriberTopic (readers' choice)
 
 Rule: importing this package registers every table on `metadata` (Alembic and create_all rely
@@ -19,9 +22,20 @@ on it); import models from here, not from the modules.
 
 from digest.models.base import metadata
 from digest.models.catalog import Comparison, ComparisonTool, Persona, Review, Tool, Verdict
+from digest.models.clicks import (
+    ClickCount,
+    ClickHit,
+    ClickKey,
+    ClickLink,
+    ClickTotal,
+    LinkKind,
+    ProviderCount,
+    ReaderClick,
+)
 from digest.models.deliveries import Batch, BatchStatus, Delivery, DeliveryMark, DeliveryStatus
 from digest.models.desk import AuditEntry, EditorAccount, SendRequest, SendRequestKind
 from digest.models.events import EditorSession, RateCounter, WebhookEvent
+from digest.models.health import SendHealth
 from digest.models.issues import Issue, IssueComparison, IssueStatus, IssueVariant
 from digest.models.messages import MessageKind, MessageStatus, TransactionalMessage
 from digest.models.requests import ReaderRequest, RequestKind
@@ -33,6 +47,11 @@ __all__ = [
     "AuditEntry",
     "Batch",
     "BatchStatus",
+    "ClickCount",
+    "ClickHit",
+    "ClickKey",
+    "ClickLink",
+    "ClickTotal",
     "Comparison",
     "ComparisonTool",
     "ConsentRoute",
@@ -46,13 +65,17 @@ __all__ = [
     "IssueStatus",
     "IssueTally",
     "IssueVariant",
+    "LinkKind",
     "MessageKind",
     "MessageStatus",
     "Persona",
+    "ProviderCount",
     "RateCounter",
+    "ReaderClick",
     "ReaderRequest",
     "RequestKind",
     "Review",
+    "SendHealth",
     "SendRequest",
     "SendRequestKind",
     "Subscriber",

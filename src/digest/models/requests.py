@@ -33,6 +33,8 @@ class ReaderRequest(SQLModel, table=True):
     # SUBSCRIBE: the topics asked for, encoded as `Subscriber.pending_topics` ("all" or "3,5");
     # NULL (a manage-link request, or a row stored before topics existed): every topic.
     topics: str | None = Field(default=None, max_length=1000)
+    # SUBSCRIBE: ticked "record which links I click" (DIGEST_TRACK_CLICKS=consented)
+    click_consent: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
     route: ConsentRoute = Field(sa_type=String(10))
     ip: str | None = Field(default=None, max_length=64)
     user_agent: str | None = Field(default=None, max_length=500)

@@ -71,3 +71,8 @@ class Subscriber(SQLModel, table=True):
     # The topics that request asked for, applied on confirmation like the name: "all", or the
     # topic ids comma-separated ("3,5"). NULL: no pending request.
     pending_topics: str | None = Field(default=None, max_length=1000)
+    # Ticked the (unticked by default) box "record which links I click": only then, and only
+    # with DIGEST_TRACK_CLICKS=consented, are this reader's clicks kept (reader_click).
+    click_consent_at: datetime | None = utc_field(nullable=True)
+    # The signup asked for it too: applied with the rest when the mailbox owner confirms.
+    pending_click_consent: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})

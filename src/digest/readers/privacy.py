@@ -16,14 +16,16 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from digest import throttle
+from digest import clicks, throttle
 from digest.config import Settings
 from digest.errors import Conflict
 from digest.models import (
+    ClickLink,
     Delivery,
     DeliveryMark,
     Issue,
     MessageKind,
+    ReaderClick,
     Subscriber,
     SubscriberStatus,
     TransactionalMessage,
@@ -83,7 +85,28 @@ def export_subscriber(session: Session, subscriber_id: int) -> dict[str, Any]:
         **export_data(subscriber),
         "topics": topics.export_topics(session, subscriber_id),
         "issues": history(session, subscriber_id),
+        "click_consent_at": _iso(subscriber.click_consent_at),
+        "clicks": reader_clicks(session, subscriber_id),
     }
+
+
+def reader_clicks(session: Session, subscriber_id: int) -> list[dict[str, object]]:
+    """The clicks kept because the reader consented (DIGEST_TRACK_CLICKS=consented)."""
+    statement = (
+        select(Issue.number, ClickLink.url, ReaderClick.at)
+        .join(Issue, col(Issue.id) == col(ReaderClick.issue_id))
+        .join(
+            ClickLink,
+            (col(ClickLink.issue_id) == col(ReaderClick.issue_id))
+            & (col(ClickLink.link_id) == col(ReaderClick.link_id)),
+        )
+        .where(col(ReaderClick.subscriber_id) == subscriber_id)
+        .order_by(col(ReaderClick.at))
+    )
+    return [
+        {"issue": number, "link": url, "at": _iso(at)}
+        for number, url, at in session.exec(statement).all()
+    ]
 
 
 def history(session: Session, subscriber_id: int) -> list[dict[str, object]]:
@@ -120,6 +143,8 @@ def erase_subscriber(session: Session, subscriber_id: int, *, now: datetime) -> 
     session.execute(
         update(Delivery).where(col(Delivery.subscriber_id) == subscriber_id).values(name=None)
     )
+    clicks.forget_reader_clicks(session, subscriber_id)
+    subscriber.click_consent_at = None
     subscriber.email = None
     subscriber.name = None
     subscriber.consent_ip = None

@@ -54,6 +54,7 @@ class SignupRequest:
     form_stamp: str | None = None
     trusted: bool = False  # a server-side proxy holding the API token: no stamp, no honeypot
     topics: tuple[str, ...] = ()  # topic slugs; none ticked is every topic, new ones included
+    click_consent: bool = False  # ticked "record which links I click" (unticked by default)
 
 
 class Answer(StrEnum):
@@ -109,6 +110,7 @@ def receive_request(
         email=address,
         name=name,
         topics=choice.encode() if subscribing else None,
+        click_consent=subscribing and request.click_consent,
         route=request.route,
         ip=ip,
         user_agent=subscriptions.clean_user_agent(request.user_agent),
@@ -278,6 +280,7 @@ def _record_consent(session: Session, subscriber: Subscriber, request: ReaderReq
     # POST /confirm (a request stored without topics asked for every topic).
     subscriber.pending_name = request.name
     subscriber.pending_topics = request.topics or topics.TopicChoice().encode()
+    subscriber.pending_click_consent = request.click_consent
     subscriber.pending_consent_route = ConsentRoute(request.route)
     subscriber.pending_consent_at = request.received_at
     subscriber.pending_consent_ip = throttle.valid_ip(request.ip)

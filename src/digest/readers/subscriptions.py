@@ -217,6 +217,8 @@ def _apply_pending_consent(session: Session, subscriber: Subscriber) -> None:
     subscriber.consent_at = subscriber.pending_consent_at
     subscriber.consent_ip = subscriber.pending_consent_ip
     subscriber.consent_user_agent = subscriber.pending_consent_user_agent
+    if subscriber.pending_click_consent:  # ticked on the form; unticking is on preferences
+        subscriber.click_consent_at = subscriber.pending_consent_at
     clear_pending_consent(subscriber)
 
 
@@ -225,6 +227,7 @@ def clear_pending_consent(subscriber: Subscriber) -> None:
     subscriber.pending_consent_at = None
     subscriber.pending_consent_ip = subscriber.pending_consent_user_agent = None
     subscriber.pending_topics = None
+    subscriber.pending_click_consent = False
 
 
 def unsubscribe_subscriber(session: Session, subscriber_id: int, *, now: datetime) -> Subscriber:

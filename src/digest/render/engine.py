@@ -34,7 +34,9 @@ from digest.text import strip_controls
 
 # The personal fields a template may leave for the sender to fill per recipient. The greeting
 # is a whole line ("Hi Ann,") or nothing: a name is personal, never compiled into shared MJML.
-FIELDS = ("unsubscribe_url", "preferences_url", "greeting")
+# `click_tag` is left by clicks/rewrite.py in the tracked links of sent copies, never by a
+# template.
+FIELDS = ("unsubscribe_url", "preferences_url", "greeting", "click_tag")
 MARKER_START = "[[digest:"
 # A zero-width space after "[[" keeps look-alike text from ever matching the marker pattern.
 DEFUSED_START = "[[\u200bdigest:"

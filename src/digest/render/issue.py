@@ -31,9 +31,11 @@ def issue_context(
     *,
     now: datetime,
     topics: Sequence[str] = (),
+    pick: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
     """Everything the issue templates use, as plain data. `topics`: the names a variant was
-    picked for (none for the issue everyone else gets)."""
+    picked for (none for the issue everyone else gets); `pick`: the "Readers' pick" (title,
+    URL) from last issue's clicks, if any."""
     featured_cards = [build_card(view, settings.site_url) for view in featured]
     more_cards = [build_card(view, settings.site_url) for view in more]
     cards = featured_cards + more_cards
@@ -57,8 +59,23 @@ def issue_context(
         "archive_url": f"{settings.base_url}/issues",
         "view_url": links.issue_url(settings, issue.number),
         "postal_address": settings.postal_address,
+        "click_note": click_note(settings),
+        "pick": {"title": pick[0], "url": pick[1]} if pick else None,
         "shorten": shorten,
     }
+
+
+CLICK_NOTES = {
+    "off": "",
+    "aggregate": "Links to comparisons are counted in aggregate; we never record who clicked.",
+    "consented": "Links to comparisons are counted in aggregate; who clicked is recorded only "
+    "for readers who opted in.",
+}
+
+
+def click_note(settings: Settings) -> str:
+    """The footer's line on link tracking (DIGEST_TRACK_CLICKS); empty when links are as-is."""
+    return CLICK_NOTES[settings.track_clicks.value]
 
 
 def render_issue(
@@ -69,7 +86,8 @@ def render_issue(
     *,
     now: datetime,
     topics: Sequence[str] = (),
+    pick: tuple[str, str] | None = None,
 ) -> RenderedEmail:
     """The issue's subject, preheader, HTML and text, markers still in place."""
-    context = issue_context(settings, issue, featured, more, now=now, topics=topics)
+    context = issue_context(settings, issue, featured, more, now=now, topics=topics, pick=pick)
     return render_email("issue", context)

@@ -32,6 +32,9 @@
     api.py          POST /api/comparisons, GET /api/stats (bearer token)
     bearer.py       the API token: constant-time check, wrong guesses limited per client
     webhooks.py     POST /webhooks/resend
+    clicks.py       GET|HEAD /r/{token}: a tracked link (or the open pixel), recorded, redirected
+    hit_writer.py   HitWriter: clicks' hits queued by the redirect, written in batches by a thread
+    click_figures.py  GET /api/issues/{number}/clicks (bearer token): an issue's click figures
     mail_retry.py   the web process's own work: stored reader requests, then pending mail
     access_log.py   keeps link tokens out of the access log
 

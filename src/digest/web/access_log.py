@@ -12,12 +12,15 @@ import re
 from typing import Any
 
 TOKEN_PATH = re.compile(r"/(confirm|unsubscribe|preferences|data)/[^/?#\s\"]+")
+# A tracked link's tag is a per-delivery hash: next to the client's address in a log line it
+# would say who clicked, which the click store itself never keeps. Token and query both go.
+TRACKED_PATH = re.compile(r"/r/[^\s\"]+")
 
 
 def redact_tokens(text: str) -> str:
     """`/unsubscribe/<token>` -> `/unsubscribe/[redacted]`; the same for confirm, preferences
-    and data."""
-    return TOKEN_PATH.sub(r"/\1/[redacted]", text)
+    and data; a tracked link `/r/<token>?t=<tag>` loses both."""
+    return TRACKED_PATH.sub("/r/[redacted]", TOKEN_PATH.sub(r"/\1/[redacted]", text))
 
 
 class RedactTokens(logging.Filter):

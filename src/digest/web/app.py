@@ -19,6 +19,8 @@ from digest.transports import make_transport
 from digest.web import (
     api,
     archive,
+    click_figures,
+    clicks,
     desk,
     desk_actions,
     desk_readers,
@@ -36,7 +38,8 @@ from digest.web import (
     subscription,
     webhooks,
 )
-from digest.web.deps import BodyTooLarge, RequestTimeout
+from digest.web.deps import BodyTooLarge, RequestTimeout, now
+from digest.web.hit_writer import HitWriter
 from digest.web.mail_retry import retry_pending_mail
 
 
@@ -44,6 +47,7 @@ def create_app(settings: Settings) -> FastAPI:
     """The app, with its composition root: one engine and one transport for its lifetime."""
     engine = make_engine(settings.database_url)
     transport = make_transport(settings)
+    hits = HitWriter(engine, settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -51,6 +55,7 @@ def create_app(settings: Settings) -> FastAPI:
         # request (NullPool): one idle connection held for the app's life makes a webhook
         # storm several times faster (issue 15; the send loop does the same).
         keeper = engine.connect() if engine.dialect.name == "sqlite" else None
+        hits.start()
         mail_retry = asyncio.create_task(
             retry_pending_mail(engine, settings, transport, wake=app.state.reader_work)
         )
@@ -58,6 +63,7 @@ def create_app(settings: Settings) -> FastAPI:
         yield
         tallies.cancel()
         mail_retry.cancel()
+        hits.stop()
         if keeper is not None:
             keeper.close()
         transport.close()
@@ -77,8 +83,12 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.engine = engine
     app.state.transport = transport
     app.state.schema_current = False
+    app.state.hits = hits
+    app.state.clock = now  # tests set their own to replay hits at chosen moments
     app.state.reader_work = asyncio.Event()  # set by a handler that stored a reader request
     app.include_router(api.router)
+    app.include_router(click_figures.router)
+    app.include_router(clicks.router)
     app.include_router(signup.router)
     app.include_router(embed.router)
     app.include_router(subscription.router)

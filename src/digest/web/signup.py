@@ -21,7 +21,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from digest import issues
-from digest.config import Settings
+from digest.config import ClickTracking, Settings
 from digest.db import session_scope
 from digest.errors import InvalidInput
 from digest.models import ConsentRoute, RequestKind
@@ -30,7 +30,7 @@ from digest.readers.signup import Answer, Receipt
 from digest.web import issue_page
 from digest.web.bearer import Bearer, check_bearer, retry_after
 from digest.web.client import client_ip
-from digest.web.deps import SettingsDep, get_engine, now
+from digest.web.deps import SettingsDep, get_engine, get_settings_dep, now
 from digest.web.forms import BadBody, read_fields, read_fields_and_lists, wants_json
 from digest.web.pages import render_page
 
@@ -158,6 +158,9 @@ def _signup_request(
         form_stamp=fields.get("form_stamp"),
         trusted=trusted,
         topics=tuple(topics),
+        # Only a ticked box counts, and only where the page offers it.
+        click_consent=get_settings_dep(request).track_clicks is ClickTracking.CONSENTED
+        and fields.get("click_consent") == "on",
     )
 
 

@@ -21,7 +21,7 @@ from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.engine import Engine
 
-from digest import catalog, links
+from digest import catalog, clicks, links
 from digest.config import Settings
 from digest.db import session_scope
 from digest.errors import Conflict, InvalidInput
@@ -275,6 +275,10 @@ def change_topics(request: Request, link: ReaderLink, *, every: bool, slugs: lis
     return show_preferences(request, subscriber, notice="Topics saved.")
 
 
+CLICKS_KEPT = "Saved: from now on we record which links you click."
+CLICKS_FORGOTTEN = "Saved: we no longer record your clicks, and those we had are deleted."
+
+
 def preference_action(request: Request, link: ReaderLink, fields: dict[str, str]) -> Response:
     action = fields.get("action", "")
     if action == "email-data-link":
@@ -284,6 +288,11 @@ def preference_action(request: Request, link: ReaderLink, fields: dict[str, str]
         return show_preferences(
             request, link.load(), status_code=status, error=refused, notice=notice
         )
+    if action == "clicks":
+        consent = fields.get("click_consent") == "on"
+        subscriber = link.act(clicks.set_click_consent, consent=consent, now=link.now)
+        notice = CLICKS_KEPT if consent else CLICKS_FORGOTTEN
+        return show_preferences(request, subscriber, notice=notice)
     if action in ("download", "erase"):  # not with a link that travels with every issue
         return show_preferences(request, link.load(), status_code=403, error=DATA_BY_MAIL)
     changes: dict[str, tuple[StateChange, dict[str, Any], str]] = {

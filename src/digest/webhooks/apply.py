@@ -15,6 +15,8 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, SQLModel, col, select
 
+from digest import clicks
+from digest.delivery import breaker
 from digest.errors import InvalidInput
 from digest.models import (
     Delivery,
@@ -32,6 +34,9 @@ SUPPRESSING = {
     EventType.COMPLAINED: SubscriberStatus.COMPLAINED,
 }
 MARKING = frozenset({EventType.DELIVERED, EventType.BOUNCED, EventType.COMPLAINED})
+# The provider's engagement events become counts per issue (clicks/provider.py): which reader
+# opened or clicked is not kept, whatever the provider sends.
+ENGAGEMENT = frozenset({EventType.OPENED, EventType.CLICKED})
 SOFT_LIMIT = 3  # DIGEST_BOUNCE_SOFT_LIMIT's default
 ISSUE_REFERENCE = re.compile(r"i(\d{1,18})-s(\d{1,18})")  # delivery.claims.Recipient.reference
 
@@ -79,10 +84,17 @@ def insert_once(session: Session, model: type[SQLModel], **values: object) -> bo
 def _apply_known_event(
     session: Session, event: DeliveryEvent, *, now: datetime, soft_limit: int
 ) -> str:
+    if event.type in ENGAGEMENT:
+        issues = _issues_of(session, _deliveries_of(session, event))
+        for issue_id in issues:
+            clicks.count_provider_event(session, issue_id, event.type.value)
+        return f"counted for {len(issues)} issue(s)"
     if event.type not in MARKING:
         return "ignored: not an event we use"
     deliveries = _deliveries_of(session, event)
     marked = mark_deliveries(session, deliveries, event=event.type, detail=event.detail, now=now)
+    if marked and (event.type is EventType.COMPLAINED or event.permanent):
+        _note_for_breaker(session, deliveries, complaint=event.type is EventType.COMPLAINED)
     readers = _subscribers_of(session, event, deliveries)
     if event.type is EventType.DELIVERED:
         _reset_soft_bounces(session, readers)
@@ -111,6 +123,21 @@ def _deliveries_of(session: Session, event: DeliveryEvent) -> list[int]:
         )
         found.extend(i for i in session.exec(statement).all() if i is not None)
     return sorted(set(found))
+
+
+def _note_for_breaker(session: Session, deliveries: list[int], *, complaint: bool) -> None:
+    """The send's circuit breaker counts hard bounces and complaints as they come in."""
+    for issue_id in _issues_of(session, deliveries):
+        breaker.note(
+            session, issue_id, hard_bounces=0 if complaint else 1, complaints=int(complaint)
+        )
+
+
+def _issues_of(session: Session, deliveries: list[int]) -> list[int]:
+    if not deliveries:
+        return []
+    statement = select(Delivery.issue_id).where(col(Delivery.id).in_(deliveries)).distinct()
+    return sorted(session.exec(statement).all())
 
 
 def _subscribers_of(session: Session, event: DeliveryEvent, deliveries: list[int]) -> set[int]:

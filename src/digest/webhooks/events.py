@@ -10,7 +10,9 @@ class EventType(StrEnum):
     DELIVERED = "delivered"
     BOUNCED = "bounced"
     COMPLAINED = "complained"
-    OTHER = "other"  # anything we do not act on (opened, clicked, sent, ...)
+    OPENED = "opened"  # the provider's own open tracking: counted per issue, never per reader
+    CLICKED = "clicked"  # the provider's own click tracking: likewise
+    OTHER = "other"  # anything we do not act on (sent, delivery_delayed, ...)
 
 
 @dataclass(frozen=True)

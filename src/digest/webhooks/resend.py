@@ -28,6 +28,8 @@ EVENT_TYPES = {
     "email.delivered": EventType.DELIVERED,
     "email.bounced": EventType.BOUNCED,
     "email.complained": EventType.COMPLAINED,
+    "email.opened": EventType.OPENED,
+    "email.clicked": EventType.CLICKED,
 }
 
 
