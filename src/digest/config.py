@@ -103,6 +103,10 @@ class Settings(BaseSettings):
     data_link_minutes: int = Field(default=60, ge=5, le=24 * 60)
     # issue 13: topics, welcome and the archive site
     welcome_skip_hours: float = Field(default=24.0, ge=0)
+    # issue 14: scale
+    # Readers (by id range) written to the ledger per transaction: on SQLite each chunk holds
+    # the write lock for a fraction of a second, and a crash mid-enqueue redoes at most one.
+    enqueue_chunk: int = Field(default=20_000, ge=1)
 
     @field_validator("trusted_proxies")
     @classmethod

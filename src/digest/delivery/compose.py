@@ -8,7 +8,7 @@ built again after a crash is byte-for-byte the payload sent under its key the fi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -39,19 +39,28 @@ class Composer:
         *,
         now: datetime,
         variants: Sequence[IssueVariant] = (),
+        fetch: Callable[[int], IssueVariant | None] | None = None,
     ) -> None:
         if issue.id is None or not issue.subject or issue.html is None or issue.text is None:
             raise Conflict(f"issue #{issue.number} is not frozen yet; nothing can be sent")
         self.settings, self.issue, self.now = settings, issue, now
         self.issue_id: int = issue.id
+        # Variants rendered after the send began (the enqueue renders them chunk by chunk).
+        self.fetch = fetch
         self.copies: dict[int | None, Copy] = {
             None: Copy(issue.subject, compile_body(issue.html), compile_body(issue.text))
         }
         for variant in variants:
-            body = Copy(variant.subject, compile_body(variant.html), compile_body(variant.text))
-            self.copies[variant.id] = body
+            self.copies[variant.id] = copy_of(variant)
         # Every copy, variants included, is the same list and the same issue to the provider.
         self.list_headers = list_headers(settings, issue_number=issue.number, kind="issue")
+
+    def copy(self, variant_id: int | None) -> Copy:
+        if variant_id not in self.copies and variant_id is not None and self.fetch is not None:
+            variant = self.fetch(variant_id)
+            if variant is not None:  # two threads may both compile it: the same bytes
+                self.copies[variant_id] = copy_of(variant)
+        return self.copies[variant_id]  # KeyError: a variant the sender never loaded
 
     def build(self, claim: Claim) -> list[OutgoingEmail]:
         return [self.for_recipient(r) for r in claim.recipients]
@@ -61,7 +70,7 @@ class Composer:
         # Signing is the costly part: sign each link once, then escape it for the HTML part.
         plain = links.recipient_values(settings, sid, email_hash=recipient.email_hash, now=self.now)
         markup, text = personal_values(plain, recipient.name)
-        copy = self.copies[recipient.variant_id]  # KeyError: a variant the sender never loaded
+        copy = self.copy(recipient.variant_id)
         return OutgoingEmail(
             reference=recipient.reference(self.issue_id),
             to=recipient.email,
@@ -72,3 +81,7 @@ class Composer:
             headers={**one_click(plain["unsubscribe_url"]), **self.list_headers},
             tags={"issue": str(self.issue.number)},
         )
+
+
+def copy_of(variant: IssueVariant) -> Copy:
+    return Copy(variant.subject, compile_body(variant.html), compile_body(variant.text))

@@ -4,7 +4,8 @@
     catalog.py      Tool, Review, Comparison, ComparisonTool; Persona, Verdict
     issues.py       Issue, IssueComparison, IssueVariant (a copy per topic set); IssueStatus
     subscribers.py  Subscriber; SubscriberStatus, ConsentRoute
-    deliveries.py   the send ledger: Batch, Delivery, and DeliveryMark (what the provider said)
+    deliveries.py   the send ledger: Batch, Delivery, DeliveryMark (what the provider said),
+                    EnqueueProgress (how far an issue's enqueue has got)
     messages.py     TransactionalMessage (readers' own mail); MessageKind, MessageStatus
     requests.py     ReaderRequest (a web request for a reader's mail, until acted on); RequestKind
     events.py       RateCounter (abuse counters), WebhookEvent (provider events applied once),
@@ -17,7 +18,14 @@ on it); import models from here, not from the modules.
 
 from digest.models.base import metadata
 from digest.models.catalog import Comparison, ComparisonTool, Persona, Review, Tool, Verdict
-from digest.models.deliveries import Batch, BatchStatus, Delivery, DeliveryMark, DeliveryStatus
+from digest.models.deliveries import (
+    Batch,
+    BatchStatus,
+    Delivery,
+    DeliveryMark,
+    DeliveryStatus,
+    EnqueueProgress,
+)
 from digest.models.events import EditorSession, RateCounter, WebhookEvent
 from digest.models.issues import Issue, IssueComparison, IssueStatus, IssueVariant
 from digest.models.messages import MessageKind, MessageStatus, TransactionalMessage
@@ -35,6 +43,7 @@ __all__ = [
     "DeliveryMark",
     "DeliveryStatus",
     "EditorSession",
+    "EnqueueProgress",
     "Issue",
     "IssueComparison",
     "IssueStatus",
