@@ -6,6 +6,7 @@ import json
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from digest import catalog
 from digest.db import session_scope
@@ -28,7 +29,7 @@ async def post_comparisons(request: Request, settings: SettingsDep) -> JSONRespo
     """Import comparisons (same JSON as the import file); all-or-nothing, upsert by slug."""
     if settings.api_token is None:
         return _error(401, "the API is disabled: set DIGEST_API_TOKEN on the server")
-    bearer = check_bearer(request)
+    bearer = await run_in_threadpool(check_bearer, request)  # a store write: off the loop
     if bearer is Bearer.BLOCKED:
         return _error(429, "too many wrong tokens from your address; try again later")
     if bearer is not Bearer.GOOD:
@@ -43,7 +44,7 @@ async def post_comparisons(request: Request, settings: SettingsDep) -> JSONRespo
         return _error(400, f"request body is not valid UTF-8 JSON: {exc}")
     except RecursionError:
         return _error(400, "request body is nested too deeply")
-    return _import(request, data)
+    return await run_in_threadpool(_import, request, data)  # store work: off the loop
 
 
 def _import(request: Request, data: object) -> JSONResponse:

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from digest import catalog, delivery, issues, throttle
 from digest.config import Settings
@@ -57,7 +58,7 @@ async def login(request: Request, settings: EditorEnabled) -> Response:
     except BadBody as exc:
         return _login_page(request, str(exc).capitalize() + ".", status_code=exc.status)
     engine = get_engine(request)
-    if not auth.login_allowed(engine, request, now=now()):
+    if not await run_in_threadpool(auth.login_allowed, engine, request, now=now()):
         await asyncio.sleep(FAILED_LOGIN_DELAY)
         minutes = int(auth.LOGIN_WINDOW.total_seconds() // 60)
         return _login_page(request, f"Too many attempts. Wait {minutes} minutes, then try again.")
@@ -65,7 +66,7 @@ async def login(request: Request, settings: EditorEnabled) -> Response:
         await asyncio.sleep(FAILED_LOGIN_DELAY)
         return _login_page(request, "That password is not right.")
     response = redirect_to(request, "/editor/preview")
-    auth.start_session(settings, engine, response, now=now())
+    await run_in_threadpool(auth.start_session, settings, engine, response, now=now())
     return response
 
 
