@@ -4,6 +4,7 @@
 each in one transaction with that row). Ledgers written before it were written whole, in one
 transaction, so every issue that has batches gets a finished row. The claim's index becomes
 (issue_id, status, number): the first pending batch is read off it in number order.
+`issue_tally` holds the per-issue counts of ledgers folded by `digest ledger compact`.
 `rate_counter` gets an index on window_start, so the sweep of old windows in a signup's
 transaction no longer reads every counter.
 
@@ -40,6 +41,14 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['skip_batch_id'], ['batch.id'], name=op.f('fk_enqueue_progress_skip_batch_id_batch'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('issue_id', name=op.f('pk_enqueue_progress'))
     )
+    op.create_table('issue_tally',
+    sa.Column('issue_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.Column('label', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False),
+    sa.Column('count', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['issue_id'], ['issue.id'], name=op.f('fk_issue_tally_issue_id_issue'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('issue_id', 'kind', 'label', name=op.f('pk_issue_tally'))
+    )
     with op.batch_alter_table('batch', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_batch_issue_status'))
         batch_op.create_index('ix_batch_issue_status_number', ['issue_id', 'status', 'number'], unique=False)
@@ -71,5 +80,6 @@ def downgrade() -> None:
         batch_op.drop_index('ix_batch_issue_status_number')
         batch_op.create_index(batch_op.f('ix_batch_issue_status'), ['issue_id', 'status'], unique=False)
 
+    op.drop_table('issue_tally')
     op.drop_table('enqueue_progress')
     # ### end Alembic commands ###

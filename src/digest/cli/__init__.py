@@ -23,7 +23,17 @@ import sys
 import typer
 from sqlalchemy.exc import DataError, OperationalError, ProgrammingError
 
-from digest.cli import bounces, comparisons, doctor, issue, ops, scheduler, subscribers, topics
+from digest.cli import (
+    bounces,
+    comparisons,
+    doctor,
+    issue,
+    ledger,
+    ops,
+    scheduler,
+    subscribers,
+    topics,
+)
 from digest.cli.common import err_console, shown
 from digest.errors import DigestError
 
@@ -53,6 +63,7 @@ app.add_typer(issue.app, name="issue")
 app.add_typer(subscribers.app, name="subscribers")
 app.add_typer(topics.app, name="topics")
 app.add_typer(bounces.app, name="bounces")
+app.add_typer(ledger.app, name="ledger")
 app.command("serve")(ops.serve)
 app.command("demo")(ops.demo)
 app.command("scheduler")(scheduler.scheduler_command)

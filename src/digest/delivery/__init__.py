@@ -11,7 +11,8 @@
     list_headers.py  List-Unsubscribe (one-click), List-Id and Feedback-ID of bulk mail
     retry.py    RetryPolicy: what to do after a failed batch attempt
     pacing.py   Pacer: DIGEST_RATE_LIMIT and the provider's rate-limit headers
-    reports.py  read-only counts and failure reasons of an issue's ledger
+    reports.py  read-only counts and failure reasons of an issue's ledger (tallies included)
+    compact.py  old issues' ledgers folded into per-issue counts (issue_tally)
     proof.py    [TEST] copies, outside the ledger
 
 Rule: the store is the checkpoint. A batch is done only when the provider's answer is recorded,

@@ -5,7 +5,8 @@
     issues.py       Issue, IssueComparison, IssueVariant (a copy per topic set); IssueStatus
     subscribers.py  Subscriber; SubscriberStatus, ConsentRoute
     deliveries.py   the send ledger: Batch, Delivery, DeliveryMark (what the provider said),
-                    EnqueueProgress (how far an issue's enqueue has got)
+                    EnqueueProgress (how far an issue's enqueue has got),
+                    IssueTally (an old issue's ledger folded into counts)
     messages.py     TransactionalMessage (readers' own mail); MessageKind, MessageStatus
     requests.py     ReaderRequest (a web request for a reader's mail, until acted on); RequestKind
     events.py       RateCounter (abuse counters), WebhookEvent (provider events applied once),
@@ -25,6 +26,7 @@ from digest.models.deliveries import (
     DeliveryMark,
     DeliveryStatus,
     EnqueueProgress,
+    IssueTally,
 )
 from digest.models.events import EditorSession, RateCounter, WebhookEvent
 from digest.models.issues import Issue, IssueComparison, IssueStatus, IssueVariant
@@ -47,6 +49,7 @@ __all__ = [
     "Issue",
     "IssueComparison",
     "IssueStatus",
+    "IssueTally",
     "IssueVariant",
     "MessageKind",
     "MessageStatus",

@@ -133,3 +133,18 @@ class EnqueueProgress(SQLModel, table=True):
         sa_column=Column(Integer, ForeignKey("batch.id", ondelete="SET NULL"), nullable=True),
     )
     finished_at: datetime | None = utc_field(nullable=True)
+
+
+class IssueTally(SQLModel, table=True):
+    """An issue's ledger folded into counts (`digest ledger compact`): how many deliveries ended
+    in each status ("status", label = the status) and why they failed ("failure", label = the
+    reason). What the desk shows per issue survives; the per-reader rows do not."""
+
+    __tablename__ = "issue_tally"
+
+    issue_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("issue.id", ondelete="CASCADE"), primary_key=True)
+    )
+    kind: str = Field(max_length=10, primary_key=True)  # "status" | "failure"
+    label: str = Field(max_length=1000, primary_key=True)
+    count: int = 0
