@@ -25,8 +25,8 @@ def connection() -> sqlite3.Connection:
         db.execute("PRAGMA busy_timeout = 30000")
         db.execute("CREATE TABLE IF NOT EXISTS signup (id INTEGER PRIMARY KEY, email TEXT UNIQUE)")
         local.db = db
-    db: sqlite3.Connection = local.db
-    return db
+    opened: sqlite3.Connection = local.db
+    return opened
 
 
 @app.post("/subscribe")
