@@ -3,7 +3,7 @@ readers' clicks (and the signup's pending consent), the provider's engagement co
 send's health for its circuit breaker
 
 Revision ID: 0008_clicks
-Revises: 0004_topics
+Revises: 0007_scale
 Create Date: 2026-12-02 03:26:05.566903
 """
 from collections.abc import Sequence
@@ -16,7 +16,7 @@ import digest.db  # noqa: F401  (autogenerate writes digest.db.UTCDateTime)
 
 
 revision: str = '0008_clicks'
-down_revision: str | None = "0006_desk_pages"
+down_revision: str | None = "0007_scale"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

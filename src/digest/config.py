@@ -150,6 +150,10 @@ class Settings(BaseSettings):
     breaker_bounce_rate: float = Field(default=0.02, gt=0, le=1)
     breaker_complaint_rate: float = Field(default=0.001, gt=0, le=1)
     breaker_min_sample: int = Field(default=200, ge=1)
+    # issue 14: scale
+    # Readers (by id range) written to the ledger per transaction: on SQLite each chunk holds
+    # the write lock for a fraction of a second, and a crash mid-enqueue redoes at most one.
+    enqueue_chunk: int = Field(default=20_000, ge=1)
 
     @field_validator("trusted_proxies")
     @classmethod

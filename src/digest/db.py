@@ -122,8 +122,9 @@ def session_scope(engine: Engine, *, read_only: bool = False) -> Iterator[Sessio
 
 
 def check_database(engine: Engine) -> None:
-    """Raise if the database cannot answer a trivial query."""
-    with engine.connect() as connection:
+    """Raise if the database cannot answer a trivial query. A read (plain BEGIN on SQLite): a
+    health probe must not queue behind a writer for the write lock."""
+    with engine.execution_options(sqlite_read_only=True).connect() as connection:
         connection.execute(text("SELECT 1"))
 
 

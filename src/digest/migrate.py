@@ -60,7 +60,7 @@ def database_revision(engine: Engine) -> str | None:
 
 def schema_state(engine: Engine) -> SchemaState:
     """Where the database stands against this code (raises if it cannot be reached)."""
-    with engine.connect() as connection:
+    with engine.execution_options(sqlite_read_only=True).connect() as connection:  # a read
         revision = MigrationContext.configure(connection).get_current_revision()
         tables = set(inspect(connection).get_table_names())
     if revision is None:

@@ -121,6 +121,9 @@ def test_sigkill_at_random_instants_loses_and_duplicates_nothing(
             DIGEST_BATCH_SIZE="10",
             DIGEST_SEND_LEASE_SECONDS="2",
             DIGEST_SEND_WORKERS="3",
+            # 30 chunks of 100 readers: the ledger is written while the first batches go out,
+            # so the first kills land mid-enqueue too.
+            DIGEST_ENQUEUE_CHUNK="100",
             DIGEST_SECRET_KEY="k" * 40,
         )
         kills, mid_flight, runs = 0, 0, 0

@@ -33,6 +33,7 @@ from digest.cli import (
     doctor,
     editors,
     issue,
+    ledger,
     ops,
     scheduler,
     subscribers,
@@ -69,6 +70,7 @@ app.add_typer(subscribers.app, name="subscribers")
 app.add_typer(topics.app, name="topics")
 app.add_typer(bounces.app, name="bounces")
 app.add_typer(editors.app, name="editors")
+app.add_typer(ledger.app, name="ledger")
 app.command("serve")(ops.serve)
 app.command("demo")(ops.demo)
 app.command("scheduler")(scheduler.scheduler_command)

@@ -283,7 +283,7 @@ def show_dry_run(settings: Settings, engine: Engine, *, now: datetime) -> None:
             console.print(f"Next: {shown(plan.describe())}")
             return print_counts(counts)
         preview = issues.preview_next_issue(session, settings, now=now)
-        readers = len(delivery.eligible_subscriber_ids(session))
+        readers = delivery.eligible_count(session)
     batches = -(-readers // settings.batch_size)
     week, size = issues.period_of(now, settings.tz), len(preview.email.html.encode()) // 1024
     subject = shown(preview.email.subject)

@@ -2,8 +2,9 @@
 
     send.py     prepare (freeze + enqueue), open the period's issue, resume, finish; send_issue
     workers.py  SendJob: worker threads, lease heartbeat, applying retry decisions; Tally
-    claims.py   the ledger, taking side: enqueue once, lease the next due batch, recheck readers
-    audience.py who gets which copy: the issue's, their topics' variant, or nothing (and why)
+    enqueue.py  the ledger written set-based in chunks of readers, resumable (enqueue_progress)
+    claims.py   the ledger, taking side: lease the next due batch, recheck readers
+    audience.py who gets which copy, in SQL: the issue's, their topics' variant, or nothing
     results.py  the ledger, recording side: answers, retries, resends, failures, pauses
     compose.py  Composer: one recipient's copy of a frozen issue or variant (links, greeting,
                 headers)
@@ -12,6 +13,8 @@
     pacing.py   Pacer: DIGEST_RATE_LIMIT and the provider's rate-limit headers
     reports.py  read-only counts and failure reasons of an issue's ledger
     breaker.py  Breaker: pause a send whose bounces or complaints pass their limits; release
+    reports.py  read-only counts and failure reasons of an issue's ledger (tallies included)
+    compact.py  old issues' ledgers folded into per-issue counts (ledger_tally)
     proof.py    [TEST] copies, outside the ledger
 
 Rule: the store is the checkpoint. A batch is done only when the provider's answer is recorded,
@@ -19,7 +22,7 @@ by the worker that still holds its lease; the transport is passed in, never buil
 """
 
 from digest.delivery.breaker import Breaker, release_breaker
-from digest.delivery.claims import eligible_subscriber_ids
+from digest.delivery.claims import eligible_count
 from digest.delivery.pacing import Pacer
 from digest.delivery.proof import normalise_address, send_frozen_test_copy, send_test_copy
 from digest.delivery.reports import batch_counts, failure_reasons, issue_by_number, issue_counts
@@ -40,7 +43,7 @@ __all__ = [
     "SendReport",
     "Tally",
     "batch_counts",
-    "eligible_subscriber_ids",
+    "eligible_count",
     "failure_reasons",
     "issue_by_number",
     "issue_counts",

@@ -1,72 +1,88 @@
-"""Who gets which copy of an issue: decided once, when the issue is enqueued.
+"""Who gets which copy of an issue, as SQL over a range of readers: decided once, at enqueue.
 
-A reader who takes every topic gets the issue's own copy. A reader who chose topics gets the
-variant of those of their topics the week has something in (rendered once per distinct set by
-`issues.freeze_variants`); a reader whose topics have nothing this week gets nothing, and the
-ledger says why. The greeting name is fixed here too: a batch sent again after a crash must be
-the very payload its idempotency key first carried.
+A reader who took every topic (no `subscriber_topic` rows) gets the issue's own copy. A reader
+who chose topics gets the variant of those of their topics the week has something in (rendered
+once per distinct set by `issues.freeze_variants`); a reader whose topics have nothing this week
+gets nothing, and the ledger says why.
+
+A reader's topics with news are summed into a bit mask in the database (one bit per topic the
+week carries), so a million readers are sorted into copies without leaving the database: Python
+only sees the distinct masks and how many readers each has.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlmodel import Session, col, select
+from sqlalchemy import text
+from sqlmodel import Session
 
-from digest import issues
-from digest.config import Settings
-from digest.models import Issue, Subscriber, SubscriberStatus, SubscriberTopic
+from digest.models import SubscriberStatus
 
 NOTHING_IN_TOPICS = "nothing this week in the reader's topics"
+# A mask is a signed 64-bit integer on both engines; an issue carries far fewer topics.
+MAX_WEEK_TOPICS = 62
 
 
 @dataclass(frozen=True)
-class Seat:
-    subscriber_id: int
-    name: str | None
-    variant_id: int | None = None  # None: the issue's own copy (every topic)
-    skip: str | None = None  # why this reader gets nothing this week
+class WeekTopics:
+    """The topics a frozen issue carries something in, each with its bit in a reader's mask."""
 
+    ids: tuple[int, ...]  # sorted; topic ids[n] is bit n
 
-def confirmed_readers(session: Session) -> list[tuple[int, str | None]]:
-    """(id, name) of every confirmed reader with an address, in id order."""
-    query = (
-        select(Subscriber.id, Subscriber.name)
-        .where(col(Subscriber.status) == SubscriberStatus.CONFIRMED)
-        .where(col(Subscriber.email).is_not(None))
-        .order_by(col(Subscriber.id))
-    )
-    return [(int(i), name) for i, name in session.exec(query).all() if i is not None]
+    @classmethod
+    def of(cls, topic_ids: Iterable[int]) -> WeekTopics:
+        ids = tuple(sorted(set(topic_ids)))
+        if len(ids) > MAX_WEEK_TOPICS:
+            raise ValueError(f"an issue carries {len(ids)} topics; at most {MAX_WEEK_TOPICS}")
+        return cls(ids)
 
+    def topics(self, mask: int) -> frozenset[int]:
+        return frozenset(topic for bit, topic in enumerate(self.ids) if mask >> bit & 1)
 
-def chosen_topics(session: Session) -> dict[int, frozenset[int]]:
-    """Every reader who chose topics, with those topics (readers without rows take all)."""
-    chosen: dict[int, set[int]] = defaultdict(set)
-    for subscriber_id, topic_id in session.exec(
-        select(SubscriberTopic.subscriber_id, SubscriberTopic.topic_id)
-    ).all():
-        chosen[subscriber_id].add(topic_id)
-    return {subscriber_id: frozenset(ids) for subscriber_id, ids in chosen.items()}
-
-
-def plan_audience(session: Session, settings: Settings, issue: Issue) -> list[Seat]:
-    """One seat per confirmed reader, in id order, with its copy (or why there is none)."""
-    readers = confirmed_readers(session)
-    chosen = chosen_topics(session)
-    if not any(subscriber_id in chosen for subscriber_id, _ in readers):
-        return [Seat(subscriber_id, name) for subscriber_id, name in readers]
-    week = issues.week_topics(session, issue)
-    wanted = {sid: chosen[sid] & week for sid, _ in readers if sid in chosen}
-    variants = issues.freeze_variants(
-        session, settings, issue, set(wanted.values()) - {frozenset()}
-    )
-    seats = []
-    for subscriber_id, name in readers:
-        if subscriber_id not in wanted:
-            seats.append(Seat(subscriber_id, name))
-        elif wanted[subscriber_id] in variants:
-            seats.append(Seat(subscriber_id, name, variant_id=variants[wanted[subscriber_id]]))
+    def mask_sql(self) -> str:
+        """Each reader's mask, for readers with ids in (:lo, :hi] who chose topics."""
+        if self.ids:
+            cases = " ".join(f"WHEN {int(t)} THEN {1 << bit}" for bit, t in enumerate(self.ids))
+            bits = f"CASE topic_id {cases} ELSE 0 END"
         else:
-            seats.append(Seat(subscriber_id, name, skip=NOTHING_IN_TOPICS))
-    return seats
+            bits = "0"
+        return (
+            f"SELECT subscriber_id, SUM({bits}) AS mask FROM subscriber_topic "
+            "WHERE subscriber_id > :lo AND subscriber_id <= :hi GROUP BY subscriber_id"
+        )
+
+
+def readers_sql(week: WeekTopics) -> str:
+    """Confirmed readers with an address and ids in (:lo, :hi], each with their mask (NULL:
+    every topic, the issue's own copy)."""
+    return (
+        "SELECT s.id AS id, s.name AS name, m.mask AS mask FROM subscriber s "
+        f"LEFT JOIN ({week.mask_sql()}) m ON m.subscriber_id = s.id "
+        "WHERE s.id > :lo AND s.id <= :hi "
+        f"AND s.status = '{SubscriberStatus.CONFIRMED.value}' AND s.email IS NOT NULL"
+    )
+
+
+def survey(session: Session, week: WeekTopics, *, lo: int, hi: int) -> dict[int | None, int]:
+    """How many readers in (lo, hi] have each mask (None: every topic)."""
+    query = f"SELECT r.mask, COUNT(*) FROM ({readers_sql(week)}) r GROUP BY r.mask"
+    rows = session.connection().execute(text(query), {"lo": lo, "hi": hi}).all()
+    return {None if mask is None else int(mask): int(count) for mask, count in rows}
+
+
+def copy_sql(copies: dict[int, int]) -> str:
+    """The variant of a reader's mask `r.mask` (NULL: the issue's own copy)."""
+    if not copies:
+        return "NULL"
+    cases = " ".join(f"WHEN {int(mask)} THEN {int(v)}" for mask, v in sorted(copies.items()))
+    return f"CASE r.mask {cases} END"
+
+
+def sendable_sql(copies: dict[int, int]) -> str:
+    """Whether reader `r` gets a copy: every topic, or a mask with a variant."""
+    if not copies:
+        return "r.mask IS NULL"
+    masks = ", ".join(str(int(mask)) for mask in sorted(copies))
+    return f"(r.mask IS NULL OR r.mask IN ({masks}))"

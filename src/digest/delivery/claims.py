@@ -1,4 +1,4 @@
-"""The send ledger, taking side: enqueue an issue once, lease the next due batch, recheck it.
+"""The send ledger, taking side: lease the next due batch, recheck it (enqueue: enqueue.py).
 
 Every function takes the session and does not commit: the caller's transaction decides, so a
 claim (and the skips it records) is one transaction, and a result (results.py) is another.
@@ -7,16 +7,16 @@ claim (and the skips it records) is one transaction, and a result (results.py) i
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, func, insert, or_, update
+from sqlalchemy import bindparam, func, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from digest.config import Settings
-from digest.delivery import audience
+# Enqueueing lives in enqueue.py; named here too, as the ledger's taking side.
+from digest.delivery.enqueue import enqueue_issue as enqueue_issue
+from digest.delivery.enqueue import lock_issue as lock_issue
 from digest.models import (
     Batch,
     BatchStatus,
@@ -59,101 +59,22 @@ class Claim:
     expired: int = 0  # recipients failed as "unknown whether delivered" (idempotency window)
 
 
-def eligible_subscriber_ids(session: Session) -> list[int]:
-    """Confirmed readers with an address, in a stable order."""
+def eligible_count(session: Session) -> int:
+    """How many confirmed readers with an address there are now."""
     query = (
-        select(Subscriber.id)
+        select(func.count())
+        .select_from(Subscriber)
         .where(col(Subscriber.status) == SubscriberStatus.CONFIRMED)
         .where(col(Subscriber.email).is_not(None))
-        .order_by(col(Subscriber.id))
     )
-    return [int(i) for i in session.exec(query).all() if i is not None]
-
-
-def enqueue_issue(
-    session: Session, issue: Issue, *, settings: Settings, batch_size: int, now: datetime
-) -> int:
-    """Store every batch and delivery of a frozen issue, once; returns the deliveries added.
-
-    Each confirmed reader gets a delivery with their copy (the issue's, or their topics'
-    variant, rendered here once per topic set); readers whose topics have nothing this week
-    are recorded as skipped, with the reason, in a last batch of their own that sends nothing.
-    """
-    assert issue.id is not None
-    lock_issue(session, issue.id)
-    if has_batches(session, issue.id):
-        return 0
-    seats = audience.plan_audience(session, settings, issue)
-    sendable = [seat for seat in seats if seat.skip is None]
-    groups = [sendable[i : i + batch_size] for i in range(0, len(sendable), batch_size)]
-    skipped = [seat for seat in seats if seat.skip is not None]
-    rows: list[dict[str, object]] = []
-    for number, group in enumerate([*groups, skipped] if skipped else groups):
-        batch = new_batch(issue.id, number, now=now)
-        session.add(batch)
-        session.flush()
-        rows.extend(_delivery_row(issue.id, batch.id, seat, now=now) for seat in group)
-    if rows:
-        session.execute(insert(Delivery), rows)
-    return len(rows)
-
-
-def _delivery_row(
-    issue_id: int, batch_id: int | None, seat: audience.Seat, *, now: datetime
-) -> dict[str, object]:
-    status = DeliveryStatus.QUEUED if seat.skip is None else DeliveryStatus.SKIPPED
-    return {
-        "issue_id": issue_id,
-        "subscriber_id": seat.subscriber_id,
-        "batch_id": batch_id,
-        "variant_id": seat.variant_id,
-        "name": seat.name if seat.skip is None else None,
-        "status": status,
-        "error": seat.skip,
-        "created_at": now,
-        "finished_at": None if seat.skip is None else now,
-    }
-
-
-def new_batch(issue_id: int, number: int, *, now: datetime) -> Batch:
-    # Random, not derived from ids: a rebuilt database must never reuse a key the provider knows.
-    key = f"digest-i{issue_id}-b{number}-{uuid.uuid4().hex}"
-    return Batch(
-        issue_id=issue_id,
-        number=number,
-        idempotency_key=key,
-        status=BatchStatus.PENDING,
-        next_attempt_at=now,
-        created_at=now,
-    )
-
-
-def lock_issue(session: Session, issue_id: int) -> None:
-    """Serialise enqueue per issue (PostgreSQL row lock; SQLite writers are serial already)."""
-    session.exec(select(Issue.id).where(col(Issue.id) == issue_id).with_for_update()).first()
-
-
-def has_batches(session: Session, issue_id: int) -> bool:
-    query = select(Batch.id).where(col(Batch.issue_id) == issue_id).limit(1)
-    return session.exec(query).first() is not None
+    return int(session.exec(query).one())
 
 
 def claim_batch(
     session: Session, *, issue_id: int, owner: str, now: datetime, lease: timedelta
 ) -> Claim | None:
     """Lease the next batch that is due (or whose lease expired) and recheck its recipients."""
-    due = or_(
-        and_(col(Batch.status) == BatchStatus.PENDING, col(Batch.next_attempt_at) <= now),
-        and_(col(Batch.status) == BatchStatus.LEASED, col(Batch.lease_expires_at) <= now),
-    )
-    query = (
-        select(Batch)
-        .where(col(Batch.issue_id) == issue_id, due)
-        .order_by(col(Batch.number))
-        .limit(1)
-        .with_for_update(skip_locked=True)
-    )
-    batch = session.exec(query).first()
+    batch = _expired_lease(session, issue_id, now=now) or _first_pending(session, issue_id, now=now)
     if batch is None:
         return None
     assert batch.id is not None
@@ -175,6 +96,33 @@ def claim_batch(
     return Claim(
         batch.id, issue_id, batch.idempotency_key, recipients, shrunk, skipped, owner=owner
     )
+
+
+def _first_pending(session: Session, issue_id: int, *, now: datetime) -> Batch | None:
+    # Walks ix_batch_issue_status_number in number order: no sort of every pending batch.
+    query = (
+        select(Batch)
+        .where(col(Batch.issue_id) == issue_id, col(Batch.status) == BatchStatus.PENDING)
+        .where(col(Batch.next_attempt_at) <= now)
+        .order_by(col(Batch.number))
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    return session.exec(query).first()
+
+
+def _expired_lease(session: Session, issue_id: int, *, now: datetime) -> Batch | None:
+    """A batch whose worker died first: it was sent (or not) under its key, so it goes before
+    new work. Leased batches are few (one per worker), so this is cheap."""
+    query = (
+        select(Batch)
+        .where(col(Batch.issue_id) == issue_id, col(Batch.status) == BatchStatus.LEASED)
+        .where(col(Batch.lease_expires_at) <= now)
+        .order_by(col(Batch.number))
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    return session.exec(query).first()
 
 
 def give_up_unknown(session: Session, batch: Batch, *, now: datetime) -> int:

@@ -8,7 +8,7 @@ built again after a crash is byte-for-byte the payload sent under its key the fi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -41,12 +41,15 @@ class Composer:
         now: datetime,
         variants: Sequence[IssueVariant] = (),
         tracking: IssueTracking | None = None,
+        fetch: Callable[[int], IssueVariant | None] | None = None,
     ) -> None:
         if issue.id is None or not issue.subject or issue.html is None or issue.text is None:
             raise Conflict(f"issue #{issue.number} is not frozen yet; nothing can be sent")
         self.settings, self.issue, self.now = settings, issue, now
         self.issue_id: int = issue.id
         self.tracking = tracking
+        # Variants rendered after the send began (the enqueue renders them chunk by chunk).
+        self.fetch = fetch
         self.copies: dict[int | None, Copy] = {
             None: self._copy(issue.subject, issue.html, issue.text)
         }
@@ -61,6 +64,13 @@ class Composer:
             html, text = self.tracking.html(html), self.tracking.text(text)
         return Copy(subject, compile_body(html), compile_body(text))
 
+    def copy(self, variant_id: int | None) -> Copy:
+        if variant_id not in self.copies and variant_id is not None and self.fetch is not None:
+            variant = self.fetch(variant_id)
+            if variant is not None:  # two threads may both compile it: the same bytes
+                self.copies[variant_id] = self._copy(variant.subject, variant.html, variant.text)
+        return self.copies[variant_id]  # KeyError: a variant the sender never loaded
+
     def build(self, claim: Claim) -> list[OutgoingEmail]:
         return [self.for_recipient(r, batch_id=claim.batch_id) for r in claim.recipients]
 
@@ -73,7 +83,7 @@ class Composer:
                 subscriber_id=sid, delivery_id=recipient.delivery_id, batch_id=batch_id
             )
         markup, text = personal_values(plain, recipient.name)
-        copy = self.copies[recipient.variant_id]  # KeyError: a variant the sender never loaded
+        copy = self.copy(recipient.variant_id)
         return OutgoingEmail(
             reference=recipient.reference(self.issue_id),
             to=recipient.email,

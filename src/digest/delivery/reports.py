@@ -6,7 +6,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from digest.errors import NotFound
-from digest.models import Batch, BatchStatus, Delivery, DeliveryStatus, Issue
+from digest.models import Batch, BatchStatus, Delivery, DeliveryStatus, Issue, LedgerTally
 
 
 def issue_counts(session: Session, issue_id: int) -> dict[str, int]:
@@ -18,7 +18,16 @@ def issue_counts(session: Session, issue_id: int) -> dict[str, int]:
     )
     counts = {status.value: 0 for status in DeliveryStatus}
     counts.update({str(status): int(n) for status, n in session.exec(query).all()})
+    for label, n in tallies(session, issue_id, "status"):  # a compacted ledger's counts
+        counts[label] = counts.get(label, 0) + n
     return counts
+
+
+def tallies(session: Session, issue_id: int, kind: str) -> list[tuple[str, int]]:
+    query = select(LedgerTally.label, LedgerTally.count).where(
+        col(LedgerTally.issue_id) == issue_id, col(LedgerTally.kind) == kind
+    )
+    return [(label, int(n)) for label, n in session.exec(query).all()]
 
 
 def batch_counts(session: Session, issue_id: int) -> dict[str, int]:
@@ -41,7 +50,9 @@ def failure_reasons(session: Session, issue_id: int, *, limit: int = 10) -> list
         .order_by(func.count().desc())
         .limit(limit)
     )
-    return [(error or "unknown", int(n)) for error, n in session.exec(query).all()]
+    found = [(error or "unknown", int(n)) for error, n in session.exec(query).all()]
+    found += tallies(session, issue_id, "failure")  # a compacted ledger's reasons
+    return sorted(found, key=lambda pair: (-pair[1], pair[0]))[:limit]
 
 
 def issue_by_number(session: Session, number: int) -> Issue:

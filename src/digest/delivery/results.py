@@ -13,7 +13,8 @@ from datetime import datetime
 from sqlalchemy import bindparam, func, update
 from sqlmodel import Session, col, select
 
-from digest.delivery.claims import Claim, lock_issue, new_batch
+from digest.delivery.claims import Claim
+from digest.delivery.enqueue import lock_issue, new_batch
 from digest.models import Batch, BatchStatus, Delivery, DeliveryStatus, Issue, IssueStatus
 from digest.transports import SendResult
 

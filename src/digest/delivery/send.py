@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from digest import clicks, issues
 from digest.config import Settings
 from digest.db import in_store
-from digest.delivery import breaker, claims
+from digest.delivery import breaker, claims, enqueue
 from digest.delivery.compose import Composer
 from digest.delivery.pacing import Pacer
 from digest.delivery.reports import issue_counts
@@ -53,15 +53,14 @@ def unfinished_issues(session: Session) -> list[Issue]:
 def prepare_issue(session: Session, settings: Settings, *, now: datetime) -> Issue:
     """The issue to send now: an unfinished one first, else now's period, frozen and enqueued.
 
-    Freezing and enqueueing share the caller's transaction: a crash leaves neither or both.
+    Freezing and starting the enqueue (who is in it) share the caller's transaction: a crash
+    leaves neither or both; `send_issue` writes the ledger itself, chunk by chunk, as it sends.
     Raises NothingToSend when the period has nothing new.
     """
     pending = unfinished_issues(session)
     if not pending:
         return open_period_issue(session, settings, now=now)
-    claims.enqueue_issue(
-        session, pending[0], settings=settings, batch_size=settings.batch_size, now=now
-    )
+    enqueue.start_enqueue(session, pending[0], batch_size=settings.batch_size)
     return pending[0]
 
 
@@ -69,14 +68,12 @@ def open_period_issue(
     session: Session, settings: Settings, *, now: datetime, period_at: datetime | None = None
 ) -> Issue:
     """The period's issue (`period_at`'s, else now's), claimed in the store (one per period),
-    frozen as of `now` and enqueued."""
+    frozen as of `now`, its enqueue started (`send_issue` writes the ledger)."""
     issue = issues.claim_issue(session, settings, now=now, period_at=period_at)
     if issue.status == IssueStatus.DRAFT:
         issue = issues.freeze_issue(session, settings, issue, now=now)
     if issue.status in UNFINISHED:
-        claims.enqueue_issue(
-            session, issue, settings=settings, batch_size=settings.batch_size, now=now
-        )
+        enqueue.start_enqueue(session, issue, batch_size=settings.batch_size)
     return issue
 
 
@@ -106,10 +103,15 @@ def finish_if_done(session: Session, issue_id: int, *, now: datetime) -> bool:
         return True
     if issue.status != IssueStatus.SENDING or claims.next_due(session, issue_id) is not None:
         return False
+    if not enqueue.is_finished(session, issue_id):  # readers not in the ledger yet
+        return False
     issue.status, issue.sent_at = IssueStatus.SENT, now
     session.add(issue)
     # The greeting names were kept only so a resent batch is the same payload: done with them.
-    session.execute(update(Delivery).where(col(Delivery.issue_id) == issue_id).values(name=None))
+    named = col(Delivery.name).is_not(None)
+    session.execute(
+        update(Delivery).where(col(Delivery.issue_id) == issue_id, named).values(name=None)
+    )
     return True
 
 
@@ -146,9 +148,22 @@ def send_issue(
         return issue, issues.variants_of(session, issue_id), tracking
 
     issue, variants, tracking = in_store(engine, resume, patience=patience)
+
+    def feed() -> None:  # the ledger is written while the first batches go out
+        enqueue.enqueue_in_chunks(engine, settings, issue_id, clock=clock, patience=patience)
+
     job = SendJob(
         engine=engine,
-        composer=Composer(settings, issue, now=now, variants=variants, tracking=tracking),
+        composer=Composer(
+            settings,
+            issue,
+            now=now,
+            variants=variants,
+            tracking=tracking,
+            fetch=lambda variant_id: in_store(
+                engine, lambda s: s.get(IssueVariant, variant_id), patience=patience
+            ),
+        ),
         transport=transport,
         pacer=pacer,
         policy=policy or RetryPolicy(max_attempts=settings.send_max_attempts),
@@ -160,6 +175,7 @@ def send_issue(
         on_trip=lambda reason: breaker.alert_editors(
             transport, settings, issue_number=issue.number, reason=reason, now=clock()
         ),
+        feed=feed,
     )
     tally = job.run(workers or settings.send_workers)
 

@@ -77,6 +77,9 @@ class SendJob:
     store_patience: float = 60.0  # DIGEST_DB_RETRY_SECONDS: how long to wait out a lost store
     breaker: Breaker | None = None  # checked after every recorded batch (breaker.py)
     on_trip: Callable[[str], None] | None = None  # tells the editors; called once per trip
+    # Work that adds batches while the workers send (the enqueue); idle workers wait for it.
+    feed: Callable[[], None] | None = None
+    feeding: threading.Event = field(default_factory=threading.Event)
 
     def run(self, workers: int) -> Tally:
         prefix = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
@@ -85,6 +88,11 @@ class SendJob:
             threading.Thread(target=self._guarded, args=(f"{prefix}:{n}", done), daemon=True)
             for n, done in enumerate(finished)
         ]
+        if self.feed is not None:
+            self.feeding.set()
+            feeder = threading.Event()
+            threads.append(threading.Thread(target=self._fed, args=(feeder,), daemon=True))
+            finished.append(feeder)
         with self._keep_open():
             for thread in threads:
                 thread.start()
@@ -119,6 +127,17 @@ class SendJob:
             self.errors.append(exc)
             self.stop.set()
         finally:
+            done.set()
+
+    def _fed(self, done: threading.Event) -> None:
+        try:
+            assert self.feed is not None
+            self.feed()
+        except BaseException as exc:  # surface in run(); the next run resumes the enqueue
+            self.errors.append(exc)
+            self.stop.set()
+        finally:
+            self.feeding.clear()
             done.set()
 
     def _work(self, owner: str) -> None:
@@ -165,9 +184,10 @@ class SendJob:
             due = claims.next_due(session, issue_id)
             return due, due is not None and claims.has_leased(session, issue_id)
 
+        feeding = self.feeding.is_set()  # read first: batches written after the look are seen
         due, in_flight = self._store(look, read_only=True)
         if due is None:
-            return None
+            return IDLE_POLL_SECONDS if feeding else None
         wait = max(0.05, (due - self.clock()).total_seconds())
         return None if wait > MAX_IDLE_SECONDS and not in_flight else wait
 

@@ -4,7 +4,9 @@
     catalog.py      Tool, Review, Comparison, ComparisonTool; Persona, Verdict
     issues.py       Issue, IssueComparison, IssueVariant (a copy per topic set); IssueStatus
     subscribers.py  Subscriber; SubscriberStatus, ConsentRoute
-    deliveries.py   the send ledger: Batch, Delivery, and DeliveryMark (what the provider said)
+    deliveries.py   the send ledger: Batch, Delivery, DeliveryMark (what the provider said),
+                    EnqueueProgress (how far an issue's enqueue has got),
+                    LedgerTally (an old issue's ledger folded into counts)
     messages.py     TransactionalMessage (readers' own mail); MessageKind, MessageStatus
     requests.py     ReaderRequest (a web request for a reader's mail, until acted on); RequestKind
     events.py       RateCounter (abuse counters), WebhookEvent (provider events applied once),
@@ -32,7 +34,15 @@ from digest.models.clicks import (
     ProviderCount,
     ReaderClick,
 )
-from digest.models.deliveries import Batch, BatchStatus, Delivery, DeliveryMark, DeliveryStatus
+from digest.models.deliveries import (
+    Batch,
+    BatchStatus,
+    Delivery,
+    DeliveryMark,
+    DeliveryStatus,
+    EnqueueProgress,
+    LedgerTally,
+)
 from digest.models.desk import AuditEntry, EditorAccount, SendRequest, SendRequestKind
 from digest.models.events import EditorSession, RateCounter, WebhookEvent
 from digest.models.health import SendHealth
@@ -60,11 +70,13 @@ __all__ = [
     "DeliveryStatus",
     "EditorAccount",
     "EditorSession",
+    "EnqueueProgress",
     "Issue",
     "IssueComparison",
     "IssueStatus",
     "IssueTally",
     "IssueVariant",
+    "LedgerTally",
     "LinkKind",
     "MessageKind",
     "MessageStatus",

@@ -32,7 +32,9 @@ class DeliveryStatus(StrEnum):
 class Batch(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("issue_id", "number"),
-        Index("ix_batch_issue_status", "issue_id", "status"),
+        # Serves the claim: the first pending batch in number order is read off the index,
+        # never sorted out of every pending batch (at 1M readers there are 10,000).
+        Index("ix_batch_issue_status_number", "issue_id", "status", "number"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -113,3 +115,43 @@ class DeliveryMark(SQLModel, table=True):
     event: str = Field(max_length=30)  # "delivered" | "bounced" | "complained" | ...
     detail: str | None = Field(default=None, max_length=200)
     at: datetime = utc_field()
+
+
+class EnqueueProgress(SQLModel, table=True):
+    """How far an issue's enqueue has got. The ledger is written in chunks of readers by id,
+    each chunk in one transaction with this row, so a crash mid-enqueue resumes where it
+    stopped and no reader is written twice."""
+
+    __tablename__ = "enqueue_progress"
+
+    issue_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("issue.id", ondelete="CASCADE"), primary_key=True)
+    )
+    # Readers with ids up to here are in the ledger (or were not confirmed when it was written).
+    done_through: int = 0
+    # The highest reader id when the send began: whoever joins later waits for the next issue.
+    last_reader: int = 0
+    batch_size: int = Field(ge=1)  # kept, so a resumed enqueue batches as the first run did
+    queued: int = 0  # deliveries written so far, to send or skipped
+    # The batch of readers whose topics have nothing this week (it sends nothing); numbered
+    # last when the enqueue finishes, -1 until then.
+    skip_batch_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("batch.id", ondelete="SET NULL"), nullable=True),
+    )
+    finished_at: datetime | None = utc_field(nullable=True)
+
+
+class LedgerTally(SQLModel, table=True):
+    """An issue's ledger folded into counts (`digest ledger compact`): how many deliveries ended
+    in each status ("status", label = the status) and why they failed ("failure", label = the
+    reason). What the desk shows per issue survives; the per-reader rows do not."""
+
+    __tablename__ = "ledger_tally"
+
+    issue_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("issue.id", ondelete="CASCADE"), primary_key=True)
+    )
+    kind: str = Field(max_length=10, primary_key=True)  # "status" | "failure"
+    label: str = Field(max_length=1000, primary_key=True)
+    count: int = 0

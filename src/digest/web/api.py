@@ -7,6 +7,7 @@ import json
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from digest import catalog, stats
 from digest.config import Settings
@@ -29,7 +30,7 @@ def _refusal(request: Request, settings: Settings) -> JSONResponse | None:
     """The answer for a request without the right bearer token; None when it has it."""
     if settings.api_token is None:
         return _error(401, "the API is disabled: set DIGEST_API_TOKEN on the server")
-    bearer = check_bearer(request)
+    bearer = check_bearer(request)  # a store write: async routes call this in a thread
     if bearer is Bearer.BLOCKED:
         return _error(429, "too many wrong tokens from your address; try again later")
     if bearer is not Bearer.GOOD:
@@ -40,7 +41,7 @@ def _refusal(request: Request, settings: Settings) -> JSONResponse | None:
 @router.post("/comparisons")
 async def post_comparisons(request: Request, settings: SettingsDep) -> JSONResponse:
     """Import comparisons (same JSON as the import file); all-or-nothing, upsert by slug."""
-    refused = _refusal(request, settings)
+    refused = await run_in_threadpool(_refusal, request, settings)  # a store write: off the loop
     if refused is not None:
         return refused
     try:
@@ -53,7 +54,7 @@ async def post_comparisons(request: Request, settings: SettingsDep) -> JSONRespo
         return _error(400, f"request body is not valid UTF-8 JSON: {exc}")
     except RecursionError:
         return _error(400, "request body is nested too deeply")
-    return _import(request, data)
+    return await run_in_threadpool(_import, request, data)  # store work: off the loop
 
 
 def _import(request: Request, data: object) -> JSONResponse:

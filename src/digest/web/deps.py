@@ -3,10 +3,12 @@ transport, bounded bodies and the time."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Annotated
 
+import anyio.from_thread
 from fastapi import Depends, Request
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -43,6 +45,20 @@ def get_transport(request: Request) -> Transport:
 def get_read_session(request: Request) -> Iterator[Session]:
     with session_scope(get_engine(request), read_only=True) as session:
         yield session
+
+
+def wake_reader_work(request: Request) -> None:
+    """Wake the reader-work loop (mail_retry.py) from a route, on the loop or in a worker
+    thread: an asyncio.Event may only be set on its own loop's thread."""
+    wake = getattr(request.app.state, "reader_work", None)
+    if wake is None:
+        return
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # a worker thread (sync route or run_in_threadpool): hand it over
+        anyio.from_thread.run_sync(wake.set)
+        return
+    wake.set()
 
 
 def now() -> datetime:

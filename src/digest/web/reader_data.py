@@ -13,10 +13,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from digest.errors import Conflict
 from digest.models import Subscriber, SubscriberStatus
 from digest.readers import privacy, subscriptions
+from digest.web.deps import wake_reader_work
 from digest.web.forms import BadBody, read_fields
 from digest.web.pages import PAGE_HEADERS, render_page
 from digest.web.reader_link import DataLink, ReaderLink
@@ -40,9 +42,7 @@ def send_data_link(request: Request, link: ReaderLink) -> str | None:
         link.act(queue)
     except Conflict as exc:
         return exc.message[:1].upper() + exc.message[1:] + "."
-    wake = getattr(request.app.state, "reader_work", None)
-    if wake is not None:
-        wake.set()
+    wake_reader_work(request)
     return None
 
 
@@ -57,6 +57,10 @@ async def data_action(request: Request, link: DataLink) -> Response:
         fields, _ = await read_fields(request)
     except BadBody:
         fields = {}
+    return await run_in_threadpool(_act, request, link, fields)  # store work: off the loop
+
+
+def _act(request: Request, link: DataLink, fields: dict[str, str]) -> Response:
     action = fields.get("action", "")
     if action == "download":
         return _download(link)

@@ -19,6 +19,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from digest import issues
 from digest.config import ClickTracking, Settings
@@ -30,7 +31,7 @@ from digest.readers.signup import Answer, Receipt
 from digest.web import issue_page
 from digest.web.bearer import Bearer, check_bearer, retry_after
 from digest.web.client import client_ip
-from digest.web.deps import SettingsDep, get_engine, get_settings_dep, now
+from digest.web.deps import SettingsDep, get_engine, get_settings_dep, now, wake_reader_work
 from digest.web.forms import BadBody, read_fields, read_fields_and_lists, wants_json
 from digest.web.pages import render_page
 
@@ -83,13 +84,14 @@ async def _handle(request: Request, settings: Settings, kind: RequestKind) -> Re
         fields, topics, is_json = await _read(request, kind)
     except BadBody as exc:
         return _bad_body(request, exc, is_json=wants_json(request))
-    trusted = _proxy(request)
+    trusted = await run_in_threadpool(_proxy, request)  # counts wrong tokens in the store
     if isinstance(trusted, Response):
         return trusted
     signup_request = _signup_request(request, fields, is_json, trusted, topics)
     ticked = [slug[:120] for slug in topics]  # echoed into the form, never trusted
     try:
-        receipt = _receive(request, settings, signup_request, kind)
+        # In a worker thread: a write that waits on the SQLite lock must not stop the loop.
+        receipt = await run_in_threadpool(_receive, request, settings, signup_request, kind)
     except InvalidInput as exc:
         error = exc.problems[0][1]
         if is_json:
@@ -139,9 +141,7 @@ def _receive(
     with session_scope(get_engine(request)) as session:
         receipt = signup.receive_request(session, settings, signup_request, kind, now=now())
     if receipt.stored:
-        wake = getattr(request.app.state, "reader_work", None)
-        if wake is not None:
-            wake.set()  # act on it right after this answer
+        wake_reader_work(request)  # act on it right after this answer
     return receipt
 
 

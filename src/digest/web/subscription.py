@@ -20,6 +20,7 @@ from typing import Any
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.engine import Engine
+from starlette.concurrency import run_in_threadpool
 
 from digest import catalog, clicks, links
 from digest.config import Settings
@@ -155,6 +156,10 @@ async def unsubscribe(request: Request, link: UnsubscribeLink) -> Response:
         fields, _ = await read_fields(request)
     except BadBody:
         fields = {}  # a one-click client's odd body must not stop the unsubscribe
+    return await run_in_threadpool(_unsubscribe, request, link, fields)  # store work: off the loop
+
+
+def _unsubscribe(request: Request, link: UnsubscribeLink, fields: dict[str, str]) -> Response:
     action = (
         subscriptions.resubscribe_subscriber
         if fields.get("action") == "resubscribe"
@@ -255,6 +260,12 @@ async def change_preferences(request: Request, link: PreferencesLink) -> Respons
         fields, lists, _ = await read_fields_and_lists(request, frozenset({"topics"}))
     except BadBody as exc:
         fields, lists = {"action": "", "error": str(exc)}, {}
+    return await run_in_threadpool(_preferences, request, link, fields, lists)  # off the loop
+
+
+def _preferences(
+    request: Request, link: PreferencesLink, fields: dict[str, str], lists: dict[str, list[str]]
+) -> Response:
     if fields.get("action") == "topics":
         return change_topics(
             request, link, every=fields.get("every") == "all", slugs=lists["topics"]

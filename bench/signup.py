@@ -1,0 +1,206 @@
+"""Signups: `POST /subscribe` of `digest serve` (SQLite) against a bare FastAPI route that
+inserts one SQLite row (bench/bare_app.py), interleaved rounds, same clients, same form body.
+
+Each round posts BENCH_REQUESTS new addresses from BENCH_CLIENTS keep-alive clients to each
+server in turn (ours first, then the bare one). Our posts carry a fresh form stamp each (made
+here with the server's secret: the real form path, stamp spent, both rate-limit counters, the
+stored request; the confirmation is built and sent afterwards by the reader-work loop). While
+ours is loaded, a probe client asks `/healthz` every 20 ms: its p99 says whether anything
+blocks the event loop.
+
+Environment: BENCH_CLIENTS (8), BENCH_REQUESTS (800), BENCH_ROUNDS (3).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from digest.readers.defences import make_form_stamp  # noqa: E402
+
+CLIENTS = int(os.environ.get("BENCH_CLIENTS", "8"))
+REQUESTS = int(os.environ.get("BENCH_REQUESTS", "800"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+SECRET = "bench-secret-key-0123456789-0123456789"
+DIGEST = Path(sys.executable).with_name("digest")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_up(port: int, server: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    server.kill()
+    raise SystemExit("a server did not start")
+
+
+def start_ours(folder: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DIGEST_", "RESEND_"))}
+    url = f"sqlite:///{folder / 'subscribers.db'}"
+    env.update(
+        DIGEST_DATABASE_URL=url,
+        DIGEST_SECRET_KEY=SECRET,
+        DIGEST_OUTBOX_DIR=str(folder / "outbox"),
+        DIGEST_BASE_URL=f"http://127.0.0.1:{port}",
+        DIGEST_SUBSCRIBE_IP_LIMIT="1000000",  # all clients share one address
+        DIGEST_SUBSCRIBE_MIN_SECONDS="0",
+        DIGEST_CONFIRM_HOURLY_LIMIT="1000000",
+    )
+    subprocess.run(
+        [str(DIGEST), "db", "upgrade"], env=env, cwd=folder, check=True, stdout=subprocess.DEVNULL
+    )
+    server = subprocess.Popen(
+        [str(DIGEST), "serve", "--port", str(port)],
+        env=env,
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_up(port, server)
+    return server
+
+
+def start_bare(folder: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "BARE_DB": str(folder / "bare.db")}
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bare_app:app",
+            "--app-dir",
+            str(ROOT / "bench"),
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env=env,
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_up(port, server)
+    return server
+
+
+def load(base: str, tag: str, body: Callable[[str], dict[str, str]]) -> tuple[float, list[float]]:
+    """REQUESTS posts from CLIENTS clients; (requests/s, latencies)."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def client(index: int) -> None:
+        mine = []
+        with httpx.Client(base_url=base, timeout=60) as http:
+            for number in range(REQUESTS // CLIENTS):
+                data = body(f"{tag}-{index}-{number}@example.com")
+                started = time.perf_counter()
+                response = http.post("/subscribe", data=data)
+                mine.append(time.perf_counter() - started)
+                assert response.status_code < 300, response.text[:200]
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return len(latencies) / (time.perf_counter() - started), latencies
+
+
+def probing(base: str, stop: threading.Event, into: list[float]) -> None:
+    with httpx.Client(base_url=base, timeout=60) as http:
+        while not stop.is_set():
+            started = time.perf_counter()
+            http.get("/healthz")
+            into.append(time.perf_counter() - started)
+            stop.wait(0.02)
+
+
+def ours_body(address: str) -> dict[str, str]:
+    stamp = make_form_stamp(SECRET, now=datetime.now(UTC))
+    return {"email": address, "name": "", "form_stamp": stamp}
+
+
+def p99(values: list[float]) -> float:
+    return sorted(values)[min(len(values) - 1, int(len(values) * 0.99))]
+
+
+def spread(values: list[float], fmt: str = "{:.0f}") -> str:
+    return (
+        f"{fmt.format(statistics.median(values))} "
+        f"({fmt.format(min(values))}-{fmt.format(max(values))})"
+    )
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="digest-bench-") as tmp:
+        folder = Path(tmp)
+        ours_port, bare_port = free_port(), free_port()
+        ours, bare = start_ours(folder, ours_port), start_bare(folder, bare_port)
+        rates: dict[str, list[float]] = {"ours": [], "bare": [], "ours99": [], "bare99": []}
+        probe99: list[float] = []
+        try:
+            for n in range(ROUNDS):
+                probes: list[float] = []
+                stop = threading.Event()
+                prober = threading.Thread(
+                    target=probing, args=(f"http://127.0.0.1:{ours_port}", stop, probes)
+                )
+                prober.start()
+                rate, lat = load(f"http://127.0.0.1:{ours_port}", f"o{n}", ours_body)
+                stop.set()
+                prober.join()
+                rates["ours"].append(rate)
+                rates["ours99"].append(p99(lat) * 1000)
+                probe99.append(p99(probes) * 1000)
+                rate, lat = load(f"http://127.0.0.1:{bare_port}", f"b{n}", lambda a: {"email": a})
+                rates["bare"].append(rate)
+                rates["bare99"].append(p99(lat) * 1000)
+        finally:
+            for server in (ours, bare):
+                server.terminate()
+                server.wait(timeout=20)
+        ratios = [o / b for o, b in zip(rates["ours"], rates["bare"], strict=True)]
+        print(f"{CLIENTS} clients, {REQUESTS} new addresses per server per round, {ROUNDS} rounds")
+        print(
+            f"POST /subscribe (digest serve): {spread(rates['ours'])} req/s, "
+            f"p99 {spread(rates['ours99'])} ms"
+        )
+        print(
+            f"bare FastAPI insert:            {spread(rates['bare'])} req/s, "
+            f"p99 {spread(rates['bare99'])} ms"
+        )
+        print(f"ratio ours/bare {spread(ratios, '{:.2f}')} (goal >= 0.5; p99 goal < 50 ms)")
+        print(f"/healthz beside the signups: p99 {spread(probe99)} ms (goal < 50 ms)")
+
+
+if __name__ == "__main__":
+    main()

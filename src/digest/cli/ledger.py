@@ -1,0 +1,35 @@
+"""`digest ledger compact --older-than DAYS`: fold old issues' ledgers into per-issue counts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+import typer
+
+from digest.cli.common import console, load_settings, open_engine
+from digest.db import session_scope
+from digest.delivery import compact
+
+app = typer.Typer(help="The send ledger: keep it small.", no_args_is_help=True)
+
+
+@app.command("compact")
+def compact_command(
+    older_than: Annotated[
+        int, typer.Option("--older-than", min=1, help="Issues sent more than DAYS days ago.")
+    ],
+) -> None:
+    """Replace the per-reader rows of sent issues older than DAYS by per-issue counts (what
+    `digest issue show` and the desk report stay exact). One transaction per issue."""
+    engine = open_engine(load_settings())
+    cutoff = datetime.now(UTC) - timedelta(days=older_than)
+    with session_scope(engine, read_only=True) as session:
+        issue_ids = compact.compactable(session, sent_before=cutoff)
+    removed = 0
+    for issue_id in issue_ids:
+        with session_scope(engine) as session:
+            removed += compact.compact_issue(session, issue_id)
+    console.print(
+        f"Compacted {len(issue_ids)} issue(s): {removed} delivery row(s) folded into counts."
+    )

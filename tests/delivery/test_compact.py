@@ -1,0 +1,87 @@
+"""`digest ledger compact`: an old issue's per-reader rows folded into counts (both engines);
+what the desk and `digest issue show` report per issue stays exact."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
+from sqlmodel import col, select
+
+from digest import delivery
+from digest.config import Settings
+from digest.db import session_scope
+from digest.delivery import claims, compact
+from digest.models import Batch, Delivery, DeliveryMark, DeliveryStatus, Issue, IssueStatus
+from tests.support.cli import digest_env, run_digest
+from tests.support.ledger import NOW, add_readers, frozen_issue
+
+
+def sent_issue(engine: Engine, settings: Settings, *, number: int, readers: int) -> int:
+    """`readers` more readers and an issue sent at NOW to everyone: every third delivery failed
+    ("mailbox full" or "no such user")."""
+    with session_scope(engine) as session:
+        add_readers(session, readers, start=number * 1000)
+        issue = frozen_issue(session, number=number)
+        claims.enqueue_issue(session, issue, settings=settings, batch_size=10, now=NOW)
+        assert issue.id is not None
+        rows = session.exec(select(Delivery).where(col(Delivery.issue_id) == issue.id)).all()
+        for n, row in enumerate(sorted(rows, key=lambda r: r.subscriber_id)):
+            failed = n % 3 == 0
+            row.status = DeliveryStatus.FAILED if failed else DeliveryStatus.SENT
+            row.error = ("mailbox full", "no such user")[n % 2] if failed else None
+            session.add(row)
+        session.flush()
+        session.add(DeliveryMark(delivery_id=rows[1].id or 0, event="delivered", at=NOW))
+        session.execute(
+            update(Issue)
+            .where(col(Issue.id) == issue.id)
+            .values(status=IssueStatus.SENT, sent_at=NOW)
+        )
+        return issue.id
+
+
+def report(engine: Engine, issue_id: int) -> tuple[dict[str, int], list[tuple[str, int]]]:
+    with session_scope(engine, read_only=True) as session:
+        return delivery.issue_counts(session, issue_id), delivery.failure_reasons(session, issue_id)
+
+
+def test_old_issues_fold_into_counts_and_report_the_same(
+    engine: Engine, settings: Settings
+) -> None:
+    old = sent_issue(engine, settings, number=1, readers=30)
+    recent = sent_issue(engine, settings, number=2, readers=12)
+    with session_scope(engine) as session:
+        session.execute(
+            update(Issue).where(col(Issue.id) == recent).values(sent_at=NOW + timedelta(days=60))
+        )
+    before_old, before_recent = report(engine, old), report(engine, recent)
+    with session_scope(engine, read_only=True) as session:
+        due = compact.compactable(session, sent_before=NOW + timedelta(days=30))
+    assert due == [old]
+    with session_scope(engine) as session:
+        assert compact.compact_issue(session, old) == 30
+    assert report(engine, old) == before_old and report(engine, recent) == before_recent
+    assert before_old[0] == {"queued": 0, "sent": 20, "failed": 10, "skipped": 0}
+    with session_scope(engine, read_only=True) as session:
+        left = session.exec(select(Delivery.issue_id)).all()
+        batches = session.exec(select(Batch.issue_id)).all()
+        marks = session.exec(select(DeliveryMark)).all()
+        again = compact.compactable(session, sent_before=NOW + timedelta(days=30))
+    assert set(left) == {recent} and set(batches) == {recent} and again == []
+    assert len(marks) == 1  # the recent issue's mark; the old one's went with its delivery
+
+
+def test_the_command_compacts_issues_older_than_the_days_given(
+    tmp_path: Path, engine: Engine, settings: Settings
+) -> None:
+    issue_id = sent_issue(engine, settings, number=1, readers=9)
+    env = digest_env(tmp_path, settings.database_url, DIGEST_SECRET_KEY="k" * 40)
+    kept = run_digest(["ledger", "compact", "--older-than", "100000"], env, tmp_path)
+    assert kept.returncode == 0 and "Compacted 0 issue(s)" in kept.stdout, kept.stderr
+    done = run_digest(["ledger", "compact", "--older-than", "1"], env, tmp_path)
+    assert done.returncode == 0 and "Compacted 1 issue(s): 9 delivery row(s)" in done.stdout
+    counts, _ = report(engine, issue_id)
+    assert counts == {"queued": 0, "sent": 6, "failed": 3, "skipped": 0}
