@@ -270,3 +270,23 @@ def test_every_email_has_no_violations(
     page.set_content(site["emails"][kind])
     check(page, axe_source, kind)
     page.close()
+
+
+def test_the_audit_and_accounts_pages_have_no_violations(
+    browser: Any, axe_source: str, site: dict[str, Any]
+) -> None:
+    """The desk's audit log and accounts pages (issue 11), wide and phone-sized, no sideways
+    scroll."""
+    page = browser.new_context(bypass_csp=True, viewport={"width": 1280, "height": 900}).new_page()
+    page.goto(site["base"] + "/editor/login")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda url: not url.endswith("/editor/login"))
+    for width in (1280, 375):
+        page.set_viewport_size({"width": width, "height": 900})
+        for path in ("/editor/audit", "/editor/accounts"):
+            page.goto(site["base"] + path)
+            check(page, axe_source, f"{path} at {width} px")
+            scroll = page.evaluate("document.documentElement.scrollWidth")
+            assert scroll <= width, f"{path} scrolls sideways at {width} px"
+    page.close()

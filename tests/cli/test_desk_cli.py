@@ -59,6 +59,8 @@ def test_pause_then_resume_through_the_worker(
     with session_scope(sqlite_engine) as session:
         issue = delivery.prepare_issue(session, sqlite_settings, now=datetime.now(UTC))
     assert run_digest(["issue", "pause", "1"], env, tmp_path).returncode == 0
+    by_hand = run_digest(["issue", "send"], env, tmp_path)
+    assert by_hand.returncode == 3 and "digest issue resume 1" in by_hand.stderr
     idle = run_digest(["worker", "--once"], env, tmp_path)
     assert idle.returncode == 0, idle.stderr
     assert not list(sqlite_settings.outbox_dir.glob("*.eml"))
@@ -98,3 +100,28 @@ def test_the_worker_stops_cleanly_on_sigterm(tmp_path: Path, env: dict[str, str]
         if process.poll() is None:
             process.kill()
     assert status == 0 and "worker stopped" in rest
+
+
+def test_the_doctor_warns_when_review_has_nobody_to_remind(tmp_path: Path) -> None:
+    from digest.cli.doctor import Outcome, review_finding
+    from tests.support.settings import make_test_settings
+
+    url = f"sqlite:///{tmp_path / 'd.db'}"
+    auto = review_finding(make_test_settings(tmp_path, url))
+    lonely = review_finding(make_test_settings(tmp_path, url, review="required"))
+    told = review_finding(
+        make_test_settings(tmp_path, url, review="required", editor_emails="a@example.com")
+    )
+    assert auto.outcome is Outcome.OK and told.outcome is Outcome.OK
+    assert lonely.outcome is Outcome.WARN and "DIGEST_EDITOR_EMAILS" in lonely.detail
+
+
+@pytest.mark.parametrize(
+    "value", ["a@example.com\r\nBcc: x@example.com", "Ann <a@example.com>", "not-an-address"]
+)
+def test_editor_emails_must_be_plain_addresses(tmp_path: Path, value: str) -> None:
+    from digest.errors import ConfigError
+    from tests.support.settings import make_test_settings
+
+    with pytest.raises(ConfigError, match="DIGEST_EDITOR_EMAILS"):
+        make_test_settings(tmp_path, f"sqlite:///{tmp_path / 'd.db'}", editor_emails=value)

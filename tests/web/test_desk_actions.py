@@ -150,3 +150,20 @@ def test_the_back_field_stays_on_the_desk(desk: str) -> None:
             for back in ("https://evil.example/", "//evil.example/x", "/editor/readers\r\nX: y")
         ]
     assert all(path_of(a) == "/editor/issues/1?done=held" for a in answers)
+
+
+def test_saving_a_subject_after_approval_withdraws_it(
+    desk: str, engine: Engine, editor_settings: Settings
+) -> None:
+    client, token = logged_in(desk)
+    with closing(client):
+        client.post("/editor/issues/1/approve", data={"csrf": token})
+        with session_scope(engine, read_only=True) as session:
+            assert editors.review_state(session, editor_settings, now=datetime.now(UTC)).approved
+        saved = client.post("/editor/issue", data={"csrf": token, "subject": "Changed"})
+    assert saved.status_code == 303
+    with session_scope(engine, read_only=True) as session:
+        state = editors.review_state(session, editor_settings, now=datetime.now(UTC))
+        log = [(e.action, e.detail) for e in editors.recent_audit(session, target="issue 1")]
+    assert not state.approved and state.issue is not None and state.issue.approved_hash is None
+    assert log[0] == ("edit", "subject and note saved; approval withdrawn")

@@ -184,6 +184,10 @@ def test_no_route_answers_500_or_stores_what_it_should_not(
                 "/editor/login",
                 "/editor/logout",
                 "/editor/issue",
+                "/editor/issues/1/send",
+                "/editor/issues/x/approve",
+                "/editor/accounts/add",
+                "/editor/audit",
                 "/subscribe/stamp",
                 "/issues/",
                 f"/confirm/{quote(token, safe='')}",
@@ -215,8 +219,13 @@ def check_store(engine: Engine, reader_id: int) -> None:
             text("SELECT email, consent_route FROM subscriber WHERE id != :id"), {"id": reader_id}
         ).all()
         webhook_events = connection.execute(text("SELECT count(*) FROM webhook_event")).scalar_one()
+        desk = connection.execute(
+            text(
+                "SELECT (SELECT count(*) FROM send_request) + (SELECT count(*) FROM editor_account)"
+            )
+        ).scalar_one()
     assert tuple(reader) == ("reader@example.com", "Reader", "confirmed")
-    assert webhook_events == 0
+    assert webhook_events == 0 and desk == 0
     for email, route in others:
         # Only a JSON request with a valid address can add someone (forms need a signed stamp).
         assert route == "api"

@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from digest import migrate
 from digest.cli.common import console, database_label, load_settings, open_engine, shown
-from digest.config import Environment, Settings, TransportName
+from digest.config import Environment, ReviewMode, Settings, TransportName
 from digest.db import check_database
 from digest.errors import DigestError
 from digest.transports import check_transport, make_transport
@@ -70,6 +70,23 @@ def run_checks() -> Iterator[Finding]:
     yield _transport(settings)
     yield from _base_url(settings)
     yield _webhooks(settings)
+    yield review_finding(settings)
+
+
+def review_finding(settings: Settings) -> Finding:
+    """DIGEST_REVIEW=required with nobody to remind is a send that silently waits."""
+    if settings.review != ReviewMode.REQUIRED:
+        return Finding("review", Outcome.OK, "auto: the scheduled run sends without approval")
+    if not settings.editor_addresses:
+        return Finding(
+            "review",
+            Outcome.WARN,
+            "required, but DIGEST_EDITOR_EMAILS is empty: nobody is told an issue waits for "
+            "approval, and an unapproved issue is not sent",
+        )
+    hours = f"{settings.review_notice_hours:g}"
+    count = len(settings.editor_addresses)
+    return Finding("review", Outcome.OK, f"required; {count} editor(s) reminded {hours} h ahead")
 
 
 def _summary(settings: Settings) -> str:

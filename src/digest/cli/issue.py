@@ -202,6 +202,12 @@ def show_command(
         console.print(f"  {n} failed: {shown(reason)}")
 
 
+def _approval(issue: Issue, stamp: str) -> str:
+    if issue.approved_at is None:
+        return "-"
+    return f"by {issue.approved_by} at {issue.approved_at.strftime(stamp)}"
+
+
 def issue_rows(
     issue: Issue, counts: dict[str, int], batches: dict[str, int]
 ) -> list[tuple[str, str]]:
@@ -212,6 +218,7 @@ def issue_rows(
         ("Subject", issue.subject or "-"),
         ("Frozen", issue.frozen_at.strftime(stamp) if issue.frozen_at else "-"),
         ("Sent", issue.sent_at.strftime(stamp) if issue.sent_at else "-"),
+        ("Approved", _approval(issue, stamp)),
         ("Deliveries", " · ".join(f"{k} {v}" for k, v in counts.items())),
         ("Batches", " · ".join(f"{k} {v}" for k, v in batches.items())),
     ]

@@ -106,6 +106,12 @@ def send_now(
     if issue.status == IssueStatus.SENT:  # another sender finished it meanwhile
         console.print(f"Issue #{issue.number} ({shown(issue.period)}) was already sent.")
         return show_counts(engine, issue)
+    if issue.paused_by:  # an editor's pause holds until an editor resumes (editors.requests)
+        err_console.print(
+            f"[yellow]Paused:[/yellow] issue #{issue.number} was paused by "
+            f"{shown(issue.paused_by)}. Resume it with: digest issue resume {issue.number}"
+        )
+        raise typer.Exit(EXIT_UNFINISHED)
     if issue.period != issues.period_of(now, settings.tz):
         console.print(
             f"Resuming unfinished issue #{issue.number} ({shown(issue.period)}) first; "

@@ -7,10 +7,12 @@ clear, never in a URL). The last owner can be neither removed nor demoted (edito
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from sqlmodel import Session
 
 from digest import editors
 from digest.db import session_scope
@@ -89,7 +91,9 @@ def owner(request: Request, form: EditorForm) -> Response:
     )
 
 
-def _change(request: Request, form: EditorPost, done: str, change: Any) -> Response:
+def _change(
+    request: Request, form: EditorPost, done: str, change: Callable[[Session], object]
+) -> Response:
     try:
         with session_scope(get_engine(request)) as session:
             change(session)
