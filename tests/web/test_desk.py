@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -14,7 +15,7 @@ from digest.config import Settings
 from digest.db import session_scope
 from digest.models import Issue, IssueStatus
 from tests.support.desk_data import History
-from tests.support.issue_data import import_docs, week_of
+from tests.support.issue_data import comparison_doc, import_docs, week_of
 from tests.support.live_server import live_server
 from tests.web.test_editor import login
 
@@ -110,3 +111,19 @@ def test_a_running_send_is_watched_by_our_script(
     with httpx.Client(base_url=str(client.base_url)) as stranger:
         assert stranger.get("/editor/desk.js").status_code == 303
         assert stranger.get("/editor/issues/2/progress").status_code == 303
+
+
+def test_approving_an_out_of_date_overview_is_refused(
+    engine: Engine, history: History, client: httpx.Client
+) -> None:
+    now = datetime.now(UTC)
+    import_docs(engine, week_of(now - timedelta(hours=3), 2), now=now)
+    page = client.get("/editor").text
+    content = re.search(r'name="content" value="([0-9a-f]{64})"', page)
+    token = re.search(r'name="csrf" value="([0-9a-f]+)"', page)
+    assert content and token, "the Approve form carries what the editor saw"
+    import_docs(engine, [comparison_doc(40, now - timedelta(minutes=5))], now=now)
+    form = {"csrf": token.group(1), "back": "/editor", "content": content.group(1)}
+    stale = client.post("/editor/issues/3/approve", data=form)
+    assert stale.status_code == 409
+    assert "Not approved" in client.get("/editor").text

@@ -21,11 +21,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from digest import delivery, issues, stats
+from digest import delivery, editors, issues, stats
 from digest.config import Settings
 from digest.db import session_scope
 from digest.errors import InvalidInput, NotFound, NothingToSend
-from digest.models import DeliveryStatus, IssueStatus
+from digest.models import DeliveryStatus, Issue, IssueStatus
 from digest.paths import WEB_TEMPLATES
 from digest.render import passed
 from digest.web import charts
@@ -74,13 +74,23 @@ def next_issue_context(session: Session, settings: Settings) -> dict[str, Any]:
         preview: issues.Preview | None = issues.preview_next_issue(session, settings, now=now())
     except (NothingToSend, InvalidInput):
         preview = None
+    draft = issues.find_draft(session)
     return {
         "plan": plan,
-        "draft": issues.find_draft(session),
+        "draft": draft,
+        # what the editor sees: an approval of a page that is out of date is refused
+        "content": _content(session, settings, draft),
         "checks": preview.checks if preview else [],
         "ready": passed(preview.checks) if preview else False,
         "subject": preview.email.subject if preview else None,
     }
+
+
+def _content(session: Session, settings: Settings, draft: Issue | None) -> str | None:
+    try:
+        return editors.content_hash(session, settings, draft, now=now())
+    except NothingToSend:
+        return None
 
 
 def figures_context(session: Session, settings: Settings) -> dict[str, Any]:
