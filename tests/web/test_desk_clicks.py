@@ -58,6 +58,12 @@ def _make_hostile(engine: Engine, issue_id: int) -> None:
         link.url = "javascript:alert(3)"
 
 
+def _close_windows(engine: Engine, settings: Settings) -> None:
+    with session_scope(engine) as session:
+        ended = SENT_AT + timedelta(days=settings.click_window_days, minutes=1)
+        clicks.close_due_windows(session, now=ended)
+
+
 def test_the_issue_page_shows_the_click_figures(
     engine: Engine, tmp_path: Path, database_url: str
 ) -> None:
@@ -70,6 +76,9 @@ def test_the_issue_page_shows_the_click_figures(
         assert login(client).status_code == 303
         page = client.get("/editor/issues/1").text
         table = client.get("/editor/issues/1/links.csv")
+        open_overview = client.get("/editor").text
+        _close_windows(engine, settings)
+        closed_overview = client.get("/editor").text
     with session_scope(engine, read_only=True) as session:
         want = clicks.issue_click_figures(session, issue_id)
     assert want.human_clickers == 2 and 0 < want.bot_share < 1  # the clicks were counted
@@ -86,6 +95,10 @@ def test_the_issue_page_shows_the_click_figures(
         assert cells in page
     assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert 'href="javascript:' not in page  # only http(s) targets become links
+    # the overview shows the rates once the window has closed (from its totals, fast)
+    assert '<td class="number muted">counting</td>' in open_overview
+    rates = f'<td class="number">{percent(want.click_rate)}</td><td class="number">{percent(want.bot_share)}</td>'
+    assert rates not in open_overview and rates in closed_overview
     rows = list(csv.DictReader(io.StringIO(table.text)))
     assert table.headers["content-type"].startswith("text/csv")
     assert [int(r["human_unique"]) for r in rows] == [f.human_unique for f in want.links]

@@ -22,7 +22,7 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from digest import delivery, editors, issues, stats
-from digest.config import Settings
+from digest.config import ClickTracking, Settings
 from digest.db import session_scope
 from digest.delivery import breaker
 from digest.errors import InvalidInput, NotFound, NothingToSend
@@ -36,6 +36,7 @@ from digest.web.desk_actions import flash_text
 from digest.web.desk_clicks import (
     LINK_COLUMNS,
     clicks_context,
+    closed_rates,
     flush_hits,
     issue_figures,
     link_rows,
@@ -111,6 +112,8 @@ def figures_context(session: Session, settings: Settings) -> dict[str, Any]:
         "growth_chart": charts.growth_chart(weeks),
         "series": charts.SERIES,
         "figures": figures,
+        "click_rates": closed_rates(session, figures),
+        "clicks_tracked": settings.track_clicks != ClickTracking.OFF,
         "rate_chart": charts.rate_chart(figures),
         "lines": stats.COMPLAINT_LINES,
     }
