@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
-from digest import catalog, issues, links
+from digest import catalog, clicks, issues, links
 from digest.config import Settings
 from digest.db import session_scope
 from digest.models import ConsentRoute, MessageKind
@@ -72,6 +72,7 @@ def site(
     with session_scope(sqlite_engine) as session:
         claimed = issues.claim_issue(session, settings, now=sent_at)
         issue = issues.freeze_issue(session, settings, claimed, now=sent_at)
+        clicks.prepare_tracking(session, settings, issue)  # the desk's Clicks table has rows
     import_docs(
         sqlite_engine,
         [comparison_doc(20 + n, now - timedelta(hours=n + 1)) for n in range(3)],
@@ -234,6 +235,8 @@ def test_the_desk_pages_have_no_violations(
     ):
         page.goto(site["base"] + path)
         check(page, axe_source, f"{where} at {width} px")
+    page.goto(site["base"] + f"/editor/issues/{site['number']}")
+    assert page.locator("#click-links tbody tr").count() > 0  # the Clicks table was checked
     page.goto(site["base"] + "/editor/readers/1")
     page.click("#suppress")  # the reason is required: the browser says so, nothing is sent
     page.fill("#suppress-reason", " ")

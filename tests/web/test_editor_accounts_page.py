@@ -134,3 +134,11 @@ def test_csrf_last_owner_and_hostile_input(base: str, engine: Engine) -> None:
     assert hostile.status_code == 422 and "<script>x" not in hostile.text
     assert short.status_code == 422 and "at least 12 characters" in short.text
     assert emails(engine) == before
+
+
+def test_the_desk_navigation_links_accounts_for_owners_only(base: str) -> None:
+    accounts = '<a href="/editor/accounts">Accounts</a>'
+    for email, shown in (("owner@example.com", True), ("ed@example.com", False)):
+        client, _ = as_editor(base, email)
+        with closing(client):
+            assert (accounts in client.get("/editor").text) is shown, email

@@ -196,6 +196,7 @@ def test_no_route_answers_500_or_stores_what_it_should_not(
                 f"/editor/readers/{reader_id}/suppress",
                 "/editor/readers/x/unsuppress",
                 "/editor/issues/1/progress",
+                "/editor/issues/1/links.csv",
                 "/api/stats",
                 "/subscribe/stamp",
                 "/issues/",

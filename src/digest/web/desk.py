@@ -1,5 +1,5 @@
 """The editor's desk, read side: GET /editor (overview), GET /editor/issues/{n} (one issue),
-and each table as CSV (/editor/issues.csv, /editor/growth.csv).
+and each table as CSV (/editor/issues.csv, /editor/growth.csv, /editor/issues/{n}/links.csv).
 
 Every page is behind the editor login (`EditorSession`); GET never changes state. The buttons
 post to the action routes (approve, hold, send, pause, resume), which live beside the review
@@ -22,8 +22,9 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from digest import delivery, editors, issues, stats
-from digest.config import Settings
+from digest.config import ClickTracking, Settings
 from digest.db import session_scope
+from digest.delivery import breaker
 from digest.errors import InvalidInput, NotFound, NothingToSend
 from digest.models import DeliveryStatus, Issue, IssueStatus
 from digest.paths import WEB_TEMPLATES
@@ -32,6 +33,14 @@ from digest.web import charts
 from digest.web import editor_auth as auth
 from digest.web.deps import SettingsDep, get_engine, now
 from digest.web.desk_actions import flash_text
+from digest.web.desk_clicks import (
+    LINK_COLUMNS,
+    clicks_context,
+    closed_rates,
+    flush_hits,
+    issue_figures,
+    link_rows,
+)
 from digest.web.editor_auth import EditorSession
 from digest.web.pages import STRICT_CSP, render_page
 
@@ -103,6 +112,8 @@ def figures_context(session: Session, settings: Settings) -> dict[str, Any]:
         "growth_chart": charts.growth_chart(weeks),
         "series": charts.SERIES,
         "figures": figures,
+        "click_rates": closed_rates(session, figures),
+        "clicks_tracked": settings.track_clicks != ClickTracking.OFF,
         "rate_chart": charts.rate_chart(figures),
         "lines": stats.COMPLAINT_LINES,
     }
@@ -141,16 +152,16 @@ def issue_page(
     request: Request, number: str, settings: SettingsDep, session_id: EditorSession
 ) -> Response:
     issue_number = _number(number)
+    flush_hits(request)
     with session_scope(get_engine(request), read_only=True) as session:
-        try:
-            issue = delivery.issue_by_number(session, issue_number) if issue_number else None
-        except NotFound:
-            issue = None
+        issue = _issue(session, issue_number)
         if issue is None:
             return auth.not_found(request)
         ledger = stats.issue_ledger(session, issue)
         request_open = stats.open_request(session, issue.id or 0)
+        click_values = clicks_context(session, settings, issue)
     values = {
+        **click_values,
         **desk_context(settings, session_id, "issues"),
         "notice": flash_text(request),
         "ledger": ledger,
@@ -158,6 +169,8 @@ def issue_page(
         "open_request": request_open,
         "watch": watching(issue.status, request_open is not None),
         "archived": issue.frozen_at is not None,
+        # the breaker's pause is lifted only by a person: say so beside the Resume button
+        "breaker_paused": breaker.tripped(issue.pause_reason),
     }
     response = render_page(request, "desk_issue.html", values)
     # The page's one script, served by us (GET /editor/desk.js): no inline code, no CDN.
@@ -168,6 +181,26 @@ def issue_page(
 def watching(status: str, request_open: bool) -> bool:
     """Is there progress to watch: a send running, or a request a worker has yet to finish?"""
     return status == IssueStatus.SENDING or request_open
+
+
+def _issue(session: Session, number: int | None) -> Issue | None:
+    try:
+        return delivery.issue_by_number(session, number) if number else None
+    except NotFound:
+        return None
+
+
+@router.get("/issues/{number}/links.csv")
+def links_csv(request: Request, number: str, _session_id: EditorSession) -> Response:
+    """The issue page's per-link click table as CSV."""
+    issue_number = _number(number)
+    flush_hits(request)
+    with session_scope(get_engine(request), read_only=True) as session:
+        issue = _issue(session, issue_number)
+        if issue is None:
+            return auth.not_found(request)
+        rows = link_rows(issue_figures(session, issue))
+    return csv_response(stats.table_csv(LINK_COLUMNS, rows), f"issue-{issue_number}-links.csv")
 
 
 @router.get("/issues/{number}/progress")
