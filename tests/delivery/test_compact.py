@@ -3,18 +3,19 @@ what the desk and `digest issue show` report per issue stays exact."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from digest import delivery
+from digest import delivery, stats
 from digest.config import Settings
 from digest.db import session_scope
 from digest.delivery import claims, compact
 from digest.models import Batch, Delivery, DeliveryMark, DeliveryStatus, Issue, IssueStatus
+from digest.stats.tallies import due_issues
 from tests.support.cli import digest_env, run_digest
 from tests.support.ledger import NOW, add_readers, frozen_issue
 
@@ -85,3 +86,19 @@ def test_the_command_compacts_issues_older_than_the_days_given(
     assert done.returncode == 0 and "Compacted 1 issue(s): 9 delivery row(s)" in done.stdout
     counts, _ = report(engine, issue_id)
     assert counts == {"queued": 0, "sent": 6, "failed": 3, "skipped": 0}
+
+
+def test_the_desk_keeps_a_compacted_issues_figures(
+    tmp_path: Path, engine: Engine, settings: Settings
+) -> None:
+    """The desk's figures (a delivered mark included) are counted before the rows go, and
+    never recounted from the empty ledger afterwards."""
+    issue_id = sent_issue(engine, settings, number=1, readers=9)
+    env = digest_env(tmp_path, settings.database_url, DIGEST_SECRET_KEY="k" * 40)
+    done = run_digest(["ledger", "compact", "--older-than", "1"], env, tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    with session_scope(engine, read_only=True) as session:
+        [figures] = stats.issue_figures(session)
+        due = due_issues(session, now=datetime.now(UTC) + timedelta(days=30))
+    assert (figures.sent, figures.failed, figures.delivered) == (6, 3, 1)
+    assert issue_id not in due

@@ -7,9 +7,11 @@ from typing import Annotated
 
 import typer
 
+from digest import stats
 from digest.cli.common import console, load_settings, open_engine
 from digest.db import session_scope
 from digest.delivery import compact
+from digest.models import Issue
 
 app = typer.Typer(help="The send ledger: keep it small.", no_args_is_help=True)
 
@@ -29,6 +31,11 @@ def compact_command(
     removed = 0
     for issue_id in issue_ids:
         with session_scope(engine) as session:
+            # The desk's figures (delivered, bounced, complained...) come from the per-reader
+            # rows: keep them, final, before those rows go.
+            issue = session.get(Issue, issue_id)
+            if issue is not None:
+                stats.keep_figures(session, issue, now=datetime.now(UTC), final=True)
             removed += compact.compact_issue(session, issue_id)
     console.print(
         f"Compacted {len(issue_ids)} issue(s): {removed} delivery row(s) folded into counts."

@@ -33,7 +33,7 @@ from digest.stats.readers import (
     reader_record,
     search_readers,
 )
-from digest.stats.tallies import refresh_tallies
+from digest.stats.tallies import keep_figures, refresh_tallies
 
 __all__ = [
     "COMPLAINT_LINES",
@@ -48,6 +48,7 @@ __all__ = [
     "growth_series",
     "issue_figures",
     "issue_ledger",
+    "keep_figures",
     "list_health",
     "live_figures",
     "open_request",

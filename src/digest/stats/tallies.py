@@ -43,14 +43,21 @@ def refresh_tallies(session: Session, *, now: datetime, limit: int = 20) -> int:
     due = due_issues(session, now=now)[:limit]
     for issue_id in due:
         issue = session.get(Issue, issue_id)
-        if issue is None:
-            continue
-        figures = live_figures(session, issue)
-        tally = session.get(IssueTally, issue_id) or IssueTally(issue_id=issue_id, counted_at=now)
-        for field in ("sent", "failed", "skipped", "queued", "delivered", "bounced",
-                      "complained", "unsubscribed"):  # fmt: skip
-            setattr(tally, field, getattr(figures, field))
-        tally.counted_at = now
-        session.add(tally)
+        if issue is not None:
+            keep_figures(session, issue, now=now)
     session.flush()
     return len(due)
+
+
+def keep_figures(session: Session, issue: Issue, *, now: datetime, final: bool = False) -> None:
+    """Count `issue`'s figures from its ledger into its tally. `final`: never recount it (the
+    ledger is about to be compacted, so a later count would find no per-reader rows)."""
+    assert issue.id is not None
+    figures = live_figures(session, issue)
+    tally = session.get(IssueTally, issue.id) or IssueTally(issue_id=issue.id, counted_at=now)
+    for field in ("sent", "failed", "skipped", "queued", "delivered", "bounced",
+                  "complained", "unsubscribed"):  # fmt: skip
+        setattr(tally, field, getattr(figures, field))
+    settled = (issue.sent_at or now) + SETTLE
+    tally.counted_at = max(now, settled) if final else now
+    session.add(tally)
