@@ -26,6 +26,7 @@
                     and their tables as CSV
     desk_readers.py /editor/readers: search, a reader's record, add, import, export, erase,
                     suppress, unsuppress (each audited)
+    desk_clicks.py  the issue page's Clicks section and its per-link CSV (click figures)
     charts.py       the desk's charts as SVG geometry (bars, Gmail's complaint lines)
     editor_accounts.py  GET /editor/accounts, POST /editor/accounts/add|remove|owner (owners)
     desk_actions.py POST /editor/issues/{n}/approve|hold|send|pause|resume, GET /editor/audit
