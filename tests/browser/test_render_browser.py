@@ -157,7 +157,8 @@ def test_editor_preview_behind_login(
         assert page.url.endswith("/editor/login")
         page.fill("#password", PASSWORD)
         page.click("button[type=submit]")
-        page.wait_for_url("**/editor/preview")
+        page.wait_for_url("**/editor")  # logging in lands on the desk's overview
+        page.goto(f"{base}/editor/preview")
         for width in (600, 375):
             frame = page.frame_locator(f'iframe[width="{width}"]')
             assert frame.locator("h2").first.is_visible()
