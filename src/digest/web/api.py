@@ -19,41 +19,42 @@ from digest.web.deps import BodyTooLarge, SettingsDep, get_engine, now, read_bod
 router = APIRouter(prefix="/api", tags=["api"])
 
 
-def _error(status: int, message: str, **extra: object) -> JSONResponse:
+def error_json(status: int, message: str, **extra: object) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     if status == 429:
         headers = {"Retry-After": retry_after()}
     return JSONResponse({"error": message, **extra}, status_code=status, headers=headers)
 
 
-def _refusal(request: Request, settings: Settings) -> JSONResponse | None:
+def bearer_refusal(request: Request, settings: Settings) -> JSONResponse | None:
     """The answer for a request without the right bearer token; None when it has it."""
     if settings.api_token is None:
-        return _error(401, "the API is disabled: set DIGEST_API_TOKEN on the server")
+        return error_json(401, "the API is disabled: set DIGEST_API_TOKEN on the server")
     bearer = check_bearer(request)  # a store write: async routes call this in a thread
     if bearer is Bearer.BLOCKED:
-        return _error(429, "too many wrong tokens from your address; try again later")
+        return error_json(429, "too many wrong tokens from your address; try again later")
     if bearer is not Bearer.GOOD:
-        return _error(401, "missing or wrong bearer token")
+        return error_json(401, "missing or wrong bearer token")
     return None
 
 
 @router.post("/comparisons")
 async def post_comparisons(request: Request, settings: SettingsDep) -> JSONResponse:
     """Import comparisons (same JSON as the import file); all-or-nothing, upsert by slug."""
-    refused = await run_in_threadpool(_refusal, request, settings)  # a store write: off the loop
+    # The bearer check writes to the store: off the event loop.
+    refused = await run_in_threadpool(bearer_refusal, request, settings)
     if refused is not None:
         return refused
     try:
         raw = await read_body(request, settings.api_max_body_bytes)
     except BodyTooLarge:
-        return _error(413, f"body is larger than {settings.api_max_body_bytes} bytes")
+        return error_json(413, f"body is larger than {settings.api_max_body_bytes} bytes")
     try:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:  # ValueError: bad JSON, or a 4300+ digit int
-        return _error(400, f"request body is not valid UTF-8 JSON: {exc}")
+        return error_json(400, f"request body is not valid UTF-8 JSON: {exc}")
     except RecursionError:
-        return _error(400, "request body is nested too deeply")
+        return error_json(400, "request body is nested too deeply")
     return await run_in_threadpool(_import, request, data)  # store work: off the loop
 
 
@@ -64,7 +65,7 @@ def _import(request: Request, data: object) -> JSONResponse:
             report = catalog.import_comparisons(session, documents, now=now())
     except InvalidInput as exc:
         problems = [{"loc": where, "msg": what} for where, what in exc.problems]
-        return _error(422, exc.message, problems=problems)
+        return error_json(422, exc.message, problems=problems)
     return JSONResponse(
         {
             "created": report.comparisons_created,
@@ -77,7 +78,7 @@ def _import(request: Request, data: object) -> JSONResponse:
 @router.get("/stats")
 def get_stats(request: Request, settings: SettingsDep) -> JSONResponse:
     """The desk's figures: the last issues, the 12-week series and the list by status."""
-    refused = _refusal(request, settings)
+    refused = bearer_refusal(request, settings)
     if refused is not None:
         return refused
     with session_scope(get_engine(request), read_only=True) as session:
