@@ -159,7 +159,8 @@ def issue_page(
             return auth.not_found(request)
         ledger = stats.issue_ledger(session, issue)
         request_open = stats.open_request(session, issue.id or 0)
-        click_values = clicks_context(session, settings, issue)
+        delivered = ledger.deliveries.get(DeliveryStatus.SENT.value, 0)
+        click_values = clicks_context(session, settings, issue, delivered)
     values = {
         **click_values,
         **desk_context(settings, session_id, "issues"),

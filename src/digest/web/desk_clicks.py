@@ -27,10 +27,13 @@ def flush_hits(request: Request) -> None:
     request.app.state.hits.flush()
 
 
-def clicks_context(session: Session, settings: Settings, issue: Issue) -> dict[str, Any]:
-    """What the Clicks section shows: nothing is counted when tracking is off."""
+def clicks_context(
+    session: Session, settings: Settings, issue: Issue, delivered: int
+) -> dict[str, Any]:
+    """What the Clicks section shows: nothing is counted when tracking is off. `delivered` is
+    the issue's copies handed to the provider, as the ledger section counted them."""
     tracked = settings.track_clicks != ClickTracking.OFF
-    figures = issue_figures(session, issue) if tracked else None
+    figures = issue_figures(session, issue, delivered) if tracked else None
     return {
         "tracking": str(settings.track_clicks),
         "clicks": figures,
@@ -38,9 +41,9 @@ def clicks_context(session: Session, settings: Settings, issue: Issue) -> dict[s
     }
 
 
-def issue_figures(session: Session, issue: Issue) -> ClickFigures:
+def issue_figures(session: Session, issue: Issue, delivered: int | None = None) -> ClickFigures:
     assert issue.id is not None  # an issue read from the database
-    return clicks.issue_click_figures(session, issue.id)
+    return clicks.issue_click_figures(session, issue.id, delivered_copies=delivered)
 
 
 def link_rows(figures: ClickFigures) -> list[list[object]]:
