@@ -36,9 +36,10 @@ WIDTHS = (375, 1280)
 
 
 @pytest.fixture
-def desk(tmp_path: Path) -> Iterator[tuple[Settings, Engine, str]]:
+def desk(tmp_path: Path, database_url: str) -> Iterator[tuple[Settings, Engine, str]]:
+    """The desk served on SQLite and on PostgreSQL, with a `digest worker` beside it."""
     port = free_port()
-    url = f"sqlite:///{tmp_path / 'subscribers.db'}"
+    url = database_url
     settings = make_test_settings(
         tmp_path, url, base_url=f"http://127.0.0.1:{port}", editor_password=PASSWORD
     )
