@@ -35,9 +35,10 @@ Run = tuple[str, bool]  # a stretch of one mapped line, and whether it is frozen
 @dataclass(frozen=True)
 class Piece:
     data: bytes  # UTF-8
-    lines: tuple[str, ...]  # the quoted-printable mapping, split at line ends
-    ends_line: bool  # the last of `lines` is followed by a line end
-    frozen: bool
+    first: str | None  # the mapped text up to the first line end (None: the piece is empty)
+    ends_first: bool  # a line end follows `first`
+    middle: tuple[tuple[Run, ...], ...]  # the whole lines after it, each one run
+    last: str | None  # the text after the last line end, if any: it goes on in the next piece
 
 
 @lru_cache(maxsize=512)
@@ -49,7 +50,14 @@ def frozen_piece(text: str) -> Piece:
 def encoded_piece(text: str, *, frozen: bool = False) -> Piece:
     data = text.encode("utf-8")
     mapped = data.decode("latin-1").translate(_QP_MAP)
-    return Piece(data, tuple(mapped.splitlines()), mapped.endswith(("\r", "\n")), frozen)
+    runs = mapped.splitlines()
+    if not runs:
+        return Piece(data, None, False, (), None)
+    ends_line = mapped.endswith(("\r", "\n"))
+    whole = runs[1:] if ends_line else runs[1:-1]
+    last = runs[-1] if len(runs) > 1 and not ends_line else None
+    ends_first = len(runs) > 1 or ends_line
+    return Piece(data, runs[0], ends_first, tuple(((run, frozen),) for run in whole), last)
 
 
 def encode_body(pieces: Sequence[str]) -> tuple[str, str]:
@@ -59,40 +67,54 @@ def encode_body(pieces: Sequence[str]) -> tuple[str, str]:
     UnicodeEncodeError, as the email package does.
     """
     encoded = [
-        frozen_piece(piece) if index % 2 == 0 else encoded_piece(piece)
+        (frozen_piece(piece), True) if index % 2 == 0 else (encoded_piece(piece), False)
         for index, piece in enumerate(pieces)
     ]
-    data = b"".join(piece.data for piece in encoded)
+    data = b"".join(piece.data for piece, _ in encoded)
     lines = data.splitlines()
     if max(map(len, lines), default=0) <= MAX_LINE and data.isascii():
         return "7bit", b"\n".join(lines).decode("ascii") + "\n"
     mapped = mapped_lines(encoded)
-    sniff = [chunk for line in mapped[:SNIFF_LINES] for chunk in qp_line(line)]
+    sniff = [chunk for line in mapped[:SNIFF_LINES] for chunk in line_chunks(line)]
     sniff_base64 = len(binascii.b2a_base64(b"\r\n".join(lines[:SNIFF_LINES]) + b"\r\n"))
     if sum(map(len, sniff)) + len(sniff) > sniff_base64:  # the package's own comparison
         return "base64", base64_lines(b"\r\n".join(lines) + b"\r\n")
-    rest = [chunk for line in mapped[SNIFF_LINES:] for chunk in qp_line(line)]
+    rest = [chunk for line in mapped[SNIFF_LINES:] for chunk in line_chunks(line)]
     return "quoted-printable", "\n".join([*sniff, *rest, ""])
 
 
-def mapped_lines(pieces: Sequence[Piece]) -> list[list[Run]]:
+def mapped_lines(pieces: Sequence[tuple[Piece, bool]]) -> list[Sequence[Run]]:
     """The body's mapped lines, each as the runs of the pieces it is made of."""
-    lines: list[list[Run]] = []
+    lines: list[Sequence[Run]] = []
     line: list[Run] = []
     after_cr = False
-    for piece in pieces:
-        # A CR ending one piece and an LF starting the next are one line end, as in the body.
-        skip_first = after_cr and piece.data.startswith(b"\n")
-        for index, run in enumerate(piece.lines):
-            if not (skip_first and index == 0):
-                line.append((run, piece.frozen))
-            if index < len(piece.lines) - 1 or piece.ends_line:
-                if not (skip_first and index == 0):
-                    lines.append(line)
+    for piece, frozen in pieces:
+        if piece.first is None:
+            continue
+        # A CR ending one piece and an LF starting the next are one line end, as in the body:
+        # the empty first line of this piece is the rest of that line end.
+        if not (after_cr and piece.data.startswith(b"\n")):
+            line.append((piece.first, frozen))
+            if piece.ends_first:
+                lines.append(line)
                 line = []
-        if piece.data:
-            after_cr = piece.data.endswith(b"\r")
+        lines.extend(piece.middle)
+        if piece.last is not None:
+            line = [(piece.last, frozen)]
+        after_cr = piece.data.endswith(b"\r")
     return [*lines, line] if line else lines
+
+
+def line_chunks(line: Sequence[Run]) -> Sequence[str]:
+    """A whole line of frozen text is cut once per issue; any other line now."""
+    if len(line) == 1 and line[0][1]:
+        return frozen_line(line[0][0])
+    return qp_line(line)
+
+
+@lru_cache(maxsize=4096)
+def frozen_line(text: str) -> tuple[str, ...]:
+    return tuple(qp_line(((text, True),)))
 
 
 def qp_line(runs: Sequence[Run]) -> list[str]:
