@@ -20,7 +20,8 @@ from digest.transports.headers import custom_headers, header_line
 
 TAG_HEADER_PREFIX = "X-Digest-Tag-"
 # From, Subject, List-Id, the tags: the same for every recipient of an issue, so written once
-# (a refused header raises again: exceptions are not cached). Per-recipient values pass through.
+# (a refused header raises again: exceptions are not cached). A caller's headers may differ per
+# recipient (List-Unsubscribe): they only pass through, least recently used first out.
 shared_header_line = lru_cache(maxsize=1024)(header_line)
 
 
