@@ -41,7 +41,9 @@ class Piece:
     last: str | None  # the text after the last line end, if any: it goes on in the next piece
 
 
-@lru_cache(maxsize=512)
+# The caches are bounded (a few issues and topic variants: ~8 pieces per copy, tens of MB at
+# the very most); a piece that fell out is mapped again, which costs time, never correctness.
+@lru_cache(maxsize=256)
 def frozen_piece(text: str) -> Piece:
     """A piece of the issue's frozen text, mapped once per issue."""
     return encoded_piece(text, frozen=True)
