@@ -84,13 +84,17 @@ class Composer:
             )
         markup, text = personal_values(plain, recipient.name)
         copy = self.copy(recipient.variant_id)
+        html_parts, text_parts = copy.html.pieces(markup), copy.text.pieces(text)
         return OutgoingEmail(
             reference=recipient.reference(self.issue_id),
             to=recipient.email,
             from_email=settings.from_email,
             subject=copy.subject,
-            html=copy.html.fill(markup),
-            text=copy.text.fill(text),
+            html="".join(html_parts),
+            text="".join(text_parts),
             headers={**one_click(plain["unsubscribe_url"]), **self.list_headers},
             tags={"issue": str(self.issue.number)},
+            # The pieces let SMTP and the outbox encode the frozen text once per issue.
+            html_parts=html_parts,
+            text_parts=text_parts,
         )

@@ -30,10 +30,14 @@ class CompiledBody:
     parts: tuple[str, ...]
 
     def fill(self, values: Mapping[str, str]) -> str:
+        return "".join(self.pieces(values))
+
+    def pieces(self, values: Mapping[str, str]) -> tuple[str, ...]:
+        """The literal text (the same objects every time) with the values between."""
         parts = list(self.parts)
         for index in range(1, len(parts), 2):
             parts[index] = values[parts[index]]
-        return "".join(parts)
+        return tuple(parts)
 
     @property
     def fields(self) -> frozenset[str]:

@@ -4,6 +4,7 @@
     address.py  mailboxes on the wire: display name, address with an IDNA (punycode) domain
     headers.py  every header value we write: cleaned text, our own encoding and folding
     mime.py     the RFC 5322 message the SMTP and outbox transports write
+    body_encoding.py  its body parts, encoded as the email package would, frozen text once per issue
     outbox.py   one .eml file per message (the embedded default)
     resend.py   Resend's batch API (the only module that imports the `resend` SDK)
     smtp.py     any SMTP server

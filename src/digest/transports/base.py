@@ -29,6 +29,11 @@ class OutgoingEmail:
     text: str
     headers: Mapping[str, str] = field(default_factory=dict)
     tags: Mapping[str, str] = field(default_factory=dict)
+    # The bodies as pieces when the sender has them: frozen text (the same for every recipient
+    # of the issue) at even positions, this recipient's values at odd ones, adding up to
+    # `html` / `text`. SMTP and the outbox then encode the frozen text once (mime.py).
+    html_parts: tuple[str, ...] = ()
+    text_parts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
