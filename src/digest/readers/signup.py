@@ -40,7 +40,7 @@ from digest.transports import Transport
 
 IP_WINDOW = timedelta(hours=1)
 ADDRESS_WINDOW = timedelta(days=1)
-ACT_BATCH = 50  # stored requests acted on per transaction
+ACT_BATCH = 10  # stored requests acted on per transaction: the web waits for its write lock
 log = logging.getLogger(__name__)
 
 

@@ -14,14 +14,11 @@ request; an unknown one is refused by name before anything is stored.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
-from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
 from digest import issues
@@ -45,7 +42,6 @@ LINK_SENT = "If that address is on the list, a link to your settings is on its w
 PRESS_AGAIN = "Almost there: please press the button once more."
 PAGES = {RequestKind.SUBSCRIBE: "index.html", RequestKind.MANAGE_LINK: "find_link.html"}
 LISTS = frozenset({"topics"})  # the subscribe form's checkboxes (a JSON list of slugs)
-_SQLITE_SIGNUPS = threading.Lock()  # see _one_writer
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -142,20 +138,11 @@ def _proxy(request: Request) -> bool | Response:
 def _receive(
     request: Request, settings: Settings, signup_request: signup.SignupRequest, kind: RequestKind
 ) -> Receipt:
-    engine = get_engine(request)
-    with _one_writer(engine), session_scope(engine) as session:
+    with session_scope(get_engine(request)) as session:
         receipt = signup.receive_request(session, settings, signup_request, kind, now=now())
     if receipt.stored and settings.web_sends_mail is Switch.ON:
         wake_reader_work(request)  # act on it right after this answer (off: the worker does)
     return receipt
-
-
-def _one_writer(engine: Engine) -> AbstractContextManager[object]:
-    """On SQLite, this process's signups write one at a time: they queue on a lock that is
-    handed over at once, not in SQLite's busy handler, which sleeps 1 to 100 ms between tries
-    and kept eight clients' signups waiting on each other for most of a second (bench/signup.py).
-    Other processes (the worker, more web processes) still meet us at SQLite's own lock."""
-    return _SQLITE_SIGNUPS if engine.dialect.name == "sqlite" else nullcontext()
 
 
 def _signup_request(
