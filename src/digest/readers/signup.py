@@ -40,7 +40,9 @@ from digest.transports import Transport
 
 IP_WINDOW = timedelta(hours=1)
 ADDRESS_WINDOW = timedelta(days=1)
-ACT_BATCH = 10  # stored requests acted on per transaction: the web waits for its write lock
+# Stored requests acted on per transaction. On SQLite the web's signups wait while a batch
+# holds the write lock: 50 caught up faster but tripled their p99 (docs/benchmarks.md).
+ACT_BATCH = 10
 log = logging.getLogger(__name__)
 
 
@@ -155,8 +157,8 @@ def process_requests(
     while True:
         with session_scope(engine) as session:
             requests = _take_requests(session, ACT_BATCH)
-            held = [_act_or_drop(session, settings, request, now=now) for request in requests]
-        acted = [result for result in held if result is not None]
+            results = [_act_or_drop(session, settings, request, now=now) for request in requests]
+        acted = [result for result in results if result is not None]
         done += len(acted)
         _deliver(engine, settings, [r.held for r in acted if r.held], transport=transport, now=now)
         if len(requests) < ACT_BATCH:
