@@ -154,6 +154,9 @@ class Settings(BaseSettings):
     # Readers (by id range) written to the ledger per transaction: on SQLite each chunk holds
     # the write lock for a fraction of a second, and a crash mid-enqueue redoes at most one.
     enqueue_chunk: int = Field(default=20_000, ge=1)
+    # on: `digest serve` acts on signups and sends readers' mail itself (one process is a whole
+    # deployment); off: it only stores them and `digest worker` does the rest (docs/scale.md).
+    web_sends_mail: Switch = Switch.ON
 
     @field_validator("trusted_proxies")
     @classmethod

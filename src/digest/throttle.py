@@ -20,8 +20,12 @@ from sqlmodel import Session, col
 
 from digest.models.events import RateCounter
 
-# Counters older than this are of no use to any window we use; they are swept as new ones start.
+# Counters older than this are of no use to any window we use; they are swept as new ones start,
+# at most once per SWEEP_EVERY per process: every new address starts a window of its own, and a
+# DELETE per signup would hold the write lock for nothing.
 KEEP_COUNTERS = timedelta(days=2)
+SWEEP_EVERY = timedelta(minutes=10)
+_last_sweep: list[datetime] = []  # when this process last swept (by the callers' `now`)
 IPV6_PREFIX = 64
 
 
@@ -59,7 +63,7 @@ def allow(session: Session, key: str, *, limit: int, window: timedelta, now: dat
     """Count one request for `key`; True while the window has seen at most `limit` of them."""
     start = window_start(now, window)
     hits = _increment(session, key[:100], start)
-    if hits == 1:
+    if hits == 1 and _sweep_due(now):
         _sweep(session, now=now)
     return hits <= limit
 
@@ -94,6 +98,16 @@ def _increment(session: Session, key: str, start: datetime) -> int:
         .returning(table.c.hits)
     )
     return int(session.execute(statement).scalar_one())
+
+
+def _sweep_due(now: datetime) -> bool:
+    """True, and noted, if this process has not swept within SWEEP_EVERY of `now` (a `now`
+    before the last sweep, as tests replay time, counts as due)."""
+    last = _last_sweep[-1] if _last_sweep else None
+    if last is not None and last <= now < last + SWEEP_EVERY:
+        return False
+    _last_sweep[:] = [now]
+    return True
 
 
 def _sweep(session: Session, *, now: datetime) -> None:

@@ -1,10 +1,13 @@
-"""`digest worker`: act on the desk's send requests ("send now", "resume") within seconds.
+"""`digest worker`: act on the desk's send requests ("send now", "resume") within seconds, and
+do the readers' work (signups, "email me my link", their transactional mail) every second.
 
 A long-running loop beside (or instead of) the scheduler's desk job: each turn claims open
 requests in the store (one process wins each) and runs their sends with the transport built
-here (the composition root). SIGTERM or SIGINT ends it cleanly: the current turn finishes (a
-send in progress stops at its next batch, as the ledger allows) and the process exits 0.
-`--once` does one turn and exits, for tests and cron.
+here (the composition root). The readers' work runs in a thread of its own, so a weekly send
+in progress never delays a confirmation; with DIGEST_WEB_SENDS_MAIL=off it is the only place
+that work happens. SIGTERM or SIGINT ends it cleanly: the current turn finishes (a send in
+progress stops at its next batch, as the ledger allows) and the process exits 0. `--once` does
+one round of each and exits, for tests and cron.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from types import FrameType
 from typing import Annotated
 
 import typer
+from sqlalchemy.engine import Engine
 
 from digest import schedule
 from digest.cli.common import (
@@ -29,15 +33,21 @@ from digest.cli.common import (
     require_schema,
     shown,
 )
+from digest.config import Settings
 from digest.db import utcnow
 from digest.delivery import Pacer
+from digest.readers import work
 from digest.transports import make_transport
 
 log = logging.getLogger("digest.worker")
+READER_WORK_SECONDS = 1.0  # how soon a stored signup gets its confirmation
 
 
 def worker_command(
-    once: Annotated[bool, typer.Option("--once", help="One turn, then exit.")] = False,
+    once: Annotated[
+        bool,
+        typer.Option("--once", help="One turn (and one round of the readers' work), then exit."),
+    ] = False,
     poll: Annotated[
         float | None,
         typer.Option(
@@ -49,7 +59,8 @@ def worker_command(
         ),
     ] = None,
 ) -> None:
-    """Send what editors asked for on the desk (send now, resume), within seconds."""
+    """Send what editors asked for on the desk (send now, resume), within seconds, and act on
+    readers' signups and send their confirmations every second."""
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -60,10 +71,12 @@ def worker_command(
     transport = make_transport(settings, observer=pacer.observe)
     owner = f"worker:{socket.gethostname()[:40]}:{os.getpid()}"
     stop = threading.Event()
+    readers: threading.Thread | None = None
     try:
         check_before_sending(transport)
         _on_signals(stop)
         err_console.print(f"worker {shown(owner)} started; Ctrl-C or SIGTERM stops it")
+        readers = _start_reader_work(engine, settings, stop, once=once)
         while not stop.is_set():
             for outcome in schedule.desk_run(
                 engine, settings, transport=transport, pacer=pacer, now=utcnow(), owner=owner
@@ -73,6 +86,9 @@ def worker_command(
                 break
             stop.wait(poll or settings.request_poll_seconds)
     finally:
+        stop.set()
+        if readers is not None:
+            readers.join()
         transport.close()
         engine.dispose()
     err_console.print("worker stopped")
@@ -84,3 +100,36 @@ def _on_signals(stop: threading.Event) -> None:
 
     signal.signal(signal.SIGTERM, handle)
     signal.signal(signal.SIGINT, handle)
+
+
+def _start_reader_work(
+    engine: Engine, settings: Settings, stop: threading.Event, *, once: bool
+) -> threading.Thread:
+    """The readers' work in its own thread with its own transport (never shared across
+    threads), until `stop` is set; `once`: a single round."""
+    thread = threading.Thread(
+        target=_reader_work, args=(engine, settings, stop), kwargs={"once": once}, daemon=True
+    )
+    thread.start()
+    return thread
+
+
+def _reader_work(engine: Engine, settings: Settings, stop: threading.Event, *, once: bool) -> None:
+    transport = make_transport(settings)
+    try:
+        while not stop.is_set():
+            try:
+                done = work.do_reader_work(engine, settings, transport=transport, now=utcnow())
+            except Exception:
+                log.exception("reader requests or pending mail failed; trying again")
+            else:
+                if done.acted_on or done.sent:
+                    console.print(
+                        f"readers: {done.acted_on} request(s) acted on, "
+                        f"{done.sent} due email(s) sent"
+                    )
+            if once:
+                return
+            stop.wait(READER_WORK_SECONDS)
+    finally:
+        transport.close()

@@ -14,6 +14,7 @@
     suppression.py    an editor's suppress and unsuppress (with a reason, for the audit log)
     topics.py         which topics a reader gets: every one, or those they ticked
     welcome.py        confirming, and the one welcome email that follows (once, or skipped)
+    work.py           one round of the work after the answer: stored requests, then due mail
 
 Rule: independent of `delivery/` (issues go out there); every function takes the session and
 `now` and leaves the commit to the caller. Edges import the modules: `readers.signup`, ...
@@ -30,6 +31,7 @@ from digest.readers import (
     suppression,
     topics,
     welcome,
+    work,
 )
 
 __all__ = [
@@ -43,4 +45,5 @@ __all__ = [
     "suppression",
     "topics",
     "welcome",
+    "work",
 ]

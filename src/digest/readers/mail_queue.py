@@ -15,6 +15,7 @@ due again when the lease runs out, and the retry carries the same idempotency ke
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,6 +35,7 @@ LEASE = timedelta(minutes=5)
 FIRST_RETRY = timedelta(seconds=30)
 LONGEST_RETRY = timedelta(hours=2)
 BATCH = 100
+NO_RECIPIENT = "no recipient"
 
 
 @dataclass(frozen=True)
@@ -89,14 +91,42 @@ def deliver_held(
     engine: Engine, settings: Settings, held: Held, *, transport: Transport, now: datetime
 ) -> bool:
     """Send a message created with `hold=True`, after its transaction committed."""
-    assert held.message.id is not None
-    welcome = None
-    if held.message.kind == MessageKind.WELCOME:
-        with session_scope(engine, read_only=True) as session:
-            welcome = mail_compose.load_welcome(session, held.message, held.subscriber)
-    email = mail_compose.compose(settings, held.message, held.subscriber, welcome)
-    claimed = Claimed(held.message.id, email, held.message.attempts)
-    return _deliver_claimed(engine, settings, claimed, transport=transport, now=now)
+    return deliver_all_held(engine, settings, [held], transport=transport, now=now) == 1
+
+
+def deliver_all_held(
+    engine: Engine,
+    settings: Settings,
+    held: Sequence[Held],
+    *,
+    transport: Transport,
+    now: datetime,
+) -> int:
+    """Send messages created with `hold=True` (each with its own idempotency key), then record
+    every result in one transaction: one write, not one per message. Returns how many the
+    transport accepted. A crash before the record leaves them held; the lease runs out and the
+    retry sends each again under the same key."""
+    outcomes = [
+        (claimed, _send(transport, claimed.email))
+        for claimed in _compose_held(engine, settings, held)
+    ]
+    with session_scope(engine) as session:
+        return sum(
+            _record(session, settings, claimed, result, now=now) for claimed, result in outcomes
+        )
+
+
+def _compose_held(engine: Engine, settings: Settings, held: Sequence[Held]) -> list[Claimed]:
+    composed = []
+    for one in held:
+        assert one.message.id is not None
+        welcome = None
+        if one.message.kind == MessageKind.WELCOME:
+            with session_scope(engine, read_only=True) as session:
+                welcome = mail_compose.load_welcome(session, one.message, one.subscriber)
+        email = mail_compose.compose(settings, one.message, one.subscriber, welcome)
+        composed.append(Claimed(one.message.id, email, one.message.attempts))
+    return composed
 
 
 def cancel_messages(session: Session, subscriber_id: int) -> None:
@@ -144,20 +174,6 @@ def deliver_message(
     claimed = claim_message(engine, settings, message_id, now=now)
     if claimed is None:
         return False
-    return _deliver_claimed(engine, settings, claimed, transport=transport, now=now)
-
-
-def _deliver_claimed(
-    engine: Engine,
-    settings: Settings,
-    claimed: Claimed,
-    *,
-    transport: Transport,
-    now: datetime,
-) -> bool:
-    if claimed.email is None:
-        _finish(engine, claimed.message_id, status=MessageStatus.CANCELLED, error="no recipient")
-        return False
     result = _send(transport, claimed.email)
     return record_result(engine, settings, claimed, result, now=now)
 
@@ -195,7 +211,9 @@ def claim_message(
     return Claimed(message_id, email, message.attempts)
 
 
-def _send(transport: Transport, email: OutgoingEmail) -> SendResult:
+def _send(transport: Transport, email: OutgoingEmail | None) -> SendResult:
+    if email is None:  # nobody to send to any more (see Claimed): cancelled when recorded
+        return SendResult("", error=NO_RECIPIENT, permanent=True)
     try:
         return transport.send_batch([email], idempotency_key=f"msg-{email.reference}")[0]
     except TransportError as exc:
@@ -205,22 +223,34 @@ def _send(transport: Transport, email: OutgoingEmail) -> SendResult:
 def record_result(
     engine: Engine, settings: Settings, claimed: Claimed, result: SendResult, *, now: datetime
 ) -> bool:
+    with session_scope(engine) as session:
+        return _record(session, settings, claimed, result, now=now)
+
+
+def _record(
+    session: Session, settings: Settings, claimed: Claimed, result: SendResult, *, now: datetime
+) -> bool:
+    """Store how a send went, in the caller's transaction; True if the transport took it."""
+    message_id = claimed.message_id
+    if claimed.email is None:
+        _finish(session, message_id, status=MessageStatus.CANCELLED, error=NO_RECIPIENT)
+        return False
     if result.ok:
         _finish(
-            engine,
-            claimed.message_id,
+            session,
+            message_id,
             status=MessageStatus.SENT,
             sent_at=now,
             provider_id=result.provider_id,
         )
         return True
     if result.permanent or claimed.attempts >= settings.message_max_attempts:
-        _finish(engine, claimed.message_id, status=MessageStatus.FAILED, error=result.error)
+        _finish(session, message_id, status=MessageStatus.FAILED, error=result.error)
         return False
     delay = min(FIRST_RETRY * 2 ** (claimed.attempts - 1), LONGEST_RETRY)
     _finish(
-        engine,
-        claimed.message_id,
+        session,
+        message_id,
         status=MessageStatus.PENDING,
         error=result.error,
         next_attempt_at=now + delay,
@@ -228,12 +258,11 @@ def record_result(
     return False
 
 
-def _finish(engine: Engine, message_id: int, *, status: MessageStatus, **values: Any) -> None:
+def _finish(session: Session, message_id: int, *, status: MessageStatus, **values: Any) -> None:
     if "error" in values:
         values["last_error"] = (values.pop("error") or "")[:1000] or None
-    with session_scope(engine) as session:
-        session.execute(
-            update(TransactionalMessage)
-            .where(col(TransactionalMessage.id) == message_id)
-            .values(status=status, **values)
-        )
+    session.execute(
+        update(TransactionalMessage)
+        .where(col(TransactionalMessage.id) == message_id)
+        .values(status=status, **values)
+    )

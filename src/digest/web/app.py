@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
 from digest import migrate
-from digest.config import Settings
+from digest.config import Settings, Switch
 from digest.db import check_database, make_engine
 from digest.transports import make_transport
 from digest.web import (
@@ -56,13 +56,19 @@ def create_app(settings: Settings) -> FastAPI:
         # storm several times faster (issue 15; the send loop does the same).
         keeper = engine.connect() if engine.dialect.name == "sqlite" else None
         hits.start()
-        mail_retry = asyncio.create_task(
-            retry_pending_mail(engine, settings, transport, wake=app.state.reader_work)
+        # Off: signups are only stored here; `digest worker` acts on them in its own process.
+        mail_retry = (
+            asyncio.create_task(
+                retry_pending_mail(engine, settings, transport, wake=app.state.reader_work)
+            )
+            if settings.web_sends_mail is Switch.ON
+            else None
         )
         tallies = asyncio.create_task(desk.keep_tallies(engine))
         yield
         tallies.cancel()
-        mail_retry.cancel()
+        if mail_retry is not None:
+            mail_retry.cancel()
         hits.stop()
         if keeper is not None:
             keeper.close()

@@ -1,11 +1,13 @@
 """Work the web process does on its own: acting on stored reader requests (subscribe, "email
 me my link") and sending transactional mail that is due.
 
-Every process of `digest serve` runs the loop. A request handler that stores a request wakes it
-(`app.state.reader_work`), so the work starts right after the answer, outside the request: its
-duration, which depends on the address, never shows in any response. Otherwise it runs every
-RETRY_INTERVAL_SECONDS, and once at start-up, to finish what a crash left behind. Claims in the
-store make sure each request and each message is handled by one process only.
+Every process of `digest serve` runs the loop, unless DIGEST_WEB_SENDS_MAIL=off hands the
+work to `digest worker` (the deployment of docs/scale.md). A request handler that stores a
+request wakes it (`app.state.reader_work`), so the work starts right after the answer, outside
+the request: its duration, which depends on the address, never shows in any response.
+Otherwise it runs every RETRY_INTERVAL_SECONDS, and once at start-up, to finish what a crash
+left behind. Claims in the store make sure each request and each message is handled by one
+process only.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
 from digest.config import Settings
-from digest.readers import mail_queue, signup
+from digest.readers import work
 from digest.transports import Transport
 
 log = logging.getLogger(__name__)
@@ -47,5 +49,4 @@ async def retry_pending_mail(
 
 
 def _one_round(engine: Engine, settings: Settings, transport: Transport) -> None:
-    signup.process_requests(engine, settings, transport=transport, now=datetime.now(UTC))
-    mail_queue.send_pending_messages(engine, settings, transport=transport, now=datetime.now(UTC))
+    work.do_reader_work(engine, settings, transport=transport, now=datetime.now(UTC))

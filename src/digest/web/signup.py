@@ -5,7 +5,8 @@ GET /subscribe/stamp (a form stamp for embedded and JSON clients).
 Every request that may cause mail passes the same defences (`readers.signup.receive_request`):
 per-client limit, honeypot, a single-use form stamp; only a server-side proxy holding the API
 token skips honeypot and stamp. An accepted request gets the same answer whatever the address's
-state; the work that depends on the address happens after the answer (the reader-work loop).
+state; the work that depends on the address happens after the answer (the reader-work loop,
+or `digest worker` when DIGEST_WEB_SENDS_MAIL=off).
 A person is never told "check your inbox" for nothing: a typo keeps the form (and its stamp,
 and the topics ticked), a press that came too fast gets the form again with a neutral "press
 once more". The topics chosen on the subscribe form (or a JSON list) travel with the stored
@@ -22,7 +23,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from digest import issues
-from digest.config import ClickTracking, Settings
+from digest.config import ClickTracking, Settings, Switch
 from digest.db import session_scope
 from digest.errors import InvalidInput
 from digest.models import ConsentRoute, RequestKind
@@ -140,8 +141,8 @@ def _receive(
 ) -> Receipt:
     with session_scope(get_engine(request)) as session:
         receipt = signup.receive_request(session, settings, signup_request, kind, now=now())
-    if receipt.stored:
-        wake_reader_work(request)  # act on it right after this answer
+    if receipt.stored and settings.web_sends_mail is Switch.ON:
+        wake_reader_work(request)  # act on it right after this answer (off: the worker does)
     return receipt
 
 
