@@ -7,19 +7,20 @@ no "you get this because", no unsubscribe links, a subscribe box instead.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlmodel import Session
 
-from digest import issues
+from digest import catalog, issues
 from digest.config import Settings
 from digest.db import utcnow
 from digest.errors import NotFound
 from digest.models import Issue
 from digest.readers import defences
 from digest.render import render_feed
-from digest.web import issue_page
+from digest.web import conditional, issue_page
 from digest.web.deps import ReadSessionDep, SettingsDep, now
 from digest.web.pages import render_page
 
@@ -30,6 +31,14 @@ FEED_ENTRIES = 50
 IMAGE_HEADERS = {"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"}
 MAX_IMAGES = 32  # share images kept drawn, per process (a frozen issue's never changes)
 _IMAGES: dict[tuple[Settings, int, datetime | None], bytes] = {}
+# A sent issue's page carries a single-use form stamp: a browser may keep it but must ask
+# again each time (no-cache), and a shared cache must not hand one stamp to many (private).
+ISSUE_CACHING = {"Cache-Control": "private, no-cache"}
+STAMP_LEFT = timedelta(hours=12)  # a kept page's stamp is good for this much longer, or no 304
+FEED_CACHING = {"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"}
+ATOM = "application/atom+xml; charset=utf-8"
+MAX_FEEDS = 4  # feed bodies kept built, per process (one per tag)
+_FEEDS: dict[str, bytes] = {}
 
 
 @router.get("/issues", response_class=HTMLResponse)
@@ -68,7 +77,7 @@ def _published(session: ReadSessionDep, number: str) -> Issue | None:
         return None
 
 
-@router.get("/issues/{number}", response_class=HTMLResponse)
+@router.api_route("/issues/{number}", methods=["GET", "HEAD"], response_class=HTMLResponse)
 def archive_issue(
     request: Request, number: str, session: ReadSessionDep, settings: SettingsDep
 ) -> Response:
@@ -76,10 +85,34 @@ def archive_issue(
     issue = _published(session, number)
     if issue is None:
         return _missing(request, number)
-    cards = issue_page.issue_cards(session, settings, issue)
+    version = catalog.catalog_version(session)
+    parts = (issue.id, issue.number, issue.frozen_at, version.tag)
+    kept = _kept_page_tag(request, session, settings, parts)
+    if kept is not None:
+        return conditional.not_modified({"ETag": kept, **ISSUE_CACHING})
+    cards = issue_page.cached_cards(session, settings, issue, version)
     context = issue_page.page_context(settings, issue, cards)
-    context["form_stamp"] = defences.make_form_stamp(settings.secret, now=now())
-    return render_page(request, "issue.html", context)
+    stamp = defences.make_form_stamp(settings.secret, now=now())
+    context["form_stamp"] = stamp
+    response = render_page(request, "issue.html", context)
+    response.headers.update(
+        {"ETag": conditional.make_etag(settings, *parts, suffix=stamp), **ISSUE_CACHING}
+    )
+    return response
+
+
+def _kept_page_tag(
+    request: Request, session: Session, settings: Settings, parts: tuple[object, ...]
+) -> str | None:
+    """The presented tag, if the copy it names is still right: the same issue, catalog and
+    build, and a form stamp that is still good for STAMP_LEFT (else a fresh page, fresh stamp)."""
+    for tag in conditional.presented_tags(request):
+        _, dot, stamp = tag.strip('"').partition(".")
+        if not dot or tag != conditional.make_etag(settings, *parts, suffix=stamp):
+            continue
+        if defences.stamp_unspent(session, settings, stamp, now=now(), left=STAMP_LEFT):
+            return tag
+    return None
 
 
 @router.get("/issues/{number}/share.png")
@@ -104,16 +137,43 @@ def _missing(request: Request, number: str) -> Response:
     return render_page(request, "issue_missing.html", {"number": number[:40]}, status_code=404)
 
 
-@router.get("/feed.xml")
-def archive_feed(session: ReadSessionDep, settings: SettingsDep) -> Response:
-    """Atom, with each issue's full content (the cards, as its web page shows them)."""
+@router.api_route("/feed.xml", methods=["GET", "HEAD"])
+def archive_feed(request: Request, session: ReadSessionDep, settings: SettingsDep) -> Response:
+    """Atom, with each issue's full content (the cards, as its web page shows them). Its tag
+    changes when an issue is published or the catalog changes; the body is built once per tag."""
     published = issues.list_published(session)[:FEED_ENTRIES]
+    if not published:  # nothing to validate: `updated` is now
+        body = render_feed(settings, [], now=utcnow(), contents={})
+        return Response(body, media_type=ATOM, headers=FEED_CACHING)
+    version = catalog.catalog_version(session)
+    tag = conditional.make_etag(
+        settings, version.tag, *((i.id, i.number, i.frozen_at) for i in published)
+    )
+    changes = [i.frozen_at for i in published if i.frozen_at] + [version.changed_at]
+    modified = max((moment for moment in changes if moment), default=utcnow())
+    headers = {"ETag": tag, "Last-Modified": conditional.http_date(modified), **FEED_CACHING}
+    presented = conditional.presented_tags(request)
+    if tag in presented or "*" in presented or conditional.not_modified_since(request, modified):
+        return conditional.not_modified(headers)
+    body = _FEEDS.get(tag) or _build_feed(session, settings, published, version, tag)
+    return Response(body, media_type=ATOM, headers=headers)
+
+
+def _build_feed(
+    session: Session,
+    settings: Settings,
+    published: list[Issue],
+    version: catalog.CatalogVersion,
+    tag: str,
+) -> bytes:
     contents = {
         issue.number: issue_page.issue_content(
-            settings, issue, issue_page.issue_cards(session, settings, issue)
+            settings, issue, issue_page.cached_cards(session, settings, issue, version)
         )
         for issue in published
     }
     body = render_feed(settings, published, now=utcnow(), contents=contents)
-    headers = {"Cache-Control": "public, max-age=600", "X-Content-Type-Options": "nosniff"}
-    return Response(body, media_type="application/atom+xml; charset=utf-8", headers=headers)
+    if len(_FEEDS) >= MAX_FEEDS:
+        _FEEDS.clear()
+    _FEEDS[tag] = body
+    return body

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -21,12 +22,30 @@ from digest.models import Issue
 from digest.render import Card, ShareCard, build_card, markdown_html, render_share_image
 from digest.web.pages import templates
 
+MAX_CACHED_CARDS = 64  # issues whose cards are kept built, per process
+_CARDS: dict[tuple[Settings, int | None, datetime | None, str], list[Card]] = {}
+
 
 def issue_cards(session: Session, settings: Settings, issue: Issue) -> list[Card]:
     """Every comparison the issue carried, newest first, as cards."""
     composition = issues.carried_composition(session, issue)
     views = composition.all if composition else ()
     return [build_card(view, settings.site_url) for view in views]
+
+
+def cached_cards(
+    session: Session, settings: Settings, issue: Issue, version: catalog.CatalogVersion
+) -> list[Card]:
+    """`issue_cards`, built once per published issue and catalog version: which comparisons
+    a frozen issue carries never changes, and their content changes only with the catalog."""
+    key = (settings, issue.id, issue.frozen_at, version.tag)
+    cards = _CARDS.get(key)
+    if cards is None:
+        cards = issue_cards(session, settings, issue)
+        if len(_CARDS) >= MAX_CACHED_CARDS:
+            _CARDS.clear()
+        _CARDS[key] = cards
+    return cards
 
 
 def content_context(settings: Settings, issue: Issue, cards: list[Card]) -> dict[str, Any]:
@@ -124,5 +143,9 @@ def front_context(
     """The front page's topic boxes (as ticked), when issues go out, and a taste of the latest."""
     offered = catalog.list_topics(session)
     boxes = [{"slug": t.slug, "name": t.name, "checked": t.slug in ticked} for t in offered]
-    sample = issue_cards(session, settings, latest)[:SAMPLE_CARDS] if latest else []
+    sample = (
+        cached_cards(session, settings, latest, catalog.catalog_version(session))[:SAMPLE_CARDS]
+        if latest
+        else []
+    )
     return {"topics": boxes, "schedule": issues.describe_schedule(settings), "sample": sample}
