@@ -11,18 +11,19 @@ from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlmodel import Session
+from sqlalchemy.engine import Engine
 
 from digest import catalog, issues
 from digest.config import Settings
-from digest.db import utcnow
+from digest.db import session_scope, utcnow
 from digest.errors import NotFound
 from digest.models import Issue
 from digest.readers import defences
 from digest.render import render_feed
 from digest.web import conditional, issue_page
-from digest.web.deps import ReadSessionDep, SettingsDep, now
+from digest.web.deps import ReadSessionDep, SettingsDep, get_engine, now
 from digest.web.pages import render_page
+from digest.web.published import Published, published
 
 router = APIRouter(tags=["archive"])
 
@@ -62,14 +63,18 @@ def archive_index(request: Request, session: ReadSessionDep, settings: SettingsD
     return render_page(request, "archive.html", {"issues": rows})
 
 
-def _published(session: ReadSessionDep, number: str) -> Issue | None:
+def _valid_number(number: str) -> bool:
     # The length first: int() refuses a 4301-digit string with a ValueError (a 500).
-    if (
-        not number.isascii()
-        or not number.isdigit()
-        or len(number) > len(str(MAX_ISSUE_NUMBER))
-        or not 0 < int(number) <= MAX_ISSUE_NUMBER
-    ):
+    return (
+        number.isascii()
+        and number.isdigit()
+        and len(number) <= len(str(MAX_ISSUE_NUMBER))
+        and 0 < int(number) <= MAX_ISSUE_NUMBER
+    )
+
+
+def _published(session: ReadSessionDep, number: str) -> Issue | None:
+    if not _valid_number(number):
         return None
     try:
         return issues.get_published(session, int(number))
@@ -78,19 +83,17 @@ def _published(session: ReadSessionDep, number: str) -> Issue | None:
 
 
 @router.api_route("/issues/{number}", methods=["GET", "HEAD"], response_class=HTMLResponse)
-def archive_issue(
-    request: Request, number: str, session: ReadSessionDep, settings: SettingsDep
-) -> Response:
+def archive_issue(request: Request, number: str, settings: SettingsDep) -> Response:
     """The issue as a page of the site: its cards, share tags and a subscribe box."""
-    issue = _published(session, number)
+    state = published(request)
+    issue = _published_number(state, number)
     if issue is None:
         return _missing(request, number)
-    version = catalog.catalog_version(session)
-    parts = (issue.id, issue.number, issue.frozen_at, version.tag)
-    kept = _kept_page_tag(request, session, settings, parts)
+    parts = (issue.id, issue.number, issue.frozen_at, state.version.tag)
+    kept = _kept_page_tag(request, settings, parts)
     if kept is not None:
         return conditional.not_modified({"ETag": kept, **ISSUE_CACHING})
-    cards = issue_page.cached_cards(session, settings, issue, version)
+    cards = issue_page.cached_cards(get_engine(request), settings, issue, state.version)
     context = issue_page.page_context(settings, issue, cards)
     stamp = defences.make_form_stamp(settings.secret, now=now())
     context["form_stamp"] = stamp
@@ -101,17 +104,23 @@ def archive_issue(
     return response
 
 
-def _kept_page_tag(
-    request: Request, session: Session, settings: Settings, parts: tuple[object, ...]
-) -> str | None:
+def _published_number(state: Published, number: str) -> Issue | None:
+    """The published issue `number` names, if it is a number at all."""
+    if not _valid_number(number):
+        return None
+    return state.issue(int(number))
+
+
+def _kept_page_tag(request: Request, settings: Settings, parts: tuple[object, ...]) -> str | None:
     """The presented tag, if the copy it names is still right: the same issue, catalog and
     build, and a form stamp that is still good for STAMP_LEFT (else a fresh page, fresh stamp)."""
     for tag in conditional.presented_tags(request):
         _, dot, stamp = tag.strip('"').partition(".")
         if not dot or tag != conditional.make_etag(settings, *parts, suffix=stamp):
             continue
-        if defences.stamp_unspent(session, settings, stamp, now=now(), left=STAMP_LEFT):
-            return tag
+        with session_scope(get_engine(request), read_only=True) as session:
+            if defences.stamp_unspent(session, settings, stamp, now=now(), left=STAMP_LEFT):
+                return tag
     return None
 
 
@@ -138,29 +147,30 @@ def _missing(request: Request, number: str) -> Response:
 
 
 @router.api_route("/feed.xml", methods=["GET", "HEAD"])
-def archive_feed(request: Request, session: ReadSessionDep, settings: SettingsDep) -> Response:
+def archive_feed(request: Request, settings: SettingsDep) -> Response:
     """Atom, with each issue's full content (the cards, as its web page shows them). Its tag
     changes when an issue is published or the catalog changes; the body is built once per tag."""
-    published = issues.list_published(session)[:FEED_ENTRIES]
-    if not published:  # nothing to validate: `updated` is now
+    state = published(request)
+    issues_shown = list(state.issues[:FEED_ENTRIES])
+    if not issues_shown:  # nothing to validate: `updated` is now
         body = render_feed(settings, [], now=utcnow(), contents={})
         return Response(body, media_type=ATOM, headers=FEED_CACHING)
-    version = catalog.catalog_version(session)
+    version = state.version
     tag = conditional.make_etag(
-        settings, version.tag, *((i.id, i.number, i.frozen_at) for i in published)
+        settings, version.tag, *((i.id, i.number, i.frozen_at) for i in issues_shown)
     )
-    changes = [i.frozen_at for i in published if i.frozen_at] + [version.changed_at]
+    changes = [i.frozen_at for i in issues_shown if i.frozen_at] + [version.changed_at]
     modified = max((moment for moment in changes if moment), default=utcnow())
     headers = {"ETag": tag, "Last-Modified": conditional.http_date(modified), **FEED_CACHING}
     presented = conditional.presented_tags(request)
     if tag in presented or "*" in presented or conditional.not_modified_since(request, modified):
         return conditional.not_modified(headers)
-    body = _FEEDS.get(tag) or _build_feed(session, settings, published, version, tag)
+    body = _FEEDS.get(tag) or _build_feed(get_engine(request), settings, issues_shown, version, tag)
     return Response(body, media_type=ATOM, headers=headers)
 
 
 def _build_feed(
-    session: Session,
+    engine: Engine,
     settings: Settings,
     published: list[Issue],
     version: catalog.CatalogVersion,
@@ -168,7 +178,7 @@ def _build_feed(
 ) -> bytes:
     contents = {
         issue.number: issue_page.issue_content(
-            settings, issue, issue_page.cached_cards(session, settings, issue, version)
+            settings, issue, issue_page.cached_cards(engine, settings, issue, version)
         )
         for issue in published
     }

@@ -21,7 +21,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from digest import issues
 from digest.config import ClickTracking, Settings
 from digest.db import session_scope
 from digest.errors import InvalidInput
@@ -181,10 +180,7 @@ def _form(
         "form_stamp": stamp or defences.make_form_stamp(settings.secret, now=now())
     }
     if kind is RequestKind.SUBSCRIBE:
-        with session_scope(get_engine(request), read_only=True) as session:
-            latest = issues.latest_published(session)
-            values["latest"] = latest
-            values.update(issue_page.front_context(session, settings, latest, ticked))
+        values.update(issue_page.front_context(request, settings, ticked))
     values.update(context or {})
     return render_page(request, PAGES[kind], values, status_code=status)
 
