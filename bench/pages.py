@@ -191,14 +191,15 @@ def main() -> None:
                 server, bases[name] = start(command, env, folder)
                 servers.append(server)
             targets = plan(bases)
-            results: dict[tuple[str, str], tuple[float, list[float]]] = {}
+            results: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
             for _ in range(options.rounds):  # interleaved: every round runs every target
                 for key, (url, headers, status) in targets.items():
                     elapsed, latencies = run_round(
                         url, options.clients, options.requests, headers, status
                     )
-                    total, seen = results.get(key, (0.0, []))
-                    results[key] = (total + elapsed, seen + latencies)
+                    rates, seen = results.setdefault(key, ([], []))
+                    rates.append(len(latencies) / elapsed)
+                    seen.extend(latencies)
             report(results, options)
     finally:
         for server in servers:
@@ -220,21 +221,29 @@ def plan(bases: dict[str, str]) -> dict[tuple[str, str], tuple[str, dict[str, st
 
 
 def report(
-    results: dict[tuple[str, str], tuple[float, list[float]]], options: argparse.Namespace
+    results: dict[tuple[str, str], tuple[list[float], list[float]]], options: argparse.Namespace
 ) -> None:
+    """Per target: the median round's req/s and the range, p50 and p99 over all rounds, and
+    the ratio of medians to the bare app on the same page (x2 also against x1)."""
     print(
         f"{options.clients} keep-alive clients, {options.requests} requests x {options.rounds} "
         "rounds per target, interleaved; SQLite"
     )
-    print(f"{'page':16} {'server':8} {'req/s':>7} {'p50 ms':>8} {'p99 ms':>8} {'vs bare':>8}")
-    for (path, name), (elapsed, latencies) in results.items():
-        rate = len(latencies) / elapsed
+    print(
+        f"{'page':14} {'server':8} {'req/s (range)':>17} {'p50 ms':>7} {'p99 ms':>7} "
+        f"{'vs bare':>8} {'x2/x1':>6}"
+    )
+    for (path, name), (rates, latencies) in results.items():
+        rate = statistics.median(rates)
+        spread = f"{rate:4.0f} ({min(rates):.0f}-{max(rates):.0f})"
         bare = results.get((path.removesuffix(" 304"), "bare"))
-        ratio = f"{rate / (len(bare[1]) / bare[0]):7.2f}x" if bare else ""
+        ratio = f"{rate / statistics.median(bare[0]):7.2f}x" if bare else ""
+        one = results.get((path, "ours x1"))
+        growth = f"{rate / statistics.median(one[0]):5.2f}x" if name == "ours x2" and one else ""
         cuts = statistics.quantiles(latencies, n=100)
         print(
-            f"{path:16} {name:8} {rate:7.0f} {cuts[49] * 1000:8.1f} {cuts[98] * 1000:8.1f} "
-            f"{ratio:>8}"
+            f"{path:14} {name:8} {spread:>17} {cuts[49] * 1000:7.1f} {cuts[98] * 1000:7.1f} "
+            f"{ratio:>8} {growth:>6}"
         )
 
 

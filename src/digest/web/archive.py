@@ -21,7 +21,7 @@ from digest.models import Issue
 from digest.readers import defences
 from digest.render import render_feed
 from digest.web import conditional, issue_page
-from digest.web.deps import ReadSessionDep, SettingsDep, get_engine, now
+from digest.web.deps import ReadSessionDep, SettingsDep, get_engine, get_settings_dep, now
 from digest.web.pages import render_page
 from digest.web.published import Published, published
 
@@ -83,8 +83,10 @@ def _published(session: ReadSessionDep, number: str) -> Issue | None:
 
 
 @router.api_route("/issues/{number}", methods=["GET", "HEAD"], response_class=HTMLResponse)
-def archive_issue(request: Request, number: str, settings: SettingsDep) -> Response:
-    """The issue as a page of the site: its cards, share tags and a subscribe box."""
+def archive_issue(request: Request, number: str) -> Response:
+    """The issue as a page of the site: its cards, share tags and a subscribe box. (No
+    dependencies here: FastAPI runs a sync one in a worker thread, a hop per request.)"""
+    settings = get_settings_dep(request)
     state = published(request)
     issue = _published_number(state, number)
     if issue is None:
@@ -93,11 +95,9 @@ def archive_issue(request: Request, number: str, settings: SettingsDep) -> Respo
     kept = _kept_page_tag(request, settings, parts)
     if kept is not None:
         return conditional.not_modified({"ETag": kept, **ISSUE_CACHING})
-    cards = issue_page.cached_cards(get_engine(request), settings, issue, state.version)
-    context = issue_page.page_context(settings, issue, cards)
+    page = issue_page.cached_page_context(get_engine(request), settings, issue, state.version)
     stamp = defences.make_form_stamp(settings.secret, now=now())
-    context["form_stamp"] = stamp
-    response = render_page(request, "issue.html", context)
+    response = render_page(request, "issue.html", {**page, "form_stamp": stamp})
     response.headers.update(
         {"ETag": conditional.make_etag(settings, *parts, suffix=stamp), **ISSUE_CACHING}
     )
@@ -113,14 +113,15 @@ def _published_number(state: Published, number: str) -> Issue | None:
 
 def _kept_page_tag(request: Request, settings: Settings, parts: tuple[object, ...]) -> str | None:
     """The presented tag, if the copy it names is still right: the same issue, catalog and
-    build, and a form stamp that is still good for STAMP_LEFT (else a fresh page, fresh stamp)."""
+    build, and a form stamp that is still good for STAMP_LEFT (else a fresh page, fresh stamp).
+    Only the first tag that names this page is looked up: a list of them costs one read."""
     for tag in conditional.presented_tags(request):
         _, dot, stamp = tag.strip('"').partition(".")
         if not dot or tag != conditional.make_etag(settings, *parts, suffix=stamp):
             continue
         with session_scope(get_engine(request), read_only=True) as session:
-            if defences.stamp_unspent(session, settings, stamp, now=now(), left=STAMP_LEFT):
-                return tag
+            good = defences.stamp_unspent(session, settings, stamp, now=now(), left=STAMP_LEFT)
+        return tag if good else None
     return None
 
 
@@ -147,9 +148,10 @@ def _missing(request: Request, number: str) -> Response:
 
 
 @router.api_route("/feed.xml", methods=["GET", "HEAD"])
-def archive_feed(request: Request, settings: SettingsDep) -> Response:
+def archive_feed(request: Request) -> Response:
     """Atom, with each issue's full content (the cards, as its web page shows them). Its tag
     changes when an issue is published or the catalog changes; the body is built once per tag."""
+    settings = get_settings_dep(request)
     state = published(request)
     issues_shown = list(state.issues[:FEED_ENTRIES])
     if not issues_shown:  # nothing to validate: `updated` is now

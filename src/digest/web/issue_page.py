@@ -29,6 +29,7 @@ from digest.web.published import published
 
 MAX_CACHED_CARDS = 64  # issues whose cards are kept built, per process
 _CARDS: dict[tuple[Settings, int | None, datetime | None, str], list[Card]] = {}
+_CONTEXTS: dict[tuple[Settings, int | None, datetime | None, str], dict[str, Any]] = {}
 
 
 def issue_cards(session: Session, settings: Settings, issue: Issue) -> list[Card]:
@@ -66,6 +67,21 @@ def issue_content(settings: Settings, issue: Issue, cards: list[Card]) -> str:
     """The page's content alone (the note and the cards), for the Atom feed."""
     template = templates.env.get_template("issue_content.html")
     return template.render(content_context(settings, issue, cards))
+
+
+def cached_page_context(
+    engine: Engine, settings: Settings, issue: Issue, version: catalog.CatalogVersion
+) -> dict[str, Any]:
+    """`page_context` (all but the form stamp), made once per issue and catalog version like
+    its cards (~0.5 ms a request otherwise). Callers copy it before adding to it."""
+    key = (settings, issue.id, issue.frozen_at, version.tag)
+    context = _CONTEXTS.get(key)
+    if context is None:
+        context = page_context(settings, issue, cached_cards(engine, settings, issue, version))
+        if len(_CONTEXTS) >= MAX_CACHED_CARDS:
+            _CONTEXTS.clear()
+        _CONTEXTS[key] = context
+    return context
 
 
 def page_context(settings: Settings, issue: Issue, cards: list[Card]) -> dict[str, Any]:

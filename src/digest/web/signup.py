@@ -44,8 +44,9 @@ LISTS = frozenset({"topics"})  # the subscribe form's checkboxes (a JSON list of
 
 
 @router.get("/", response_class=HTMLResponse)
-def front_page(request: Request, settings: SettingsDep) -> HTMLResponse:
-    return _form(request, settings, RequestKind.SUBSCRIBE)
+def front_page(request: Request) -> HTMLResponse:
+    # No SettingsDep: FastAPI runs a sync dependency in a worker thread, a hop per request.
+    return _form(request, get_settings_dep(request), RequestKind.SUBSCRIBE)
 
 
 @router.get("/preferences", response_class=HTMLResponse)
