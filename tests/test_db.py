@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import stat
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
-from sqlalchemy.engine import Engine
+from sqlalchemy import event, inspect, text
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import StatementError
 from sqlmodel import select
 
@@ -98,3 +100,92 @@ def test_a_new_sqlite_file_is_readable_by_its_owner_only(tmp_path: Path) -> None
         os.umask(old_umask)
     assert "subscribers.db" in modes
     assert all(mode == 0o600 for mode in modes.values()), {k: oct(v) for k, v in modes.items()}
+
+
+@pytest.fixture
+def pooled_engine(settings: Settings) -> Iterator[Engine]:
+    """The web app's engine (pooled) on the test's database (both kinds)."""
+    engine = make_engine(settings.database_url, pooled=True)
+    metadata.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+def test_a_pooled_sqlite_engine_opens_each_connection_once(sqlite_url: str) -> None:
+    """The PRAGMAs run when a connection is made, not on every session."""
+    engine = make_engine(sqlite_url, pooled=True)
+    opened: list[int] = []
+    event.listen(engine, "connect", lambda *_: opened.append(1))
+    try:
+        metadata.create_all(engine)
+        for _ in range(5):
+            with session_scope(engine, read_only=True) as session:
+                session.exec(select(Comparison)).all()
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+    finally:
+        engine.dispose()
+    assert len(opened) == 1
+
+
+def test_a_pooled_connection_comes_back_with_no_transaction_open(pooled_engine: Engine) -> None:
+    """A session that fails half-way through a write leaves nothing behind for the next."""
+    with pytest.raises(RuntimeError), session_scope(pooled_engine) as session:
+        session.add(Comparison(slug="a-vs-b", title="A vs B", published_at=datetime.now(UTC)))
+        session.flush()
+        raise RuntimeError("the request failed")
+    with session_scope(pooled_engine) as session:
+        assert session.exec(select(Comparison)).all() == []
+        session.add(Comparison(slug="c-vs-d", title="C vs D", published_at=datetime.now(UTC)))
+    with session_scope(pooled_engine, read_only=True) as session:
+        assert [c.slug for c in session.exec(select(Comparison))] == ["c-vs-d"]
+
+
+def test_pooled_sqlite_reads_begin_deferred_and_writes_immediate(sqlite_url: str) -> None:
+    """A read-only session does not take the write lock (a writer elsewhere goes on); a write
+    session takes it at BEGIN (another writer waits on the busy timeout, never half-way)."""
+    engine = make_engine(sqlite_url, pooled=True)
+    metadata.create_all(engine)
+    other = make_engine(sqlite_url)
+    try:
+        with session_scope(engine, read_only=True) as session:
+            session.exec(select(Comparison)).all()
+            with session_scope(other) as writer:  # would wait 30 s on a held write lock
+                writer.add(Comparison(slug="a-vs-b", title="A", published_at=datetime.now(UTC)))
+        probe = sqlite3.connect(make_url(sqlite_url).database or "", timeout=0)
+        try:
+            with (
+                engine.connect() as connection,
+                connection.begin(),
+                pytest.raises(sqlite3.OperationalError, match="locked"),
+            ):
+                probe.execute("BEGIN IMMEDIATE")
+        finally:
+            probe.close()
+    finally:
+        engine.dispose()
+        other.dispose()
+
+
+def test_a_forked_child_never_uses_its_parents_pooled_connection(pooled_engine: Engine) -> None:
+    with pooled_engine.connect() as connection:
+        connection.exec_driver_sql("SELECT 1")
+        parents = connection.connection.dbapi_connection
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child: one connection, then report whether it was the parent's
+        try:
+            with pooled_engine.connect() as connection:
+                connection.exec_driver_sql("SELECT 1")
+                reused = connection.connection.dbapi_connection is parents
+            os.write(writer, b"reused" if reused else b"fresh")
+        finally:
+            os._exit(0)
+    os.close(writer)
+    answer = os.read(reader, 16)
+    os.close(reader)
+    os.waitpid(child, 0)
+    assert answer == b"fresh"
+    with pooled_engine.connect() as connection:  # the parent's own is still good
+        assert connection.connection.dbapi_connection is parents

@@ -17,14 +17,18 @@ from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, event, text
 from sqlalchemy.engine import Dialect, Engine, make_url
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.pool import NullPool
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.pool import NullPool, QueuePool
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, create_engine
 
 from digest.errors import ConfigError, StoreUnavailable
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# A pooled SQLite engine keeps this many connections open (the web app's threads share them);
+# a burst beyond opens up to POOL_OVERFLOW more, closed again when returned.
+POOL_SIZE = 8
+POOL_OVERFLOW = 32
 # An OperationalError that names the schema is a mistake to report, not an outage to wait out.
 SCHEMA_PROBLEMS = ("no such table", "no such column", "has no column named")
 T = TypeVar("T")
@@ -56,14 +60,21 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for a `sqlite:///` or `postgresql+psycopg://` URL, configured for this service."""
+def make_engine(url: str, *, pooled: bool = False, **kwargs: Any) -> Engine:
+    """An engine for a `sqlite:///` or `postgresql+psycopg://` URL, configured for this service.
+
+    `pooled` matters on SQLite only (PostgreSQL always pools, with a ping on checkout): the web
+    app, one long-lived process answering many small reads, keeps its connections (and their
+    PRAGMAs) between requests; the CLI and the send keep one connection per session (NullPool),
+    which nothing can leave half-used for a later command."""
     if url.startswith("sqlite"):
-        return _sqlite_engine(url, **kwargs)
+        return _sqlite_engine(url, pooled=pooled, **kwargs)
     if url.startswith("postgresql"):
         if url.startswith(("postgresql://", "postgresql+psycopg2://")):
             url = "postgresql+psycopg://" + url.split("://", 1)[1]
-        return create_engine(url, pool_pre_ping=True, **kwargs)
+        engine = create_engine(url, pool_pre_ping=True, **kwargs)
+        _forget_in_forks(engine)
+        return engine
     scheme = url.split(":", 1)[0]
     raise ConfigError(
         f"DIGEST_DATABASE_URL must start with sqlite:/// or postgresql+psycopg://, got {scheme!r}"
@@ -82,13 +93,13 @@ def _create_private_file(url: str) -> None:
         os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
-def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
+def _sqlite_engine(url: str, *, pooled: bool, **kwargs: Any) -> Engine:
     _create_private_file(url)
-    # NullPool: each session opens its own connection, so a forked or killed process never
-    # inherits a half-used one; opening a SQLite file is cheap.
     engine = create_engine(
-        url, connect_args={"check_same_thread": False}, poolclass=NullPool, **kwargs
+        url, connect_args={"check_same_thread": False}, **_sqlite_pool(pooled), **kwargs
     )
+    if pooled:
+        _forget_in_forks(engine)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -106,6 +117,37 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
         connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def _sqlite_pool(pooled: bool) -> dict[str, Any]:
+    """NullPool: each session opens its own connection (4 PRAGMAs, ~0.2 ms), so nothing is ever
+    reused. Pooled: a bounded QueuePool; every connection is rolled back when returned (a
+    request that failed half-way leaves no open transaction behind), and no ping on checkout
+    (a SQLite file does not go away like a server)."""
+    if not pooled:
+        return {"poolclass": NullPool}
+    return {
+        "poolclass": QueuePool,
+        "pool_size": POOL_SIZE,
+        "max_overflow": POOL_OVERFLOW,
+        "pool_reset_on_return": "rollback",
+        "pool_pre_ping": False,
+    }
+
+
+def _forget_in_forks(engine: Engine) -> None:
+    """A connection made in one process is never used in another: a forked child that finds
+    its parent's connection in the pool throws it away unused (SQLAlchemy's recipe)."""
+
+    @event.listens_for(engine, "connect")
+    def _remember_pid(_dbapi_connection: Any, record: Any) -> None:
+        record.info["pid"] = os.getpid()
+
+    @event.listens_for(engine, "checkout")
+    def _check_pid(_dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        if record.info.get("pid") != os.getpid():
+            record.dbapi_connection = proxy.dbapi_connection = None
+            raise DisconnectionError("connection made in another process")
 
 
 @contextmanager

@@ -85,6 +85,16 @@ def first_use(session: Session, key: str, *, issued: datetime) -> bool:
     return _increment(session, key[:100], issued) == 1
 
 
+def was_used(session: Session, key: str, *, issued: datetime) -> bool:
+    """Whether `first_use` has seen this one-time token (a read: nothing is recorded)."""
+    found = session.execute(
+        select(RateCounter.hits).where(  # type: ignore[call-overload]
+            col(RateCounter.key) == key[:100], col(RateCounter.window_start) == issued
+        )
+    ).first()
+    return found is not None
+
+
 def _increment(session: Session, key: str, start: datetime) -> int:
     dialect = session.get_bind().dialect.name
     insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert

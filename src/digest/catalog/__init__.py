@@ -21,15 +21,24 @@ from digest.catalog.topics import (
     resolve_slugs,
     topic_summaries,
 )
-from digest.catalog.views import ComparisonView, Panel, ToolView, load_views
+from digest.catalog.views import (
+    CatalogVersion,
+    ComparisonView,
+    Panel,
+    ToolView,
+    catalog_version,
+    load_views,
+)
 
 __all__ = [
+    "CatalogVersion",
     "ComparisonIn",
     "ComparisonView",
     "ImportReport",
     "Panel",
     "ToolIn",
     "ToolView",
+    "catalog_version",
     "comparison_topics",
     "import_comparisons",
     "list_comparisons",

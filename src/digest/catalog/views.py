@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
+from typing import NamedTuple
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from digest.models import Comparison, ComparisonTool, Persona, Review, Tool, Verdict
@@ -95,3 +98,20 @@ def _tool_view(tool: Tool, reviews: dict[int, list[Review]]) -> ToolView:
         reviews.get(tool.id, []), key=lambda r: PERSONA_ORDER.index(Persona(r.persona))
     )
     return ToolView(tool, tuple(ordered))
+
+
+class CatalogVersion(NamedTuple):
+    tag: str  # changes whenever a comparison, a tool or a review does
+    changed_at: datetime | None  # the newest change
+
+
+def catalog_version(session: Session) -> CatalogVersion:
+    """Every import stamps `updated_at` on what it touches (a review through its tool); a count
+    catches a deletion: what the published pages show of the catalog is cached and validated
+    against this."""
+    parts, times = [], []
+    for table in (Comparison, Tool):
+        newest, count = session.exec(select(func.max(table.updated_at), func.count())).one()
+        parts.append(f"{newest.isoformat() if newest else '-'}/{count}")
+        times.extend([newest] if newest else [])
+    return CatalogVersion(";".join(parts), max(times, default=None))

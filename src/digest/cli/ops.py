@@ -42,14 +42,31 @@ def serve(
         int | None,
         typer.Option(min=1, max=65535, metavar="PORT", help="Port [default: DIGEST_PORT]."),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            metavar="N",
+            help="Worker processes sharing the port (1 to twice the cores, at most 32); "
+            "more answer more page reads at once.",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the web app: subscribe pages, archive, editor, API and webhooks."""
     from digest.web.server import serve as serve_app
+    from digest.web.workers import most_workers
 
+    if not 1 <= workers <= most_workers():
+        raise typer.BadParameter(
+            f"{workers} is not between 1 and {most_workers()} (twice the cores, at most 32)",
+            param_hint="'--workers'",
+        )
     settings = load_settings()
-    require_schema(settings, open_engine(settings), command="serve")
+    engine = open_engine(settings)
+    require_schema(settings, engine, command="serve")
+    engine.dispose()  # the workers (or the app below) make their own
     host, port = host or settings.host, port or settings.port
-    serve_app(links_for(settings, served_url(host, port)), host=host, port=port)
+    served = links_for(settings, served_url(host, port))
+    raise typer.Exit(serve_app(served, host=host, port=port, workers=workers))
 
 
 def served_url(host: str, port: int) -> str:

@@ -89,6 +89,17 @@ def check_stamp(
     return StampCheck.GOOD
 
 
+def stamp_unspent(
+    session: Session, settings: Settings, raw: str, *, now: datetime, left: timedelta
+) -> bool:
+    """Whether a stamp served earlier would still be GOOD (or EARLY) for at least `left`
+    more: ours, young enough, never accepted. For a page whose cached copy carries it."""
+    stamp = read_stamp(settings.secret, raw)
+    if stamp is None or now - stamp.served > FORM_MAX_AGE - left:
+        return False
+    return not throttle.was_used(session, f"stamp:{stamp.nonce}", issued=stamp.served)
+
+
 def seconds_to_wait(settings: Settings, raw: str | None, *, now: datetime) -> float:
     """How long until an EARLY stamp is old enough (0 for any other)."""
     stamp = read_stamp(settings.secret, raw)

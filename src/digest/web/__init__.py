@@ -1,7 +1,9 @@
 """The web edge: HTTP only. Entry point: `create_app(settings)` in app.py.
 
     app.py          create_app: routers, the engine and the one transport (composition root)
-    server.py       the uvicorn configuration `digest serve` runs: timeouts, no proxy headers
+    server.py       the uvicorn configuration `digest serve` runs: timeouts, no proxy headers,
+                    TCP_NODELAY
+    workers.py      `digest serve --workers N`: N forked processes on one listening socket
     guard.py        the edge every request crosses: body limits, read deadline, HSTS
     client.py       the client's IP address (X-Forwarded-For only from trusted proxies)
     fallback.py     answers for unknown addresses (HTML 404 pages of the site); redirects built
@@ -17,6 +19,8 @@
     reader_link.py  the reader a link's token names, as a dependency
     archive.py      /issues, /issues/{number} (and its share.png), /feed.xml
     issue_page.py   what an issue's web page shows: cards, share tags, JSON-LD, share image
+    published.py    what the public pages show of the store, read at most once a second
+    conditional.py  ETags, If-None-Match and If-Modified-Since: 304s for the public pages
     site.py         robots.txt, sitemap.xml, the favicon
     editor.py       the editor's preview, overrides and test copies
     editor_auth.py  editor sessions (accounts or the shared password), CSRF (also the login

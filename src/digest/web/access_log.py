@@ -36,11 +36,17 @@ class RedactTokens(logging.Filter):
         return True
 
 
-def log_config() -> dict[str, Any]:
-    """uvicorn's logging configuration with the filter on the access log's handler."""
+def log_config(*, with_pid: bool = False) -> dict[str, Any]:
+    """uvicorn's logging configuration with the filter on the access log's handler; with
+    several worker processes, each line also names the process (`[pid]`)."""
     from uvicorn.config import LOGGING_CONFIG
 
     config = copy.deepcopy(LOGGING_CONFIG)
+    if with_pid:
+        for formatter in config["formatters"].values():
+            formatter["fmt"] = formatter["fmt"].replace(
+                "%(levelprefix)s", "%(levelprefix)s [%(process)d]"
+            )
     config.setdefault("filters", {})["redact_tokens"] = {"()": RedactTokens}
     config["handlers"]["access"].setdefault("filters", []).append("redact_tokens")
     return config

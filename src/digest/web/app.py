@@ -45,15 +45,16 @@ from digest.web.mail_retry import retry_pending_mail
 
 def create_app(settings: Settings) -> FastAPI:
     """The app, with its composition root: one engine and one transport for its lifetime."""
-    engine = make_engine(settings.database_url)
+    # Pooled: a page read no longer opens a SQLite file and runs its PRAGMAs (issue 14). The
+    # app is built in the process that serves it (after the fork with --workers).
+    engine = make_engine(settings.database_url, pooled=True)
     transport = make_transport(settings)
     hits = HitWriter(engine, settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        # SQLite checkpoints its WAL whenever the last connection closes, i.e. after every
-        # request (NullPool): one idle connection held for the app's life makes a webhook
-        # storm several times faster (issue 15; the send loop does the same).
+        # SQLite checkpoints its WAL whenever the last connection closes: one idle connection
+        # held for the app's life keeps that from happening after a quiet moment (issue 15).
         keeper = engine.connect() if engine.dialect.name == "sqlite" else None
         hits.start()
         # Off: signups are only stored here; `digest worker` acts on them in its own process.

@@ -7,11 +7,17 @@
   DIGEST_REQUEST_READ_TIMEOUT of the connection (or of the previous answer), or the connection
   is closed (`HeaderDeadline`; uvicorn has no such timeout of its own); the body has the same
   deadline (`guard.py`); an idle keep-alive connection closes after KEEP_ALIVE seconds.
+- Every connection gets TCP_NODELAY. asyncio sets it only on sockets whose protocol number
+  says TCP; a listening socket made as `socket.socket(family)` (uvicorn's own for --workers)
+  says 0, and without it each small answer waited ~40 ms for the client's delayed ACK.
+- `--workers N` (workers.py) forks N processes that share one listening socket; each builds
+  its own app, engine and background loops after the fork.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
 from typing import Any
 
 import h11
@@ -34,6 +40,7 @@ class HeaderDeadline(H11Protocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        _no_delay(transport)
         self._arm_header_timer()
 
     def on_response_complete(self) -> None:
@@ -58,14 +65,23 @@ class HeaderDeadline(H11Protocol):
             self.timeout_keep_alive_handler()  # closes the connection
 
 
+def _no_delay(transport: asyncio.Transport) -> None:
+    sock = transport.get_extra_info("socket")
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 def protocol_for(settings: Settings) -> type[HeaderDeadline]:
     return type(
         "HeaderDeadline", (HeaderDeadline,), {"header_timeout": settings.request_read_timeout}
     )
 
 
-def uvicorn_config(settings: Settings, *, host: str, port: int, **overrides: Any) -> uvicorn.Config:
-    """The app under uvicorn, as `digest serve` runs it."""
+def uvicorn_config(
+    settings: Settings, *, host: str, port: int, with_pid: bool = False, **overrides: Any
+) -> uvicorn.Config:
+    """The app under uvicorn, as `digest serve` runs it (`with_pid`: access lines say which
+    worker process answered)."""
     options: dict[str, Any] = {
         "host": host,
         "port": port,
@@ -73,11 +89,19 @@ def uvicorn_config(settings: Settings, *, host: str, port: int, **overrides: Any
         "proxy_headers": False,
         "timeout_keep_alive": KEEP_ALIVE,
         "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
-        "log_config": log_config(),  # never-expiring link tokens stay out of the access log
+        "log_config": log_config(
+            with_pid=with_pid
+        ),  # never-expiring link tokens stay out of the access log
         **overrides,
     }
     return uvicorn.Config(create_app(settings), **options)
 
 
-def serve(settings: Settings, *, host: str, port: int) -> None:
+def serve(settings: Settings, *, host: str, port: int, workers: int = 1) -> int:
+    """Serve until stopped; the exit code. One worker: this process; more: workers.py."""
+    if workers > 1:
+        from digest.web.workers import serve_workers
+
+        return serve_workers(settings, host=host, port=port, workers=workers)
     uvicorn.Server(uvicorn_config(settings, host=host, port=port)).run()
+    return 0

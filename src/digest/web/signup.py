@@ -22,7 +22,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from digest import issues
 from digest.config import ClickTracking, Settings, Switch
 from digest.db import session_scope
 from digest.errors import InvalidInput
@@ -46,8 +45,9 @@ LISTS = frozenset({"topics"})  # the subscribe form's checkboxes (a JSON list of
 
 
 @router.get("/", response_class=HTMLResponse)
-def front_page(request: Request, settings: SettingsDep) -> HTMLResponse:
-    return _form(request, settings, RequestKind.SUBSCRIBE)
+def front_page(request: Request) -> HTMLResponse:
+    # No SettingsDep: FastAPI runs a sync dependency in a worker thread, a hop per request.
+    return _form(request, get_settings_dep(request), RequestKind.SUBSCRIBE)
 
 
 @router.get("/preferences", response_class=HTMLResponse)
@@ -182,10 +182,7 @@ def _form(
         "form_stamp": stamp or defences.make_form_stamp(settings.secret, now=now())
     }
     if kind is RequestKind.SUBSCRIBE:
-        with session_scope(get_engine(request), read_only=True) as session:
-            latest = issues.latest_published(session)
-            values["latest"] = latest
-            values.update(issue_page.front_context(session, settings, latest, ticked))
+        values.update(issue_page.front_context(request, settings, ticked))
     values.update(context or {})
     return render_page(request, PAGES[kind], values, status_code=status)
 
