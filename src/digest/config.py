@@ -154,6 +154,9 @@ class Settings(BaseSettings):
     # Readers (by id range) written to the ledger per transaction: on SQLite each chunk holds
     # the write lock for a fraction of a second, and a crash mid-enqueue redoes at most one.
     enqueue_chunk: int = Field(default=20_000, ge=1)
+    # The largest CSV `digest subscribers import` reads (it streams: memory does not grow with
+    # it); past it the import stops with a clear message. 256 MiB is about five million rows.
+    import_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
 
     @field_validator("trusted_proxies")
     @classmethod
