@@ -20,6 +20,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from digest import stats
 from digest.cli.common import (
     NowOption,
     console,
@@ -30,7 +31,6 @@ from digest.cli.common import (
     plain,
     shown,
 )
-from digest import stats
 from digest.config import Settings
 from digest.db import session_scope
 from digest.errors import InvalidInput, NotFound
@@ -101,18 +101,18 @@ def import_file(
         handle = file.open("rb")
     except OSError as exc:
         raise InvalidInput(str(file), [("", exc.strerror or str(exc))]) from None
-    with handle, _import_progress(handle) as progress:
-        with session_scope(open_engine(settings)) as session:
-            report = csv_io.import_csv(
-                session,
-                str(file),
-                handle,
-                confirmed=confirmed,
-                now=moment,
-                max_bytes=settings.import_max_bytes,
-                limit_hint="split the file, or raise DIGEST_IMPORT_MAX_BYTES",
-                progress=progress,
-            )
+    engine = open_engine(settings)
+    with handle, _import_progress(handle) as progress, session_scope(engine) as session:
+        report = csv_io.import_csv(
+            session,
+            str(file),
+            handle,
+            confirmed=confirmed,
+            now=moment,
+            max_bytes=settings.import_max_bytes,
+            limit_hint="split the file, or raise DIGEST_IMPORT_MAX_BYTES",
+            progress=progress,
+        )
     _print_report(report, confirmed=confirmed)
     if report.confirmations:
         _send_now(settings, moment)

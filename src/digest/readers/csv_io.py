@@ -29,7 +29,15 @@ from digest.readers.bulk import BulkImport, ImportReport, ImportRow, Sample
 from digest.readers.csv_columns import Columns, find_columns
 from digest.readers.privacy import consent_record
 
-__all__ = ["ImportReport", "ImportRow", "Sample", "export_csv", "import_csv", "import_rows", "parse_csv"]
+__all__ = [
+    "ImportReport",
+    "ImportRow",
+    "Sample",
+    "export_csv",
+    "import_csv",
+    "import_rows",
+    "parse_csv",
+]
 
 MAX_FILE_BYTES = 10 * 1024 * 1024  # an upload on the desk: held in memory whole
 # No row of a subscriber list comes near this; a file that does (/dev/zero, a binary file, an
