@@ -171,3 +171,16 @@ def test_export_streams_every_reader_with_formulas_defused(engine: Engine) -> No
     ]
     assert table[1][3] == NOW.isoformat()
     assert table[1][-1] == subscriptions.email_hash("r0@example.com")
+
+
+def test_two_imports_in_one_transaction(engine: Engine) -> None:
+    rows = csv_io.parse_csv("a.csv", b"email\na@example.com\nb@example.com\n")
+    with session_scope(engine) as session:
+        first = csv_io.import_rows(session, rows, confirmed=True, now=NOW)
+        again = csv_io.import_rows(session, rows[:1], confirmed=True, now=NOW)
+    assert (len(first.added), len(again.added), list(again.already_listed)) == (
+        2,
+        0,
+        ["a@example.com"],
+    )
+    assert stored(engine) == 2

@@ -36,7 +36,7 @@ CHUNK = 2000
 # The chunk's rows, staged: a temporary table (dropped at commit or rollback on PostgreSQL,
 # with the connection on SQLite), filled by the driver's fastest path.
 STAGE_TABLE = (
-    "CREATE TEMPORARY TABLE import_stage (email VARCHAR(320) NOT NULL,"
+    "CREATE TEMPORARY TABLE IF NOT EXISTS import_stage (email VARCHAR(320) NOT NULL,"
     " email_hash VARCHAR(64) NOT NULL, name VARCHAR(100), vouched BOOLEAN NOT NULL)"
 )
 COPY_STAGE = "COPY import_stage (email, email_hash, name, vouched) FROM STDIN"
