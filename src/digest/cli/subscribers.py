@@ -94,7 +94,7 @@ def import_file(
 ) -> None:
     """Import a CSV: all or nothing (every bad row is listed by line); known addresses are
     skipped. The file is streamed, and written in one transaction: on SQLite that holds the
-    database's write lock until the import ends (about a minute per million rows), so web
+    database's write lock until the import ends (minutes for a million rows), so web
     signups wait meanwhile; import a large list at a quiet hour, or on PostgreSQL."""
     settings, moment = load_settings(), parse_time(now)
     try:
