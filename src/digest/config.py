@@ -157,6 +157,9 @@ class Settings(BaseSettings):
     # on: `digest serve` acts on signups and sends readers' mail itself (one process is a whole
     # deployment); off: it only stores them and `digest worker` does the rest (docs/scale.md).
     web_sends_mail: Switch = Switch.ON
+    # The largest CSV `digest subscribers import` reads (it streams: memory does not grow with
+    # it); past it the import stops with a clear message. 256 MiB is about five million rows.
+    import_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -173,8 +173,24 @@ def test_import_refuses_a_huge_file_without_reading_it_all(
 ) -> None:
     result = digest(tmp_path, env, "subscribers", "import", "/dev/zero")
     assert result.returncode == 1
-    assert "larger than 10 MiB" in result.stderr
+    assert "line 1: longer than 256 KiB" in result.stderr
     assert count(engine) == 0
+
+
+def test_import_stops_at_the_byte_limit_and_writes_nothing(
+    tmp_path: Path, env: dict[str, str], engine: Engine
+) -> None:
+    source = tmp_path / "list.csv"
+    source.write_text("email\n" + "".join(f"r{n}@example.com\n" for n in range(3000)))
+    limited = {**env, "DIGEST_IMPORT_MAX_BYTES": "4096"}
+    result = digest(tmp_path, limited, "subscribers", "import", str(source), "--confirmed")
+    assert result.returncode == 1
+    assert "larger than 4 KiB; split the file, or raise DIGEST_IMPORT_MAX_BYTES" in result.stderr
+    assert count(engine) == 0
+    wrong = digest(tmp_path, {**env, "DIGEST_IMPORT_MAX_BYTES": "lots"}, "subscribers", "import",
+                   str(source))  # fmt: skip
+    assert wrong.returncode == 1 and "DIGEST_IMPORT_MAX_BYTES" in wrong.stderr
+    assert "Traceback" not in wrong.stderr
 
 
 EXPORTS = Path(__file__).parents[1] / "support" / "exports"

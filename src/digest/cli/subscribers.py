@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, BinaryIO, TypeVar
 
 import typer
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 
+from digest import stats
 from digest.cli.common import (
     NowOption,
     console,
@@ -26,6 +38,7 @@ from digest.models import ConsentRoute, SubscriberStatus
 from digest.readers import csv_io, mail_queue, privacy, signup, subscriptions
 from digest.transports import make_transport
 
+T = TypeVar("T")
 app = typer.Typer(help="Add, import, export, list and erase subscribers.", no_args_is_help=True)
 
 StatusOption = Annotated[
@@ -66,7 +79,8 @@ def import_file(
         typer.Argument(
             metavar="FILE.csv",
             help="CSV with an email column and optionally a name (or first and last names): "
-            "ours, or an export of Mailchimp, Substack, Buttondown or listmonk as it comes.",
+            "ours, or an export of Mailchimp, Substack, Buttondown or listmonk as it comes. "
+            "Any number of rows, up to DIGEST_IMPORT_MAX_BYTES.",
         ),
     ],
     confirmed: Annotated[
@@ -78,16 +92,54 @@ def import_file(
     ] = False,
     now: NowOption = None,
 ) -> None:
-    """Import a CSV: all or nothing (bad rows are listed by line); known addresses are skipped."""
+    """Import a CSV: all or nothing (every bad row is listed by line); known addresses are
+    skipped. The file is streamed, and written in one transaction: on SQLite that holds the
+    database's write lock until the import ends (minutes for a million rows), so web
+    signups wait meanwhile; import a large list at a quiet hour, or on PostgreSQL."""
+    settings, moment = load_settings(), parse_time(now)
     try:
-        with file.open("rb") as handle:  # bounded: /dev/zero must not exhaust memory
-            raw = handle.read(csv_io.MAX_FILE_BYTES + 1)
+        handle = file.open("rb")
     except OSError as exc:
         raise InvalidInput(str(file), [("", exc.strerror or str(exc))]) from None
-    rows = csv_io.parse_csv(str(file), raw)
-    settings, moment = load_settings(), parse_time(now)
-    with session_scope(open_engine(settings)) as session:
-        report = csv_io.import_rows(session, rows, confirmed=confirmed, now=moment)
+    engine = open_engine(settings)
+    with handle, _import_progress(handle) as progress, session_scope(engine) as session:
+        report = csv_io.import_csv(
+            session,
+            str(file),
+            handle,
+            confirmed=confirmed,
+            now=moment,
+            max_bytes=settings.import_max_bytes,
+            limit_hint="split the file, or raise DIGEST_IMPORT_MAX_BYTES",
+            progress=progress,
+        )
+    _print_report(report, confirmed=confirmed)
+    if report.confirmations:
+        _send_now(settings, moment)
+
+
+@contextmanager
+def _import_progress(handle: BinaryIO) -> Iterator[Callable[[int], None] | None]:
+    """A bar over the file's bytes on a terminal; nothing in a pipe or a log."""
+    if not console.is_terminal:
+        yield None
+        return
+    size = os.fstat(handle.fileno()).st_size or None  # a pipe or a device: no total
+    bar = Progress(
+        TextColumn("importing"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    )
+    with bar:
+        task = bar.add_task("importing", total=size)
+        yield lambda done: bar.update(task, completed=done)
+
+
+def _print_report(report: csv_io.ImportReport, *, confirmed: bool) -> None:
     state = "confirmed" if confirmed else "pending, confirmation email queued"
     added = len(report.added) - len(report.asked_to_confirm)
     console.print(f"Imported {added} new subscriber(s) ({state}).")
@@ -108,8 +160,6 @@ def import_file(
             f"{len(report.asked_to_confirm)} never confirmed on the old list: added as pending, "
             f"with a confirmation email: {_some(report.asked_to_confirm)}"
         )
-    if report.message_ids:
-        _send_now(settings, moment)
 
 
 @app.command("export")
@@ -120,18 +170,32 @@ def export(
     ] = None,
     status: StatusOption = None,
 ) -> None:
-    """CSV of every subscriber with status and consent record (when, IP, user agent, route)."""
+    """CSV of every subscriber with status and consent record (when, IP, user agent, route).
+    Streamed: rows are written as they are read, whatever the size of the list."""
     settings = load_settings()
     with session_scope(open_engine(settings), read_only=True) as session:
-        rows = subscriptions.list_subscribers(session, status=status)
-    lines = csv_io.export_csv(rows)
-    if out is None:
-        # A terminal gets no control sequences; a pipe or file gets the data exactly.
-        sys.stdout.writelines(map(plain, lines) if sys.stdout.isatty() else lines)
-        return
-    with out.open("w", encoding="utf-8", newline="") as handle:
-        handle.writelines(lines)
-    console.print(f"Wrote {len(rows)} subscriber(s) to {shown(out)}.")
+        readers = Counted(stats.readers.each_subscriber(session, status=status))
+        lines = csv_io.export_csv(readers)
+        if out is None:
+            # A terminal gets no control sequences; a pipe or file gets the data exactly.
+            sys.stdout.writelines(map(plain, lines) if sys.stdout.isatty() else lines)
+            return
+        with out.open("w", encoding="utf-8", newline="") as handle:
+            handle.writelines(lines)
+    console.print(f"Wrote {readers.count} subscriber(s) to {shown(out)}.")
+
+
+class Counted(Iterator[T]):
+    """An iterator that counts what went through it."""
+
+    def __init__(self, items: Iterable[T]) -> None:
+        self.items = iter(items)
+        self.count = 0
+
+    def __next__(self) -> T:
+        item = next(self.items)
+        self.count += 1
+        return item
 
 
 @app.command("list")
@@ -174,9 +238,9 @@ def remove(
     console.print(f"Erased {shown(subscriptions.normalise_email(email))}; only its hash is kept.")
 
 
-def _some(addresses: list[str], shown_at_most: int = 10) -> str:
-    listed = ", ".join(shown(address) for address in addresses[:shown_at_most])
-    return listed + (" ..." if len(addresses) > shown_at_most else "")
+def _some(addresses: csv_io.Sample) -> str:
+    listed = ", ".join(shown(address) for address in addresses)
+    return listed + (" ..." if len(addresses) > len(addresses.first) else "")
 
 
 def _send_now(settings: Settings, moment: datetime) -> None:

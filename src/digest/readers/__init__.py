@@ -6,7 +6,9 @@
                       work for every address), then acted on after the answer
     defences.py       bot defences: honeypot, single-use form stamps, the canonical mailbox
     privacy.py        the consent record, "download my data" (with delivery history), erasure
-    csv_io.py         CSV import (strict, all or nothing) and export (defused cells)
+    csv_io.py         CSV import (streamed, strict, all or nothing) and export (streamed,
+                      defused cells)
+    bulk.py           an import's rows written a chunk per statement in one transaction
     csv_columns.py    the columns of our export and of Mailchimp's, Substack's, Buttondown's
                       and listmonk's: address, name, and whether a reader left there
     mail_queue.py     transactional mail: queued with its cause, claimed, sent, retried, cancelled
@@ -21,6 +23,7 @@ Rule: independent of `delivery/` (issues go out there); every function takes the
 """
 
 from digest.readers import (
+    bulk,
     csv_io,
     defences,
     mail_compose,
@@ -35,6 +38,7 @@ from digest.readers import (
 )
 
 __all__ = [
+    "bulk",
     "csv_io",
     "defences",
     "mail_compose",
