@@ -15,9 +15,13 @@ reader, even if an id were ever handed out again after a purge.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import json
+from base64 import urlsafe_b64encode
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
@@ -47,7 +51,14 @@ def make_token(
 ) -> str:
     """A URL-safe token for `subscriber_id`; expiring purposes are stamped with `now`."""
     issued = int(now.timestamp()) if purpose in EXPIRING else 0
-    return _serializer(secret, purpose).dumps([subscriber_id, issued, address_tag(email_hash)])
+    values = [subscriber_id, issued, address_tag(email_hash)]
+    payload = json.dumps(values, separators=(",", ":"), ensure_ascii=False).encode()
+    if len(payload) > MAX_FAST_PAYLOAD:  # itsdangerous might compress it: let it decide
+        return _serializer(secret, purpose).dumps(values)
+    body = _b64(payload)
+    signature = _keyed(secret, purpose).copy()
+    signature.update(body)
+    return f"{body.decode()}.{_b64(signature.digest()).decode()}"
 
 
 def read_token(
@@ -94,3 +105,25 @@ def _unpack(payload: object) -> tuple[int, int, str]:
 
 def _serializer(secret: str, purpose: Purpose) -> URLSafeSerializer:
     return URLSafeSerializer(secret, salt=f"digest.{purpose.value}")
+
+
+# make_token signs two links per recipient of every issue. It writes exactly the token
+# `_serializer(...).dumps` writes (itsdangerous 2.x: compact UTF-8 JSON, URL-safe base64 without
+# padding, "." and HMAC-SHA1 under the "django-concat" derived key), so every link already in a
+# reader's inbox still verifies, and `read_token` stays itsdangerous's (constant-time compare).
+# What it saves is building the serializer, deriving the key and keying HMAC on every call: the
+# HMAC is keyed once per (secret, purpose) and copied per token. tests/test_tokens.py proves the
+# two agree byte for byte.
+MAX_FAST_PAYLOAD = 64  # far below any payload zlib could shorten (itsdangerous would compress)
+
+
+@lru_cache(maxsize=32)
+def _keyed(secret: str, purpose: Purpose) -> hmac.HMAC:
+    salt = f"digest.{purpose.value}".encode()
+    # SHA-1 because itsdangerous derives its key so; as an HMAC key derivation it is sound.
+    key = hashlib.sha1(salt + b"signer" + secret.encode()).digest()  # noqa: S324
+    return hmac.new(key, digestmod=hashlib.sha1)
+
+
+def _b64(data: bytes) -> bytes:
+    return urlsafe_b64encode(data).rstrip(b"=")

@@ -37,7 +37,7 @@ from digest.models import (
     metadata,
 )
 from tests.support.issue_data import TOPICS, comparison_doc, import_docs, topical_week
-from tests.support.ledger import NOW, add_readers, add_topic_readers
+from tests.support.ledger import NOW, add_readers, add_topic_readers, frozen_issue
 from tests.support.settings import make_test_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -205,3 +205,24 @@ def test_readers_who_join_after_the_enqueue_began_wait_for_the_next_issue(
         ids = set(session.exec(select(Delivery.subscriber_id)).all())
     assert not ids & {reader.id for reader in late}
     assert ids == set(expected_copies(engine, issue)) - {reader.id for reader in late}
+
+
+def test_the_first_chunk_is_a_few_batches_and_chunks_grow_to_the_setting(
+    engine: Engine, settings: Settings
+) -> None:
+    """So the first email leaves at once: the send waits only for FIRST_CHUNK_BATCHES batches."""
+    settings = settings.model_copy(update={"batch_size": 2, "enqueue_chunk": 50})
+    with session_scope(engine) as session:
+        add_readers(session, 200)
+        issue = frozen_issue(session)
+        enqueue.start_enqueue(session, issue, batch_size=2)
+        assert issue.id is not None
+        issue_id = issue.id
+    written: list[int] = []
+    enqueue.enqueue_in_chunks(
+        engine, settings, issue_id, clock=lambda: NOW, patience=5.0, on_chunk=written.append
+    )
+    assert written == [8, 32, 50, 50, 50, 10]  # 2 x 4 readers, x4, then the setting
+    with session_scope(engine, read_only=True) as session:
+        per_reader = Counter(session.exec(select(Delivery.subscriber_id)).all())
+    assert len(per_reader) == 200 and set(per_reader.values()) == {1}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
 from collections.abc import Iterator
 from email.header import decode_header, make_header
@@ -9,7 +11,7 @@ from email.header import decode_header, make_header
 import pytest
 
 from digest.errors import IdempotencyMismatch, QuotaExceeded, TransportError
-from digest.transports.resend import ResendTransport
+from digest.transports.resend import ResendTransport, encode_body
 from tests.support.resend_server import FakeResend
 from tests.transports.contract import (
     CONTROL,
@@ -220,3 +222,24 @@ def test_check_refuses_a_wrong_key_for_good_and_an_absent_api_for_now(fake: Fake
     with pytest.raises(TransportError) as down:
         gone.check()
     assert down.value.retryable
+
+
+def test_the_body_is_the_same_json_document_the_stdlib_would_send() -> None:
+    params = [{"subject": "Café ✓ 🚀", "html": '<a href="x?a=1&b=2">"q"</a>', "n": [1, None]}]
+    body = encode_body(params)
+    assert json.loads(body) == params
+    assert "Café ✓ 🚀".encode() in body  # UTF-8 on the wire, not \\u escapes
+
+
+def test_a_lone_surrogate_still_encodes_as_the_stdlib_escapes_it() -> None:
+    body = encode_body({"text": "broken \ud800 half"})
+    assert json.loads(body) == {"text": "broken \ud800 half"}
+
+
+def test_non_ascii_content_arrives_intact_through_the_sdk(fake: FakeResend) -> None:
+    email = make_email(1)
+    email = dataclasses.replace(email, subject="Ünïcode ✓ verdicts", html="<p>naïve 🚀</p>")
+    (result,) = transport_for(fake).send_batch([email], idempotency_key="k-utf8")
+    assert result.ok
+    (sent,) = fake.accepted
+    assert sent["subject"] == "Ünïcode ✓ verdicts" and sent["html"] == "<p>naïve 🚀</p>"

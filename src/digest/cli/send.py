@@ -9,8 +9,10 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from digest import delivery, issues
+from digest.cli import send_processes
 from digest.cli.common import (
     NowOption,
     check_before_sending,
@@ -52,6 +54,20 @@ def send_command(
             help="Parallel senders [default: DIGEST_SEND_WORKERS].",
         ),
     ] = None,
+    processes: Annotated[
+        int,
+        typer.Option(
+            "--processes",
+            min=1,
+            max=32,
+            metavar="N",
+            help=(
+                "Sender processes on this issue, each with --workers threads, to use every core "
+                "(DIGEST_RATE_LIMIT is shared among them). On SQLite they share its single "
+                "writer, so more than 1 helps little there."
+            ),
+        ),
+    ] = 1,
 ) -> None:
     """Send the week's issue to every confirmed reader; run it again to resume.
 
@@ -75,7 +91,16 @@ def send_command(
     transport = make_transport(settings, observer=pacer.observe)
     try:
         check_before_sending(transport)
-        send_now(settings, engine, transport, pacer, plan, workers=workers, now=moment)
+        send_now(
+            settings,
+            engine,
+            transport,
+            pacer,
+            plan,
+            workers=workers,
+            processes=processes,
+            now=moment,
+        )
     finally:
         transport.close()
 
@@ -89,6 +114,7 @@ def send_now(
     *,
     workers: int | None,
     now: datetime,
+    processes: int = 1,
 ) -> None:
     try:
         issue = in_store(
@@ -119,9 +145,45 @@ def send_now(
         )
     elif not plan.resuming and plan.goes_out_at > now:
         console.print(f"Sending now, ahead of its schedule: {shown(plan.describe())}")
-    run_send(
-        settings, engine, issue, transport, pacer, workers=workers or settings.send_workers, now=now
+    workers = workers or settings.send_workers
+    if processes > 1:
+        return run_processes(settings, engine, issue, processes=processes, workers=workers, now=now)
+    run_send(settings, engine, issue, transport, pacer, workers=workers, now=now)
+
+
+def run_processes(
+    settings: Settings, engine: Engine, issue: Issue, *, processes: int, workers: int, now: datetime
+) -> None:
+    """`--processes N`: the children send; the outcome is read from the ledger afterwards."""
+    assert issue.id is not None
+    issue_id = issue.id
+    clock = delivery.clock_from(now)
+    console.print(
+        f"Sending issue #{issue.number} ({shown(issue.period)}) with {processes} processes of "
+        f"{workers} workers: {shown(issue.subject)}"
     )
+    codes = send_processes.run_children(issue_id, processes=processes, workers=workers, now=now)
+    if send_processes.EXIT_INTERRUPTED in codes:
+        err_console.print(
+            f"Interrupted. Every process recorded the batches it had handed to the transport; "
+            f"nothing is lost and nobody is mailed twice. Run `digest issue send` again to "
+            f"resume issue #{issue.number}."
+        )
+        raise typer.Exit(EXIT_INTERRUPTED)
+
+    def outcome(session: Session) -> delivery.SendReport:
+        delivery.finish_if_done(session, issue_id, now=clock())
+        latest = session.get(Issue, issue_id) or issue
+        paused = latest.pause_reason if latest.status == IssueStatus.PAUSED else None
+        counts = delivery.issue_counts(session, issue_id)
+        return delivery.SendReport(issue=latest, counts=counts, tally=Tally(paused=paused))
+
+    try:
+        report = in_store(engine, outcome, patience=settings.db_retry_seconds)
+    except StoreUnavailable as exc:
+        err_console.print(f"[yellow]Unfinished:[/yellow] {shown(exc.message)}")
+        raise typer.Exit(EXIT_UNFINISHED) from None
+    finish_with_status(report, issue)
 
 
 def run_send(

@@ -29,6 +29,8 @@ from digest.delivery.reports import batch_counts, failure_reasons, issue_by_numb
 from digest.delivery.retry import RetryPolicy
 from digest.delivery.send import (
     SendReport,
+    clock_from,
+    finish_if_done,
     open_period_issue,
     prepare_issue,
     send_issue,
@@ -43,8 +45,10 @@ __all__ = [
     "SendReport",
     "Tally",
     "batch_counts",
+    "clock_from",
     "eligible_count",
     "failure_reasons",
+    "finish_if_done",
     "issue_by_number",
     "issue_counts",
     "normalise_address",

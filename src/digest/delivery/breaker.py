@@ -53,8 +53,8 @@ class Breaker:
         if this call paused it (so exactly one worker tells the editors)."""
         accepted = sum(1 for answer in answers if answer.ok)
         refused = sum(1 for answer in answers if not answer.ok and answer.permanent)
-        note(session, issue_id, accepted=accepted, hard_bounces=refused)
-        reason = self.verdict(session.get(SendHealth, issue_id))
+        totals = note(session, issue_id, accepted=accepted, hard_bounces=refused)
+        reason = self.verdict(totals or session.get(SendHealth, issue_id))
         if reason is None:
             return None
         return reason if pause(session, issue_id, reason=reason, now=now) else None
@@ -85,17 +85,19 @@ def note(
     accepted: int = 0,
     hard_bounces: int = 0,
     complaints: int = 0,
-) -> None:
-    """Add to the issue's running totals (batches here; webhook bounces and complaints)."""
+) -> SendHealth | None:
+    """Add to the issue's running totals (batches here; webhook bounces and complaints) and
+    return them as they are now (None when there was nothing to add)."""
     if not (accepted or hard_bounces or complaints):
-        return
+        return None
     # One atomic upsert: racing workers add to the same row, never insert it twice.
     table = SendHealth.__table__  # type: ignore[attr-defined]
     build = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     statement = build(table).values(
         issue_id=issue_id, accepted=accepted, hard_bounces=hard_bounces, complaints=complaints
     )
-    session.execute(
+    # RETURNING: the totals come back with the upsert, not in another round trip.
+    row = session.execute(
         statement.on_conflict_do_update(
             index_elements=["issue_id"],
             set_={
@@ -103,8 +105,9 @@ def note(
                 "hard_bounces": table.c.hard_bounces + statement.excluded.hard_bounces,
                 "complaints": table.c.complaints + statement.excluded.complaints,
             },
-        )
-    )
+        ).returning(table.c.accepted, table.c.hard_bounces, table.c.complaints)
+    ).one()
+    return SendHealth(issue_id=issue_id, accepted=row[0], hard_bounces=row[1], complaints=row[2])
 
 
 def pause(session: Session, issue_id: int, *, reason: str, now: datetime) -> bool:

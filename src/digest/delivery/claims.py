@@ -42,6 +42,7 @@ class Recipient:
     email_hash: str
     variant_id: int | None = None  # None: the issue's own copy
     name: str | None = None  # the greeting's, as fixed when the issue was enqueued
+    attempts: int = 0  # answers this reader has had so far (results.record_results counts on)
 
     def reference(self, issue_id: int) -> str:
         return f"i{issue_id}-s{self.subscriber_id}"
@@ -162,17 +163,20 @@ def recheck_recipients(
             people.c.email_hash,
             table.c.variant_id,
             table.c.name,
+            table.c.attempts,
         )
         .join(people, people.c.id == table.c.subscriber_id)
         .where(table.c.batch_id == batch.id, table.c.status == DeliveryStatus.QUEUED.value)
         .order_by(table.c.subscriber_id)
     )
     recipients, gone = [], []
-    for delivery_id, subscriber_id, status, email, hashed, variant, name in session.execute(
+    for delivery_id, subscriber_id, status, email, hashed, variant, name, tried in session.execute(
         query
     ).all():
         if status == SubscriberStatus.CONFIRMED and email:
-            recipients.append(Recipient(delivery_id, subscriber_id, email, hashed, variant, name))
+            recipients.append(
+                Recipient(delivery_id, subscriber_id, email, hashed, variant, name, tried)
+            )
         else:
             gone.append(
                 {"b_id": delivery_id, "b_error": f"subscriber became {status} after the send began"}

@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, update
+from sqlalchemy import bindparam, func, text, update
 from sqlmodel import Session, col, select
 
+from digest.db import UTCDateTime
 from digest.delivery.claims import Claim
 from digest.delivery.enqueue import lock_issue, new_batch
 from digest.models import Batch, BatchStatus, Delivery, DeliveryStatus, Issue, IssueStatus
@@ -67,29 +68,48 @@ def record_results(
     Sent and permanently refused readers are final. A reader refused for now (`permanent`
     False: greylisting, a dropped SMTP connection) was not sent: it moves to a new batch with
     a new key, due at `resend_at`, until it has had `max_attempts` answers.
+
+    Two statements on the wire (issue 14): closing the batch doubles as the lease check (it
+    only matches while `claim.owner` holds it), and every reader's row is one UPDATE. The
+    answers so far came with the claim (only the lease holder changes them).
     """
-    if not holds_lease(session, claim):
+    if not close_if_held(session, claim, now=now):
         return False
-    ids = {r.reference(claim.issue_id): r.delivery_id for r in claim.recipients}
-    tried = answers_so_far(session, list(ids.values()))
+    ids = {r.reference(claim.issue_id): r for r in claim.recipients}
     final, again = [], []
     for result in results:
-        delivery_id = ids[result.reference]
-        attempt = tried.get(delivery_id, 0) + 1
+        recipient = ids[result.reference]
+        attempt = recipient.attempts + 1
         if result.ok or result.permanent or attempt >= max_attempts:
-            final.append(final_row(delivery_id, result, attempt))
+            final.append(final_row(recipient.delivery_id, result, attempt))
         else:
-            again.append(delivery_id)
+            again.append(recipient.delivery_id)
     write_final(session, final, now=now)
     if again:
         resend_later(session, claim, again, at=resend_at, now=now)
-    finish_batch(session, claim, BatchStatus.DONE, now=now)
     return True
 
 
-def answers_so_far(session: Session, delivery_ids: list[int]) -> dict[int, int]:
-    query = select(Delivery.id, Delivery.attempts).where(col(Delivery.id).in_(delivery_ids))
-    return {int(i): int(n) for i, n in session.exec(query).all() if i is not None}
+def close_if_held(session: Session, claim: Claim, *, now: datetime) -> bool:
+    """Mark the batch done if `claim.owner` still holds its lease (the row is locked until
+    commit, like `holds_lease`); False, and a warning, if someone else took it over."""
+    result = session.connection().execute(
+        update(Batch)
+        .where(
+            col(Batch.id) == claim.batch_id,
+            col(Batch.lease_owner) == claim.owner,
+            col(Batch.status) == BatchStatus.LEASED,
+        )
+        .values(status=BatchStatus.DONE, finished_at=now, lease_owner=None, lease_expires_at=None)
+    )
+    if result.rowcount:
+        return True
+    log.warning(
+        "batch %s: %s lost its lease while sending; recording nothing (the holder will)",
+        claim.batch_id,
+        claim.owner,
+    )
+    return False
 
 
 def final_row(delivery_id: int, result: SendResult, attempt: int) -> dict[str, object]:
@@ -106,9 +126,13 @@ def final_row(delivery_id: int, result: SendResult, attempt: int) -> dict[str, o
 
 
 def write_final(session: Session, rows: list[dict[str, object]], *, now: datetime) -> None:
-    """One executemany UPDATE for the batch: a row-at-a-time loop was half the send's time."""
+    """The batch's rows in one statement: on PostgreSQL one UPDATE over unnested arrays (one
+    round trip); on SQLite, in-process, one executemany UPDATE. A row-at-a-time loop was half
+    the send's time."""
     if not rows:
         return
+    if session.get_bind().dialect.name == "postgresql":
+        return _write_final_arrays(session, rows, now=now)
     table = Delivery.__table__  # type: ignore[attr-defined]
     statement = (
         update(table)
@@ -122,6 +146,24 @@ def write_final(session: Session, rows: list[dict[str, object]], *, now: datetim
         )
     )
     session.connection().execute(statement, rows)
+
+
+FINAL_ARRAYS = text(
+    "UPDATE delivery SET status = v.status, provider_id = v.provider, error = v.error, "
+    "attempts = v.attempts, finished_at = :now "
+    "FROM unnest(CAST(:ids AS bigint[]), CAST(:statuses AS text[]), "
+    "CAST(:providers AS text[]), CAST(:errors AS text[]), CAST(:attempts AS integer[])) "
+    "AS v(id, status, provider, error, attempts) "
+    "WHERE delivery.id = v.id AND delivery.status = :queued"
+).bindparams(bindparam("now", type_=UTCDateTime()))
+
+
+def _write_final_arrays(session: Session, rows: list[dict[str, object]], *, now: datetime) -> None:
+    columns = {"ids": "b_id", "statuses": "b_status", "providers": "b_provider"}
+    columns |= {"errors": "b_error", "attempts": "b_attempts"}
+    params: dict[str, object] = {name: [row[key] for row in rows] for name, key in columns.items()}
+    params |= {"now": now, "queued": DeliveryStatus.QUEUED.value}
+    session.connection().execute(FINAL_ARRAYS, params)
 
 
 def resend_later(

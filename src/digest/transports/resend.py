@@ -7,12 +7,14 @@ in one process (tests) never send with each other's settings.
 
 from __future__ import annotations
 
+import json as stdlib_json
 import logging
 import math
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import orjson
 import requests
 import resend
 from requests.adapters import HTTPAdapter
@@ -38,7 +40,10 @@ log = logging.getLogger(__name__)
 
 class SessionClient(resend.HTTPClient):
     """The SDK's HTTP seam, backed by one requests.Session: keep-alive instead of a new
-    connection (and TLS handshake) per call. Every answer's headers go to `observer`."""
+    connection (and TLS handshake) per call. Every answer's headers go to `observer`.
+
+    The SDK hands over the body as Python objects; we encode it (`encode_body`) instead of
+    letting requests use the stdlib encoder, which was 43% of a send's CPU (issue 14)."""
 
     def __init__(self, *, timeout: float, pool: int, observer: HeaderObserver | None) -> None:
         self.session = requests.Session()
@@ -57,15 +62,30 @@ class SessionClient(resend.HTTPClient):
         files: Any = None,
         data: Any = None,
     ) -> tuple[bytes, int, Mapping[str, str]]:
+        sent = dict(headers)
+        body = None
+        if json is not None:
+            body = encode_body(json)
+            sent["Content-Type"] = "application/json"
         try:
             response = self.session.request(
-                method, url, headers=dict(headers), json=json, timeout=self.timeout
+                method, url, headers=sent, data=body, timeout=self.timeout
             )
         except requests.RequestException as exc:
             raise ConnectionError(f"cannot reach Resend: {exc}") from exc
         if self.observer is not None:
             self.observer(response.headers)
         return response.content, response.status_code, response.headers
+
+
+def encode_body(value: Any) -> bytes:
+    """JSON as UTF-8 bytes (orjson: the same document as `json.dumps`, non-ASCII kept as
+    UTF-8 rather than \\u escapes, which JSON allows and Resend reads). orjson refuses what
+    UTF-8 cannot carry (a lone surrogate); the stdlib escapes it, as requests did before."""
+    try:
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        return stdlib_json.dumps(value, allow_nan=False).encode()
 
 
 class ResendTransport:
