@@ -80,5 +80,12 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+async def _settings_for_route(request: Request) -> Settings:
+    # async on purpose: FastAPI runs a plain `def` dependency in its thread pool, so every
+    # route taking SettingsDep paid a thread hop (and a wait for a free thread under load) for
+    # what is one attribute read (the tracked-link redirect is async to avoid exactly that).
+    return get_settings_dep(request)
+
+
+SettingsDep = Annotated[Settings, Depends(_settings_for_route)]
 ReadSessionDep = Annotated[Session, Depends(get_read_session)]
