@@ -7,16 +7,16 @@ that was never migrated, or is behind or ahead of the code, instead of failing p
 from __future__ import annotations
 
 from enum import StrEnum
-
-from alembic import command
-from alembic.config import Config
-from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util.exc import CommandError
-from sqlalchemy import inspect
-from sqlalchemy.engine import Engine
+from typing import TYPE_CHECKING
 
 from digest.paths import MIGRATIONS
+
+# Alembic (with Mako and Pygments) is imported by the functions that use it: importing this
+# module for SchemaState, as every `digest` command's startup path may, costs nothing.
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+    from sqlalchemy.engine import Engine
 
 
 class SchemaState(StrEnum):
@@ -32,6 +32,8 @@ class SchemaState(StrEnum):
 
 
 def alembic_config(database_url: str) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     # ConfigParser interpolation: a literal % in a password must be doubled
@@ -41,10 +43,14 @@ def alembic_config(database_url: str) -> Config:
 
 def upgrade(database_url: str, revision: str = "head") -> None:
     """Bring the database schema to `revision` (default: the newest)."""
+    from alembic import command
+
     command.upgrade(alembic_config(database_url), revision)
 
 
 def scripts() -> ScriptDirectory:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config("sqlite://"))
 
 
@@ -54,12 +60,18 @@ def current_head() -> str | None:
 
 def database_revision(engine: Engine) -> str | None:
     """The revision Alembic recorded in the database; None if it recorded none."""
+    from alembic.migration import MigrationContext
+
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 
 def schema_state(engine: Engine) -> SchemaState:
     """Where the database stands against this code (raises if it cannot be reached)."""
+    from alembic.migration import MigrationContext
+    from alembic.util.exc import CommandError
+    from sqlalchemy import inspect
+
     with engine.execution_options(sqlite_read_only=True).connect() as connection:  # a read
         revision = MigrationContext.configure(connection).get_current_revision()
         tables = set(inspect(connection).get_table_names())
