@@ -23,10 +23,11 @@ Rule: commands translate argv into calls of the domain packages, build the trans
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import typer
-from sqlalchemy.exc import DataError, OperationalError, ProgrammingError
 
+# The command modules are light: each imports its domain packages when it runs (see common.py).
 from digest.cli import (
     bounces,
     comparisons,
@@ -42,6 +43,9 @@ from digest.cli import (
 )
 from digest.cli.common import err_console, shown
 from digest.errors import DigestError
+
+if TYPE_CHECKING:
+    from sqlalchemy.exc import OperationalError, ProgrammingError
 
 __all__ = ["app", "main"]
 
@@ -103,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _explain(exc: Exception) -> str:
+    from sqlalchemy.exc import DataError, OperationalError, ProgrammingError
+
     if isinstance(exc, DigestError):
         return exc.message
     if isinstance(exc, OverflowError) or (

@@ -9,14 +9,11 @@ from collections import Counter
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
-from sqlalchemy.engine import Engine
-from sqlmodel import Session
 
-from digest import bounces
 from digest.cli.common import (
     NowOption,
     console,
@@ -25,9 +22,14 @@ from digest.cli.common import (
     open_engine,
     parse_time,
 )
-from digest.config import Settings
-from digest.db import in_store
 from digest.errors import ConfigError, StoreUnavailable
+
+if TYPE_CHECKING:  # imported where used, so that `digest --help` stays fast (common.py)
+    from sqlalchemy.engine import Engine
+    from sqlmodel import Session
+
+    from digest import bounces
+    from digest.config import Settings
 
 app = typer.Typer(help="Bounces and complaints by mail (SMTP senders, VERP).", no_args_is_help=True)
 EXIT_UNFINISHED = 3
@@ -92,6 +94,8 @@ def import_command(
 
     Exit status: 0 done, 1 some file could not be read, 3 the database was away (run again).
     """
+    from digest import bounces
+
     settings = bounce_settings()
     engine = open_engine(settings)
     moment = parse_time(now)
@@ -115,6 +119,9 @@ def import_command(
 
 
 def record(engine: Engine, settings: Settings, bounce: bounces.Bounce, *, now: datetime) -> str:
+    from digest import bounces
+    from digest.db import in_store
+
     def apply(session: Session) -> str:
         return bounces.record_bounce(session, bounce, settings=settings, now=now)
 

@@ -13,20 +13,22 @@ import getpass
 import os
 import re
 from datetime import UTC, datetime
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError
 
-from digest import migrate
-from digest.config import Environment, Settings, get_settings
-from digest.db import make_engine
 from digest.errors import ConfigError, TransportError
-from digest.transports import Transport, check_transport
+
+# Every `digest` run imports every command module, `--help` included: the domain packages
+# (SQLAlchemy, pydantic, Alembic...) are imported inside the functions that use them.
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from digest.config import Settings
+    from digest.transports import Transport
 
 # ESC sequences whole (CSI, OSC such as OSC 8 hyperlinks, DCS/APC/PM/SOS strings), then any
 # control character left: C0 but tab and newline, DEL, C1, and the bidi embeddings, overrides
@@ -76,6 +78,9 @@ def make_table(*headers: str, **options: object) -> Table:
 
 def database_label(url: str) -> str:
     """The database URL without its password, for messages."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
@@ -92,10 +97,14 @@ def cli_actor() -> str:
 
 
 def load_settings() -> Settings:
+    from digest.config import get_settings
+
     return get_settings()
 
 
 def open_engine(settings: Settings) -> Engine:
+    from digest.db import make_engine
+
     return make_engine(settings.database_url)
 
 
@@ -103,6 +112,9 @@ def require_schema(settings: Settings, engine: Engine, *, command: str) -> None:
     """Long-running commands start only on a schema this code can use. In development a
     database never migrated, or behind, is migrated on the spot; in production the operator
     is told what to run (migrating is a deliberate step there)."""
+    from digest import migrate
+    from digest.config import Environment
+
     state = migrate.schema_state(engine)
     if state.usable:
         return
@@ -122,6 +134,8 @@ EXIT_UNREACHABLE = 3  # the same status as a paused send: run again later
 def check_before_sending(transport: Transport) -> str:
     """Prove the transport works before anything changes; a refusal exits 1 (fix a setting),
     an outage exits 3 (run again later). Nothing is frozen or queued either way."""
+    from digest.transports import check_transport
+
     try:
         return check_transport(transport)
     except TransportError as exc:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from digest import catalog
-from digest.catalog import ComparisonIn, parse_document
 from digest.cli.common import (
     NowOption,
     console,
@@ -19,14 +17,19 @@ from digest.cli.common import (
     parse_time,
     shown,
 )
-from digest.db import session_scope
 from digest.errors import InvalidInput
+
+if TYPE_CHECKING:  # imported where used, so that `digest --help` stays fast (common.py)
+    from digest import catalog
+    from digest.catalog import ComparisonIn
 
 app = typer.Typer(help="Import and list the site's comparisons.", no_args_is_help=True)
 
 
 def read_documents(paths: list[Path]) -> list[tuple[str, list[ComparisonIn]]]:
     """Parse and validate every file before anything is written (imports are all-or-nothing)."""
+    from digest.catalog import parse_document
+
     documents = []
     for path in paths:
         try:
@@ -46,6 +49,9 @@ def import_files(
     now: NowOption = None,
 ) -> None:
     """Import comparisons from JSON files: all or nothing; re-importing a file updates by slug."""
+    from digest import catalog
+    from digest.db import session_scope
+
     documents = read_documents(files)
     settings = load_settings()
     engine = open_engine(settings)
@@ -68,6 +74,9 @@ def list_command(
     ] = None,
 ) -> None:
     """List comparisons, newest first, with each tool's panel verdict."""
+    from digest import catalog
+    from digest.db import session_scope
+
     settings = load_settings()
     with session_scope(open_engine(settings), read_only=True) as session:
         views = catalog.list_comparisons(

@@ -11,18 +11,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import requests
 import typer
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import SQLAlchemyError
 
-from digest import migrate
 from digest.cli.common import console, database_label, load_settings, open_engine, shown
-from digest.config import Environment, ReviewMode, Settings, TransportName
-from digest.db import check_database
 from digest.errors import DigestError
-from digest.transports import check_transport, make_transport
+
+# The checks import what they check (requests, SQLAlchemy, Alembic, the transports) when they
+# run, so that every other `digest` command (and --help) starts without them.
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from digest.config import Settings
 
 HEALTHZ_TIMEOUT_SECONDS = 10.0
 
@@ -75,6 +76,8 @@ def run_checks() -> Iterator[Finding]:
 
 def review_finding(settings: Settings) -> Finding:
     """DIGEST_REVIEW=required with nobody to remind is a send that silently waits."""
+    from digest.config import ReviewMode
+
     if settings.review != ReviewMode.REQUIRED:
         return Finding("review", Outcome.OK, "auto: the scheduled run sends without approval")
     if not settings.editor_addresses:
@@ -110,6 +113,11 @@ def _database(settings: Settings) -> Iterator[Finding]:
 
 
 def _reach(engine: Engine, settings: Settings) -> Iterator[Finding]:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from digest import migrate
+    from digest.db import check_database
+
     label = database_label(settings.database_url)
     try:
         check_database(engine)
@@ -126,6 +134,8 @@ def _reach(engine: Engine, settings: Settings) -> Iterator[Finding]:
 
 
 def _missing_sqlite_file(url: str) -> Path | None:
+    from sqlalchemy.engine import make_url
+
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return None
@@ -134,6 +144,8 @@ def _missing_sqlite_file(url: str) -> Path | None:
 
 
 def _transport(settings: Settings) -> Finding:
+    from digest.transports import check_transport, make_transport
+
     try:
         transport = make_transport(settings)
     except DigestError as exc:
@@ -147,6 +159,8 @@ def _transport(settings: Settings) -> Finding:
 
 
 def _base_url(settings: Settings) -> Iterator[Finding]:
+    from digest.config import Environment
+
     url = settings.base_url
     if url.startswith("https://"):
         yield Finding("base URL", Outcome.OK, f"{url} is https")
@@ -161,6 +175,8 @@ def _base_url(settings: Settings) -> Iterator[Finding]:
 
 
 def _healthz(base_url: str) -> Finding:
+    import requests
+
     target = f"{base_url}/healthz"
     try:
         response = requests.get(target, timeout=HEALTHZ_TIMEOUT_SECONDS, allow_redirects=False)
@@ -184,6 +200,8 @@ def _healthz(base_url: str) -> Finding:
 
 
 def _webhooks(settings: Settings) -> Finding:
+    from digest.config import TransportName
+
     if settings.resend_webhook_secret is not None:
         return Finding(
             "webhooks",

@@ -12,10 +12,9 @@ from typing import Annotated
 
 import typer
 
-from digest import editors
 from digest.cli.common import cli_actor, console, load_settings, make_table, open_engine, shown
-from digest.db import session_scope, utcnow
 
+# Each command imports the domain packages it uses, so that `digest --help` stays fast.
 app = typer.Typer(help="Editor accounts for the desk (/editor).", no_args_is_help=True)
 
 EmailArg = Annotated[str, typer.Argument(metavar="EMAIL", help="The editor's address.")]
@@ -38,6 +37,9 @@ def add_command(
     password_stdin: StdinOption = False,
 ) -> None:
     """Create an editor account (an owner with --owner)."""
+    from digest import editors
+    from digest.db import session_scope, utcnow
+
     password = read_password(password_stdin)
     with session_scope(open_engine(load_settings())) as session:
         account = editors.add_account(
@@ -50,6 +52,9 @@ def add_command(
 @app.command("list")
 def list_command() -> None:
     """Every editor account, with its role."""
+    from digest import editors
+    from digest.db import session_scope
+
     with session_scope(open_engine(load_settings()), read_only=True) as session:
         accounts = editors.list_accounts(session)
     if not accounts:
@@ -65,6 +70,9 @@ def list_command() -> None:
 @app.command("remove")
 def remove_command(email: EmailArg) -> None:
     """Remove an account and end its sessions (never the last owner)."""
+    from digest import editors
+    from digest.db import session_scope, utcnow
+
     with session_scope(open_engine(load_settings())) as session:
         editors.remove_account(session, email, actor=cli_actor(), now=utcnow())
     console.print(f"Removed {shown(editors.normalise_email(email))}; its sessions ended.")
@@ -73,6 +81,9 @@ def remove_command(email: EmailArg) -> None:
 @app.command("passwd")
 def passwd_command(email: EmailArg, password_stdin: StdinOption = False) -> None:
     """Set a new password; the account's sessions end."""
+    from digest import editors
+    from digest.db import session_scope, utcnow
+
     password = read_password(password_stdin)
     with session_scope(open_engine(load_settings())) as session:
         account = editors.set_password(session, email, password, actor=cli_actor(), now=utcnow())
@@ -85,6 +96,9 @@ def owner_command(
     revoke: Annotated[bool, typer.Option("--revoke", help="Make an owner a plain editor.")] = False,
 ) -> None:
     """Make an editor an owner (or, with --revoke, not; never the last owner)."""
+    from digest import editors
+    from digest.db import session_scope, utcnow
+
     with session_scope(open_engine(load_settings())) as session:
         account = editors.set_owner(session, email, not revoke, actor=cli_actor(), now=utcnow())
         role = "owner" if account.owner else "editor"

@@ -4,12 +4,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
-from digest import catalog, delivery, editors, issues
 from digest.cli import review, send
 from digest.cli.common import (
     NowOption,
@@ -23,11 +22,11 @@ from digest.cli.common import (
     plain,
     shown,
 )
-from digest.db import session_scope
 from digest.errors import NothingToSend
-from digest.issues import Preview, preview_next_issue
-from digest.models import Issue
-from digest.render import passed, public_copy
+
+if TYPE_CHECKING:  # imported where used, so that `digest --help` stays fast (common.py)
+    from digest.issues import Preview
+    from digest.models import Issue
 
 app = typer.Typer(help="Compose, preview, send and list weekly issues.", no_args_is_help=True)
 
@@ -59,6 +58,11 @@ def preview_command(
 
     Exits 1 when a blocking check fails (size, links, placeholders, unsubscribe link).
     """
+    from digest import catalog, issues
+    from digest.db import session_scope
+    from digest.issues import preview_next_issue
+    from digest.render import passed, public_copy
+
     settings, moment = load_settings(), parse_time(now)
     with session_scope(open_engine(settings), read_only=True) as session:
         plan = issues.next_issue(session, settings, now=moment)
@@ -125,6 +129,9 @@ def edit_command(
     now: NowOption = None,
 ) -> None:
     """Set the next issue's subject and/or editor's note before it is sent."""
+    from digest import editors, issues
+    from digest.db import session_scope
+
     if subject is None and note is None:
         raise typer.BadParameter("give --subject and/or --note", param_hint="--subject/--note")
     settings, moment = load_settings(), parse_time(now)
@@ -148,6 +155,9 @@ def edit_command(
 @app.command("list")
 def list_command() -> None:
     """List issues, newest first, with their status and subject."""
+    from digest import delivery, issues
+    from digest.db import session_scope
+
     settings = load_settings()
     with session_scope(open_engine(settings), read_only=True) as session:
         rows = issues.list_issues(session)
@@ -187,6 +197,9 @@ def show_command(
     number: Annotated[int, typer.Argument(metavar="N", help="The issue's number.")],
 ) -> None:
     """One issue: status, subject, and its ledger (deliveries and batches by status)."""
+    from digest import delivery
+    from digest.db import session_scope
+
     settings = load_settings()
     with session_scope(open_engine(settings), read_only=True) as session:
         issue = delivery.issue_by_number(session, number)

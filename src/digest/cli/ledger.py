@@ -7,11 +7,7 @@ from typing import Annotated
 
 import typer
 
-from digest import stats
 from digest.cli.common import console, load_settings, open_engine
-from digest.db import session_scope
-from digest.delivery import compact
-from digest.models import Issue
 
 app = typer.Typer(help="The send ledger: keep it small.", no_args_is_help=True)
 
@@ -24,6 +20,11 @@ def compact_command(
 ) -> None:
     """Replace the per-reader rows of sent issues older than DAYS by per-issue counts (what
     `digest issue show` and the desk report stay exact). One transaction per issue."""
+    from digest import stats  # imported here, so that `digest --help` stays fast
+    from digest.db import session_scope
+    from digest.delivery import compact
+    from digest.models import Issue
+
     engine = open_engine(load_settings())
     cutoff = datetime.now(UTC) - timedelta(days=older_than)
     with session_scope(engine, read_only=True) as session:

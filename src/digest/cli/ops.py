@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from digest import migrate
 from digest.cli.common import (
     NowOption,
     console,
@@ -19,8 +18,9 @@ from digest.cli.common import (
     shown,
 )
 from digest.cli.comparisons import comparison_table
-from digest.config import Environment, Settings
-from digest.demo import run_demo
+
+if TYPE_CHECKING:  # imported where used, so that `digest --help` stays fast (common.py)
+    from digest.config import Settings
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 
@@ -28,6 +28,8 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the database schema to the newest version (safe to run again)."""
+    from digest import migrate
+
     settings = load_settings()
     migrate.upgrade(settings.database_url)
     console.print(f"Database is at schema revision {shown(migrate.current_head())}.")
@@ -81,6 +83,8 @@ def served_url(host: str, port: int) -> str:
 def links_for(settings: Settings, served: str) -> Settings:
     """Outside production, without DIGEST_BASE_URL, links follow the address being served
     (`digest serve --port 18090` links to :18090); a DIGEST_BASE_URL that differs is said."""
+    from digest.config import Environment
+
     explicit = "base_url" in settings.model_fields_set
     if not explicit and settings.env is not Environment.PRODUCTION:
         err_console.print(f"Links point at {shown(served)} (set DIGEST_BASE_URL to change).")
@@ -95,6 +99,8 @@ def links_for(settings: Settings, served: str) -> Settings:
 
 def demo(now: NowOption = None) -> None:
     """Run the whole job on the embedded defaults: store, samples, the next issue."""
+    from digest.demo import run_demo
+
     settings = load_settings()
     engine = open_engine(settings)
     result = run_demo(settings, engine, now=parse_time(now))

@@ -10,15 +10,18 @@ from typing import Annotated
 
 import typer
 
-from digest import editors
 from digest.cli.common import NowOption, cli_actor, console, load_settings, open_engine, parse_time
-from digest.db import session_scope
+
+# Each command imports the domain packages it uses, so that `digest --help` stays fast.
 
 NumberArg = Annotated[int, typer.Argument(metavar="N", help="The issue's number.")]
 
 
 def approve_command(number: NumberArg, now: NowOption = None) -> None:
     """Approve the next issue as it stands (DIGEST_REVIEW=required sends only approved ones)."""
+    from digest import editors
+    from digest.db import session_scope
+
     settings, moment = load_settings(), parse_time(now)
     with session_scope(open_engine(settings)) as session:
         issue = editors.approve_issue(
@@ -31,6 +34,9 @@ def approve_command(number: NumberArg, now: NowOption = None) -> None:
 
 def hold_command(number: NumberArg, now: NowOption = None) -> None:
     """Withdraw the next issue's approval: the scheduled run will not send it unapproved."""
+    from digest import editors
+    from digest.db import session_scope
+
     settings, moment = load_settings(), parse_time(now)
     with session_scope(open_engine(settings)) as session:
         editors.hold_issue(session, settings, number=number, actor=cli_actor(), now=moment)
@@ -39,6 +45,9 @@ def hold_command(number: NumberArg, now: NowOption = None) -> None:
 
 def pause_command(number: NumberArg, now: NowOption = None) -> None:
     """Pause a send in progress; nothing resumes it until `digest issue resume N`."""
+    from digest import editors
+    from digest.db import session_scope
+
     with session_scope(open_engine(load_settings())) as session:
         editors.pause_send(session, number=number, actor=cli_actor(), now=parse_time(now))
     console.print(f"Issue #{number} paused; resume it with: digest issue resume {number}")
@@ -46,6 +55,9 @@ def pause_command(number: NumberArg, now: NowOption = None) -> None:
 
 def resume_command(number: NumberArg, now: NowOption = None) -> None:
     """Resume a paused send: the scheduler or `digest worker` continues it within seconds."""
+    from digest import editors
+    from digest.db import session_scope
+
     with session_scope(open_engine(load_settings())) as session:
         asked = editors.request_resume(
             session, number=number, actor=cli_actor(), now=parse_time(now)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from digest import schedule
 from digest.cli.common import (
     NowOption,
     console,
@@ -18,9 +17,10 @@ from digest.cli.common import (
     shown,
     stop_for_transport,
 )
-from digest.delivery import Pacer
 from digest.errors import TransportError
-from digest.transports import Transport, check_transport, make_transport
+
+if TYPE_CHECKING:  # imported where used, so that `digest --help` stays fast (common.py)
+    from digest.transports import Transport
 
 log = logging.getLogger("digest.scheduler")
 
@@ -37,6 +37,10 @@ def scheduler_command(
     now: NowOption = None,
 ) -> None:
     """Run the weekly send on DIGEST_SEND_SCHEDULE in DIGEST_TIMEZONE; resume paused sends."""
+    from digest import schedule
+    from digest.delivery import Pacer
+    from digest.transports import make_transport
+
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -63,6 +67,8 @@ def scheduler_command(
 def _check_transport(transport: Transport, *, once: bool) -> None:
     """A refused login or key stops the scheduler before it runs anything; an outage stops a
     one-off run (cron tries again), while a long-running scheduler starts and retries hourly."""
+    from digest.transports import check_transport
+
     try:
         log.info("transport: %s", check_transport(transport))
     except TransportError as exc:

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
-from sqlalchemy.engine import Engine
-from sqlmodel import Session
 
-from digest import delivery, issues
 from digest.cli import send_processes
 from digest.cli.common import (
     NowOption,
@@ -23,12 +19,20 @@ from digest.cli.common import (
     parse_time,
     shown,
 )
-from digest.config import Settings
-from digest.db import in_store, session_scope
-from digest.delivery import Pacer, Tally, breaker
 from digest.errors import NothingToSend, StoreUnavailable, TransportError
-from digest.models import DeliveryStatus, Issue, IssueStatus
-from digest.transports import SendResult, Transport, make_transport
+
+# The domain packages are imported by the functions that use them, so that every other
+# `digest` command (and --help) starts without them (common.py).
+if TYPE_CHECKING:
+    from rich.progress import TaskID
+    from sqlalchemy.engine import Engine
+    from sqlmodel import Session
+
+    from digest import delivery, issues
+    from digest.config import Settings
+    from digest.delivery import Pacer, Tally
+    from digest.models import Issue
+    from digest.transports import SendResult, Transport
 
 EXIT_FAILED = 1  # some deliveries failed for good
 EXIT_UNFINISHED = 3  # paused (quota), unfinished or the database away: run it again later
@@ -73,6 +77,11 @@ def send_command(
 
     Exit status: 0 all sent, 1 some deliveries failed, 3 paused or unfinished (run again later).
     """
+    from digest import delivery, issues
+    from digest.db import session_scope
+    from digest.delivery import Pacer
+    from digest.transports import make_transport
+
     settings = load_settings()
     engine = open_engine(settings)
     moment = parse_time(now)
@@ -116,6 +125,10 @@ def send_now(
     now: datetime,
     processes: int = 1,
 ) -> None:
+    from digest import delivery, issues
+    from digest.db import in_store
+    from digest.models import IssueStatus
+
     try:
         issue = in_store(
             engine,
@@ -155,6 +168,11 @@ def run_processes(
     settings: Settings, engine: Engine, issue: Issue, *, processes: int, workers: int, now: datetime
 ) -> None:
     """`--processes N`: the children send; the outcome is read from the ledger afterwards."""
+    from digest import delivery
+    from digest.db import in_store
+    from digest.delivery import Tally
+    from digest.models import Issue, IssueStatus
+
     assert issue.id is not None
     issue_id = issue.id
     clock = delivery.clock_from(now)
@@ -196,6 +214,9 @@ def run_send(
     workers: int,
     now: datetime,
 ) -> None:
+    from digest import delivery
+    from digest.db import session_scope
+
     assert issue.id is not None
     with session_scope(engine, read_only=True) as session:
         before = delivery.issue_counts(session, issue.id)
@@ -227,6 +248,9 @@ def run_send(
 
 def finish_with_status(report: delivery.SendReport, issue: Issue) -> None:
     """Print the ledger and exit 0 (sent), 1 (failures) or 3 (paused or unfinished)."""
+    from digest.delivery import breaker
+    from digest.models import DeliveryStatus
+
     print_counts(report.counts)
     if breaker.tripped(report.issue.pause_reason):  # a rerun does not lift this one
         err_console.print(
@@ -253,6 +277,10 @@ class SendProgress:
     """A rich bar over the ledger's total: sent, failed, skipped, emails/s and ETA."""
 
     def __init__(self, before: dict[str, int]) -> None:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        from digest.models import DeliveryStatus
+
         self.done = (
             before[DeliveryStatus.SENT]
             + before[DeliveryStatus.FAILED]
@@ -276,6 +304,8 @@ class SendProgress:
         self.task: TaskID | None = None
 
     def __enter__(self) -> SendProgress:
+        from digest.models import DeliveryStatus
+
         self.bar.start()
         self.task = self.bar.add_task(
             "sending",
@@ -292,6 +322,8 @@ class SendProgress:
         self.bar.stop()
 
     def update(self, tally: Tally) -> None:
+        from digest.models import DeliveryStatus
+
         assert self.task is not None
         elapsed = max(time.monotonic() - self.started, 1e-6)
         self.bar.update(
@@ -308,6 +340,9 @@ def say_why_not_now(
     settings: Settings, engine: Engine, plan: issues.NextIssue, *, now: datetime
 ) -> None:
     """Nothing goes out now: this week's issue went out, or nothing new was published."""
+    from digest import delivery, issues
+    from digest.db import session_scope
+
     if plan.sent_this_week is not None:
         week = issues.period_of(now, settings.tz)
         console.print(f"Issue #{plan.sent_this_week} ({shown(week)}) was already sent this week.")
@@ -324,6 +359,9 @@ def print_counts(counts: dict[str, int]) -> None:
 
 
 def show_counts(engine: Engine, issue: Issue) -> None:
+    from digest import delivery
+    from digest.db import session_scope
+
     assert issue.id is not None
     with session_scope(engine, read_only=True) as session:
         print_counts(delivery.issue_counts(session, issue.id))
@@ -331,6 +369,9 @@ def show_counts(engine: Engine, issue: Issue) -> None:
 
 def show_dry_run(settings: Settings, engine: Engine, *, now: datetime) -> None:
     """What a send would do now; the read-only transaction guarantees nothing is written."""
+    from digest import delivery, issues
+    from digest.db import session_scope
+
     with session_scope(engine, read_only=True) as session:
         plan = issues.next_issue(session, settings, now=now)
         if not plan.sendable_now:
@@ -359,6 +400,8 @@ def show_dry_run(settings: Settings, engine: Engine, *, now: datetime) -> None:
 
 def send_test(settings: Settings, engine: Engine, address: str, *, now: datetime) -> None:
     """A [TEST] copy of the issue being sent, or else of the next one (the editor's preview)."""
+    from digest.transports import make_transport
+
     transport = make_transport(settings)
     try:
         number, result = _send_proof(settings, engine, address, transport=transport, now=now)
@@ -375,6 +418,9 @@ def send_test(settings: Settings, engine: Engine, address: str, *, now: datetime
 def _send_proof(
     settings: Settings, engine: Engine, address: str, *, transport: Transport, now: datetime
 ) -> tuple[int, SendResult]:
+    from digest import delivery
+    from digest.db import session_scope
+
     with session_scope(engine, read_only=True) as session:
         pending = delivery.unfinished_issues(session)
         if pending:

@@ -23,11 +23,8 @@ from datetime import datetime
 from multiprocessing.process import BaseProcess
 from types import FrameType
 
-from digest import delivery
 from digest.cli.common import load_settings, open_engine
-from digest.delivery import Pacer
 from digest.errors import StoreUnavailable
-from digest.transports import make_transport
 
 EXIT_UNFINISHED, EXIT_INTERRUPTED = 3, 130  # as `digest issue send` (cli/send.py)
 STOPS = (signal.SIGINT, signal.SIGTERM)
@@ -86,6 +83,10 @@ def child_send(issue_id: int, now: datetime, workers: int, processes: int) -> No
 
 
 def send_share(issue_id: int, *, now: datetime, workers: int, processes: int) -> None:
+    from digest import delivery  # imported here, so that `digest --help` stays fast
+    from digest.delivery import Pacer
+    from digest.transports import make_transport
+
     settings = load_settings()
     engine = open_engine(settings)
     pacer = Pacer(settings.rate_limit / processes)  # the provider's limit is for all of us

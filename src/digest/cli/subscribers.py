@@ -7,20 +7,12 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, BinaryIO, TypeVar
+from typing import TYPE_CHECKING, Annotated, BinaryIO, TypeVar
 
 import typer
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 
-from digest import stats
 from digest.cli.common import (
     NowOption,
     console,
@@ -31,19 +23,41 @@ from digest.cli.common import (
     plain,
     shown,
 )
-from digest.config import Settings
-from digest.db import session_scope
 from digest.errors import InvalidInput, NotFound
-from digest.models import ConsentRoute, SubscriberStatus
-from digest.readers import csv_io, mail_queue, privacy, signup, subscriptions
-from digest.transports import make_transport
+
+# The domain packages are imported by the functions that use them, so that every `digest`
+# command (and --help) starts without them (common.py).
+if TYPE_CHECKING:
+    from digest.config import Settings
+    from digest.models import SubscriberStatus
+    from digest.readers import csv_io
 
 T = TypeVar("T")
 app = typer.Typer(help="Add, import, export, list and erase subscribers.", no_args_is_help=True)
 
+
+class StatusChoice(StrEnum):
+    """The values of models.SubscriberStatus, spelled here so that building the command line
+    needs no database models (tests/cli/test_lazy_imports.py keeps the two the same)."""
+
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    UNSUBSCRIBED = "unsubscribed"
+    BOUNCED = "bounced"
+    COMPLAINED = "complained"
+    SUPPRESSED = "suppressed"
+    ERASED = "erased"
+
+
 StatusOption = Annotated[
-    SubscriberStatus | None, typer.Option("--status", help="Only subscribers in this state.")
+    StatusChoice | None, typer.Option("--status", help="Only subscribers in this state.")
 ]
+
+
+def subscriber_status(choice: StatusChoice | None) -> SubscriberStatus | None:
+    from digest.models import SubscriberStatus
+
+    return None if choice is None else SubscriberStatus(choice.value)
 
 
 @app.command("add")
@@ -59,6 +73,10 @@ def add(
     now: NowOption = None,
 ) -> None:
     """Add one subscriber; without --confirmed they get a confirmation email first."""
+    from digest.db import session_scope
+    from digest.models import ConsentRoute
+    from digest.readers import signup, subscriptions
+
     settings, moment = load_settings(), parse_time(now)
     engine = open_engine(settings)
     with session_scope(engine) as session:
@@ -96,6 +114,9 @@ def import_file(
     skipped. The file is streamed, and written in one transaction: on SQLite that holds the
     database's write lock until the import ends (minutes for a million rows), so web
     signups wait meanwhile; import a large list at a quiet hour, or on PostgreSQL."""
+    from digest.db import session_scope
+    from digest.readers import csv_io
+
     settings, moment = load_settings(), parse_time(now)
     try:
         handle = file.open("rb")
@@ -124,6 +145,15 @@ def _import_progress(handle: BinaryIO) -> Iterator[Callable[[int], None] | None]
     if not console.is_terminal:
         yield None
         return
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
     size = os.fstat(handle.fileno()).st_size or None  # a pipe or a device: no total
     bar = Progress(
         TextColumn("importing"),
@@ -172,9 +202,13 @@ def export(
 ) -> None:
     """CSV of every subscriber with status and consent record (when, IP, user agent, route).
     Streamed: rows are written as they are read, whatever the size of the list."""
+    from digest import stats
+    from digest.db import session_scope
+    from digest.readers import csv_io
+
     settings = load_settings()
     with session_scope(open_engine(settings), read_only=True) as session:
-        readers = Counted(stats.readers.each_subscriber(session, status=status))
+        readers = Counted(stats.readers.each_subscriber(session, status=subscriber_status(status)))
         lines = csv_io.export_csv(readers)
         if out is None:
             # A terminal gets no control sequences; a pipe or file gets the data exactly.
@@ -201,9 +235,12 @@ class Counted(Iterator[T]):
 @app.command("list")
 def list_command(status: StatusOption = None) -> None:
     """List subscribers (erased ones show only their state)."""
+    from digest.db import session_scope
+    from digest.readers import subscriptions
+
     settings = load_settings()
     with session_scope(open_engine(settings), read_only=True) as session:
-        rows = subscriptions.list_subscribers(session, status=status)
+        rows = subscriptions.list_subscribers(session, status=subscriber_status(status))
     if not rows:
         console.print(
             "No subscribers" + (f" with status {shown(status.value)}." if status else ".")
@@ -229,6 +266,9 @@ def remove(
 ) -> None:
     """Erase a subscriber: address, name and consent details go; a one-way hash stays so that
     no later import can add the address again."""
+    from digest.db import session_scope
+    from digest.readers import privacy, subscriptions
+
     settings = load_settings()
     with session_scope(open_engine(settings)) as session:
         subscriber = subscriptions.find_by_email(session, email)
@@ -245,6 +285,9 @@ def _some(addresses: csv_io.Sample) -> str:
 
 def _send_now(settings: Settings, moment: datetime) -> None:
     """Best effort; whatever fails is retried by `digest serve` and the scheduler."""
+    from digest.readers import mail_queue
+    from digest.transports import make_transport
+
     engine, sent = open_engine(settings), 0
     transport = make_transport(settings)
     try:

@@ -6,9 +6,9 @@ from typing import Annotated
 
 import typer
 
-from digest import catalog
 from digest.cli.common import console, load_settings, make_table, open_engine, shown
-from digest.db import session_scope
+
+# Each command imports the domain packages it uses, so that `digest --help` stays fast.
 
 app = typer.Typer(help="List, rename and merge the topics readers choose.", no_args_is_help=True)
 
@@ -18,6 +18,9 @@ Ref = Annotated[str, typer.Argument(help="A topic's slug or name (see: digest to
 @app.command("list")
 def list_command() -> None:
     """Every topic: slug, name, the categories that map to it, readers who chose it."""
+    from digest import catalog
+    from digest.db import session_scope
+
     settings = load_settings()
     with session_scope(open_engine(settings), read_only=True) as session:
         rows = catalog.topic_summaries(session)
@@ -39,6 +42,9 @@ def rename_command(
     name: Annotated[str, typer.Argument(help="The new name readers will see.")],
 ) -> None:
     """Give a topic a new name. Its slug, categories and readers stay."""
+    from digest import catalog
+    from digest.db import session_scope
+
     settings = load_settings()
     with session_scope(open_engine(settings)) as session:
         renamed = catalog.rename_topic(session, topic, name)
@@ -52,6 +58,9 @@ def merge_command(
     target: Annotated[str, typer.Argument(help="The topic it becomes part of.")],
 ) -> None:
     """Merge SOURCE into TARGET: its categories and the readers who chose it move over."""
+    from digest import catalog
+    from digest.db import session_scope
+
     settings = load_settings()
     with session_scope(open_engine(settings)) as session:
         merged, moved = catalog.merge_topics(session, source, target)

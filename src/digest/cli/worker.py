@@ -18,12 +18,10 @@ import signal
 import socket
 import threading
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy.engine import Engine
 
-from digest import schedule
 from digest.cli.common import (
     check_before_sending,
     console,
@@ -33,11 +31,11 @@ from digest.cli.common import (
     require_schema,
     shown,
 )
-from digest.config import Settings
-from digest.db import utcnow
-from digest.delivery import Pacer
-from digest.readers import work
-from digest.transports import make_transport
+
+if TYPE_CHECKING:  # imported where used, so that `digest --help` stays fast (common.py)
+    from sqlalchemy.engine import Engine
+
+    from digest.config import Settings
 
 log = logging.getLogger("digest.worker")
 READER_WORK_SECONDS = 1.0  # how soon a stored signup gets its confirmation
@@ -61,6 +59,11 @@ def worker_command(
 ) -> None:
     """Send what editors asked for on the desk (send now, resume), within seconds, and act on
     readers' signups and send their confirmations every second."""
+    from digest import schedule
+    from digest.db import utcnow
+    from digest.delivery import Pacer
+    from digest.transports import make_transport
+
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -115,6 +118,10 @@ def _start_reader_work(
 
 
 def _reader_work(engine: Engine, settings: Settings, stop: threading.Event, *, once: bool) -> None:
+    from digest.db import utcnow
+    from digest.readers import work
+    from digest.transports import make_transport
+
     transport = make_transport(settings)
     try:
         while not stop.is_set():
