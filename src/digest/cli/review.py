@@ -13,7 +13,6 @@ import typer
 from digest.cli.common import NowOption, cli_actor, console, load_settings, open_engine, parse_time
 
 # Each command imports the domain packages it uses, so that `digest --help` stays fast.
-
 NumberArg = Annotated[int, typer.Argument(metavar="N", help="The issue's number.")]
 
 

@@ -9,7 +9,6 @@ import typer
 from digest.cli.common import console, load_settings, make_table, open_engine, shown
 
 # Each command imports the domain packages it uses, so that `digest --help` stays fast.
-
 app = typer.Typer(help="List, rename and merge the topics readers choose.", no_args_is_help=True)
 
 Ref = Annotated[str, typer.Argument(help="A topic's slug or name (see: digest topics list).")]
