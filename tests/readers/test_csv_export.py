@@ -1,4 +1,4 @@
-"""The subscriber export's exact bytes, on both engines: hostile and unicode cells, every
+"""The subscriber export's (`csv_export`) exact bytes, on both engines: hostile and unicode cells, every
 status, readers with topics, across page boundaries. EXPECTED was written by the ORM export
 that came before the streamed one; the two must not differ by a byte."""
 
@@ -11,10 +11,9 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from digest import stats
 from digest.db import session_scope
 from digest.models import ConsentRoute, Subscriber, SubscriberStatus, SubscriberTopic, Topic
-from digest.readers import csv_io
+from digest.readers import csv_export
 from tests.support.ledger import NOW
 
 LATER = NOW + timedelta(days=2, microseconds=123456)
@@ -123,8 +122,7 @@ def fill(engine: Engine) -> None:
 def exported(engine: Engine, *, status: SubscriberStatus | None = None) -> str:
     """The export, three readers a page: the seven cross two page boundaries."""
     with session_scope(engine, read_only=True) as session:
-        subscribers = stats.readers.each_subscriber(session, status=status, chunk=3)
-        return "".join(csv_io.export_csv(subscribers))
+        return "".join(csv_export.export_csv(session, status=status, page=3))
 
 
 def test_the_export_is_byte_for_byte_what_it_was(engine: Engine) -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, BinaryIO, TypeVar
+from typing import Annotated, BinaryIO
 
 import typer
 from rich.progress import (
@@ -20,7 +20,6 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from digest import stats
 from digest.cli.common import (
     NowOption,
     console,
@@ -35,10 +34,9 @@ from digest.config import Settings
 from digest.db import session_scope
 from digest.errors import InvalidInput, NotFound
 from digest.models import ConsentRoute, SubscriberStatus
-from digest.readers import csv_io, mail_queue, privacy, signup, subscriptions
+from digest.readers import csv_export, csv_io, mail_queue, privacy, signup, subscriptions
 from digest.transports import make_transport
 
-T = TypeVar("T")
 app = typer.Typer(help="Add, import, export, list and erase subscribers.", no_args_is_help=True)
 
 StatusOption = Annotated[
@@ -174,8 +172,8 @@ def export(
     Streamed: rows are written as they are read, whatever the size of the list."""
     settings = load_settings()
     with session_scope(open_engine(settings), read_only=True) as session:
-        readers = Counted(stats.readers.each_subscriber(session, status=status))
-        lines = csv_io.export_csv(readers)
+        readers = csv_export.export_csv(session, status=status)
+        lines = iter(readers)
         if out is None:
             # A terminal gets no control sequences; a pipe or file gets the data exactly.
             sys.stdout.writelines(map(plain, lines) if sys.stdout.isatty() else lines)
@@ -183,19 +181,6 @@ def export(
         with out.open("w", encoding="utf-8", newline="") as handle:
             handle.writelines(lines)
     console.print(f"Wrote {readers.count} subscriber(s) to {shown(out)}.")
-
-
-class Counted(Iterator[T]):
-    """An iterator that counts what went through it."""
-
-    def __init__(self, items: Iterable[T]) -> None:
-        self.items = iter(items)
-        self.count = 0
-
-    def __next__(self) -> T:
-        item = next(self.items)
-        self.count += 1
-        return item
 
 
 @app.command("list")
