@@ -12,8 +12,14 @@ a temporary folder, then, per engine, the rounds run interleaved:
 
 Each run gets an empty store of its own (a new SQLite file, a new PostgreSQL schema). Wall time
 of the process (interpreter start included, for both), rows/s, the ratio baseline/ours (1.0:
-ours is as fast; the goal is >= 0.5), and the process's peak RSS. Then once per engine and size,
-`digest subscribers export --out FILE` of the imported store: seconds and peak RSS.
+ours is as fast; the goal is >= 0.5), and the process's peak RSS.
+
+The export, every round, on the store ours just imported, the two sides one after the other:
+
+- ours: `digest subscribers export --out FILE` (keyset pages of plain rows, every cell defused);
+- baseline: a process that imports the same CLI modules, then one bare `SELECT` of the same
+  columns through the driver's cursor and `csv.writer` of every row as the driver returns it
+  (no type conversion, no defusing). On PostgreSQL that cursor holds the whole result in memory.
 
 Environment: BENCH_SIZES ("200000x3,1000000x1"), BENCH_ENGINES (sqlite,postgres),
 BENCH_PG_URL (postgresql+psycopg://postgres@127.0.0.1:5432/test).
@@ -115,15 +121,13 @@ def bulk_insert_baseline(source: Path) -> None:
     import hashlib
     from datetime import UTC, datetime
 
-    import digest.cli  # the CLI's start-up cost, so that both sides pay it
-
     now = datetime(2026, 11, 16, 8, 0, tzinfo=UTC)
     with source.open("rb") as handle:
         lines = csv_io._lines(str(source), handle, 1 << 40, "", None)
         rows = [row for row in csv_io.read_rows(str(source), lines) if isinstance(row, ImportRow)]
-    digest = hashlib.sha256
+    sha256 = hashlib.sha256
     values = [
-        {"email": row.email, "email_hash": digest(row.email.encode()).hexdigest(), "name": row.name,
+        {"email": row.email, "email_hash": sha256(row.email.encode()).hexdigest(), "name": row.name,
          "status": SubscriberStatus.CONFIRMED, "created_at": now, "confirmed_at": now,
          "consent_route": ConsentRoute.IMPORT, "consent_at": now, "soft_bounces": 0,
          "pending_click_consent": False}
@@ -134,11 +138,42 @@ def bulk_insert_baseline(source: Path) -> None:
         session.execute(Subscriber.__table__.insert(), values)  # type: ignore[attr-defined]
 
 
-def export(url: str, folder: Path) -> tuple[float, float]:
+def export(url: str, folder: Path, rows: int) -> tuple[float, float]:
+    return _exported([DIGEST, "subscribers", "export", "--out"], url, folder, rows)
+
+
+def export_baseline(url: str, folder: Path, rows: int) -> tuple[float, float]:
+    return _exported([sys.executable, __file__, "--export-baseline"], url, folder, rows)
+
+
+def _exported(argv: list[str], url: str, folder: Path, rows: int) -> tuple[float, float]:
     out = folder / "export.csv"
-    seconds, rss = run([DIGEST, "subscribers", "export", "--out", str(out)], url, folder)
+    seconds, rss = run([*argv, str(out)], url, folder)
+    with out.open("rb") as handle:
+        lines = sum(1 for _line in handle)
     out.unlink()
+    assert lines == rows + 1, f"{argv[-1]} wrote {lines} lines for {rows} rows"
     return seconds, rss
+
+
+def bare_export_baseline(out: Path) -> None:
+    """One SELECT of the exported columns, csv.writer of every row (its own process)."""
+    import csv
+
+    import digest.cli  # noqa: F401  the CLI's start-up cost, so that both sides pay it
+    from digest.readers.csv_export import EXPORT_SOURCE
+
+    engine = make_engine(os.environ["DIGEST_DATABASE_URL"])
+    names = ", ".join(column.name for column in EXPORT_SOURCE)
+    connection = engine.raw_connection()
+    cursor = connection.cursor()
+    cursor.execute(f"SELECT {names} FROM subscriber ORDER BY id")
+    with out.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow([column.name for column in EXPORT_SOURCE])
+        while rows := cursor.fetchmany(1000):
+            writer.writerows(rows)
+    connection.close()
 
 
 def count(url: str) -> int:
@@ -154,27 +189,50 @@ def spread(values: list[float], unit: str) -> str:
 
 
 def bench(kind: str, rows: int, rounds: int, source: Path, folder: Path) -> None:
-    times: dict[str, list[float]] = {"ours": [], "baseline": []}
-    rss: dict[str, list[float]] = {"ours": [], "baseline": []}
+    sides = ("ours", "baseline", "export", "export baseline")
+    times: dict[str, list[float]] = {side: [] for side in sides}
+    rss: dict[str, list[float]] = {side: [] for side in sides}
     for number in range(rounds):
         for name, how in (("ours", ours), ("baseline", baseline)):
             with database(kind, folder) as url:
                 seconds, peak = how(url, source, folder)
                 assert count(url) == rows, f"{name} wrote {count(url)} rows"
-                if name == "ours" and number == rounds - 1:
-                    exported = export(url, folder)
-            times[name].append(seconds)
-            rss[name].append(peak)
-            print(f"  [{kind} {rows:,}] round {number + 1} {name}: {seconds:.1f} s, {peak:.0f} MiB")
-    ratios = [b / o for o, b in zip(times["ours"], times["baseline"], strict=True)]
-    print(
-        f"[{kind}] {rows:,} rows x {rounds}: ours {spread(times['ours'], 's')} = "
-        f"{rows / statistics.median(times['ours']):,.0f} rows/s, peak RSS "
-        f"{spread(rss['ours'], 'MiB')} · baseline {spread(times['baseline'], 's')} = "
-        f"{rows / statistics.median(times['baseline']):,.0f} rows/s, peak RSS "
-        f"{spread(rss['baseline'], 'MiB')} · ratio baseline/ours {spread(ratios, 'x')}"
+                record(times, rss, kind, rows, number, name, seconds, peak)
+                if name == "ours":  # the export of what ours stored, then its baseline
+                    for side, out in (("export", export), ("export baseline", export_baseline)):
+                        seconds, peak = out(url, folder, rows)
+                        record(times, rss, kind, rows, number, side, seconds, peak)
+    print(f"[{kind}] import {rows:,} rows x {rounds}: {compare(times, rss, rows, 'import')}")
+    print(f"[{kind}] export {rows:,} rows x {rounds}: {compare(times, rss, rows, 'export')}")
+
+
+def record(
+    times: dict[str, list[float]],
+    rss: dict[str, list[float]],
+    kind: str,
+    rows: int,
+    number: int,
+    side: str,
+    seconds: float,
+    peak: float,
+) -> None:
+    times[side].append(seconds)
+    rss[side].append(peak)
+    print(f"  [{kind} {rows:,}] round {number + 1} {side}: {seconds:.1f} s, {peak:.0f} MiB")
+    sys.stdout.flush()
+
+
+def compare(
+    times: dict[str, list[float]], rss: dict[str, list[float]], rows: int, what: str
+) -> str:
+    ours, base = ("ours", "baseline") if what == "import" else ("export", "export baseline")
+    ratios = [b / o for o, b in zip(times[ours], times[base], strict=True)]
+    return (
+        f"ours {spread(times[ours], 's')} = {rows / statistics.median(times[ours]):,.0f} rows/s, "
+        f"peak RSS {spread(rss[ours], 'MiB')} · baseline {spread(times[base], 's')} = "
+        f"{rows / statistics.median(times[base]):,.0f} rows/s, peak RSS "
+        f"{spread(rss[base], 'MiB')} · ratio baseline/ours {spread(ratios, 'x')}"
     )
-    print(f"[{kind}] export {rows:,} rows: {exported[0]:.1f} s, peak RSS {exported[1]:.0f} MiB")
 
 
 def main() -> None:
@@ -195,5 +253,7 @@ def main() -> None:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--baseline"]:
         bulk_insert_baseline(Path(sys.argv[2]))
+    elif sys.argv[1:2] == ["--export-baseline"]:
+        bare_export_baseline(Path(sys.argv[2]))
     else:
         main()

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, BinaryIO, TypeVar
+from typing import TYPE_CHECKING, Annotated, BinaryIO
 
 import typer
 
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from digest.models import SubscriberStatus
     from digest.readers import csv_io
 
-T = TypeVar("T")
 app = typer.Typer(help="Add, import, export, list and erase subscribers.", no_args_is_help=True)
 
 
@@ -202,14 +201,13 @@ def export(
 ) -> None:
     """CSV of every subscriber with status and consent record (when, IP, user agent, route).
     Streamed: rows are written as they are read, whatever the size of the list."""
-    from digest import stats
     from digest.db import session_scope
-    from digest.readers import csv_io
+    from digest.readers import csv_export
 
     settings = load_settings()
     with session_scope(open_engine(settings), read_only=True) as session:
-        readers = Counted(stats.readers.each_subscriber(session, status=subscriber_status(status)))
-        lines = csv_io.export_csv(readers)
+        readers = csv_export.export_csv(session, status=subscriber_status(status))
+        lines = iter(readers)
         if out is None:
             # A terminal gets no control sequences; a pipe or file gets the data exactly.
             sys.stdout.writelines(map(plain, lines) if sys.stdout.isatty() else lines)
@@ -217,19 +215,6 @@ def export(
         with out.open("w", encoding="utf-8", newline="") as handle:
             handle.writelines(lines)
     console.print(f"Wrote {readers.count} subscriber(s) to {shown(out)}.")
-
-
-class Counted(Iterator[T]):
-    """An iterator that counts what went through it."""
-
-    def __init__(self, items: Iterable[T]) -> None:
-        self.items = iter(items)
-        self.count = 0
-
-    def __next__(self) -> T:
-        item = next(self.items)
-        self.count += 1
-        return item
 
 
 @app.command("list")

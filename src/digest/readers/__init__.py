@@ -6,8 +6,8 @@
                       work for every address), then acted on after the answer
     defences.py       bot defences: honeypot, single-use form stamps, the canonical mailbox
     privacy.py        the consent record, "download my data" (with delivery history), erasure
-    csv_io.py         CSV import (streamed, strict, all or nothing) and export (streamed,
-                      defused cells)
+    csv_io.py         CSV import (streamed, strict, all or nothing)
+    csv_export.py     CSV export: plain rows a page at a time (flat memory), defused cells
     bulk.py           an import's rows written a chunk per statement in one transaction
     csv_columns.py    the columns of our export and of Mailchimp's, Substack's, Buttondown's
                       and listmonk's: address, name, and whether a reader left there
@@ -24,6 +24,7 @@ Rule: independent of `delivery/` (issues go out there); every function takes the
 
 from digest.readers import (
     bulk,
+    csv_export,
     csv_io,
     defences,
     mail_compose,
@@ -39,6 +40,7 @@ from digest.readers import (
 
 __all__ = [
     "bulk",
+    "csv_export",
     "csv_io",
     "defences",
     "mail_compose",

@@ -1,4 +1,4 @@
-"""Subscriber lists in and out as CSV, for operators migrating or auditing a list.
+"""Subscriber lists in as CSV, for operators migrating a list (`csv_export` writes them out).
 
 Import is all-or-nothing: the file is read as a stream (any number of rows, up to a byte
 limit), every row is checked, and if any is bad every bad row is reported by line number and
@@ -23,17 +23,14 @@ from typing import BinaryIO
 from sqlmodel import Session
 
 from digest.errors import InvalidInput
-from digest.models import Subscriber
 from digest.readers import subscriptions
 from digest.readers.bulk import BulkImport, ImportReport, ImportRow, Sample
 from digest.readers.csv_columns import Columns, find_columns
-from digest.readers.privacy import consent_record
 
 __all__ = [
     "ImportReport",
     "ImportRow",
     "Sample",
-    "export_csv",
     "import_csv",
     "import_rows",
     "parse_csv",
@@ -46,21 +43,6 @@ MAX_LINE_BYTES = 256 * 1024
 PROBLEMS_SHOWN = 100  # bad rows an error lists; the count at the end covers every one
 PROGRESS_LINES = 10_000  # how often the progress callback hears how far the reading got
 BOM = b"\xef\xbb\xbf"
-EXPORT_COLUMNS = (
-    "email",
-    "name",
-    "status",
-    "subscribed_at",
-    "confirmed_at",
-    "unsubscribed_at",
-    "suppressed_at",
-    "erased_at",
-    "consent_route",
-    "consent_at",
-    "consent_ip",
-    "consent_user_agent",
-    "email_hash",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,48 +209,3 @@ def _row(
         raise InvalidInput("row", [("", f"{email} appears twice in the file")])
     seen.add(email)
     return ImportRow(line=line, email=email, name=name, unconfirmed=standing.unconfirmed)
-
-
-def export_csv(subscribers: Iterable[Subscriber]) -> Iterator[str]:
-    """CSV lines (header first) with status and the consent record of every subscriber."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(EXPORT_COLUMNS)
-    yield _drain(buffer)
-    for subscriber in subscribers:
-        consent = consent_record(subscriber)
-        # every text column is defused: even an address may start with "=" or "@"
-        row = [
-            subscriber.email or "",
-            subscriber.name,
-            subscriber.status,
-            _iso(subscriber.created_at),
-            consent["confirmed_at"] or "",
-            _iso(subscriber.unsubscribed_at),
-            _iso(subscriber.suppressed_at),
-            _iso(subscriber.erased_at),
-            consent["route"],
-            consent["at"] or "",
-            consent["ip"] or "",
-            consent["user_agent"],
-            subscriber.email_hash,
-        ]
-        writer.writerow([_cell(value) for value in row])
-        yield _drain(buffer)
-
-
-def _drain(buffer: io.StringIO) -> str:
-    value = buffer.getvalue()
-    buffer.seek(0)
-    buffer.truncate()
-    return value
-
-
-def _cell(value: str | None) -> str:
-    """Text a visitor typed, defused for spreadsheets: a leading = + - @ would run as a formula."""
-    text = value or ""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def _iso(value: datetime | None) -> str:
-    return value.isoformat() if value else ""

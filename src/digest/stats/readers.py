@@ -8,7 +8,6 @@ shift the pages. A search matches the start of the address or of the name, case-
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -218,21 +217,3 @@ def provider_events(session: Session, subscriber_id: int) -> list[dict[str, Any]
         {"at": at, "type": kind, "outcome": outcome, "issue": number}
         for at, kind, outcome, number in session.exec(query).all()
     ]
-
-
-def each_subscriber(
-    session: Session, *, status: SubscriberStatus | None = None, chunk: int = 1000
-) -> Iterator[Subscriber]:
-    """Every reader (of one status), oldest first, `chunk` rows per query by keyset, so an
-    export of 100k readers streams without holding them all."""
-    after = 0
-    while True:
-        statement = select(Subscriber).where(col(Subscriber.id) > after)
-        if status is not None:
-            statement = statement.where(col(Subscriber.status) == status)
-        rows = session.exec(statement.order_by(col(Subscriber.id)).limit(chunk)).all()
-        yield from rows
-        if len(rows) < chunk:
-            return
-        after = rows[-1].id or 0
-        session.expunge_all()  # what was written out need not stay in memory

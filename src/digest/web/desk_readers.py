@@ -24,7 +24,7 @@ from digest.config import Settings
 from digest.db import session_scope
 from digest.errors import DigestError, InvalidInput, NotFound
 from digest.models import ConsentRoute, Subscriber, SubscriberStatus
-from digest.readers import csv_io, privacy, signup, subscriptions, suppression
+from digest.readers import csv_export, csv_io, privacy, signup, subscriptions, suppression
 from digest.web import editor_auth as auth
 from digest.web.deps import BodyTooLarge, SettingsDep, get_engine, now
 from digest.web.desk import csv_response, desk_context
@@ -84,7 +84,7 @@ def readers_csv(request: Request, session_id: EditorSession, status: str = "") -
 
     def lines() -> Iterator[str]:
         with session_scope(engine, read_only=True) as session:
-            yield from csv_io.export_csv(stats.readers.each_subscriber(session, status=chosen))
+            yield from csv_export.export_csv(session, status=chosen)
 
     return csv_response(lines(), "readers.csv")
 
