@@ -12,9 +12,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
-from digest import migrate
+from digest import migrate, throttle
 from digest.config import Settings, Switch
 from digest.db import check_database, make_engine
+from digest.readers.signup import IP_WINDOW
 from digest.transports import make_transport
 from digest.web import (
     api,
@@ -93,6 +94,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.hits = hits
     app.state.clock = now  # tests set their own to replay hits at chosen moments
     app.state.reader_work = asyncio.Event()  # set by a handler that stored a reader request
+    app.state.signup_limit = throttle.LocalLimit(IP_WINDOW)  # this process's count per client
     app.include_router(api.router)
     app.include_router(click_figures.router)
     app.include_router(clicks.router)

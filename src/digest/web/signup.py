@@ -85,7 +85,9 @@ async def _handle(request: Request, settings: Settings, kind: RequestKind) -> Re
         fields, topics, is_json = await _read(request, kind)
     except BadBody as exc:
         return _bad_body(request, exc, is_json=wants_json(request))
-    trusted = await run_in_threadpool(_proxy, request)  # counts wrong tokens in the store
+    trusted: bool | Response = False
+    if _bearer(request):  # counts wrong tokens in the store: in a worker thread
+        trusted = await run_in_threadpool(_proxy, request)
     if isinstance(trusted, Response):
         return trusted
     signup_request = _signup_request(request, fields, is_json, trusted, topics)
@@ -120,9 +122,13 @@ async def _read(request: Request, kind: RequestKind) -> tuple[dict[str, str], li
     return fields, lists["topics"], is_json
 
 
+def _bearer(request: Request) -> bool:
+    return request.headers.get("authorization", "").lower().startswith("bearer")
+
+
 def _proxy(request: Request) -> bool | Response:
     """True for a server-side proxy with the API token; a 401/429 for a wrong one."""
-    if not request.headers.get("authorization", "").lower().startswith("bearer"):
+    if not _bearer(request):
         return False
     verdict = check_bearer(request)
     if verdict is Bearer.GOOD:
@@ -139,8 +145,11 @@ def _proxy(request: Request) -> bool | Response:
 def _receive(
     request: Request, settings: Settings, signup_request: signup.SignupRequest, kind: RequestKind
 ) -> Receipt:
+    local_limit = request.app.state.signup_limit
     with session_scope(get_engine(request)) as session:
-        receipt = signup.receive_request(session, settings, signup_request, kind, now=now())
+        receipt = signup.receive_request(
+            session, settings, signup_request, kind, now=now(), local_limit=local_limit
+        )
     if receipt.stored and settings.web_sends_mail is Switch.ON:
         wake_reader_work(request)  # act on it right after this answer (off: the worker does)
     return receipt
