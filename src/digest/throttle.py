@@ -11,6 +11,7 @@ nothing).
 from __future__ import annotations
 
 import ipaddress
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,6 +28,31 @@ KEEP_COUNTERS = timedelta(days=2)
 SWEEP_EVERY = timedelta(minutes=10)
 _last_sweep: list[datetime] = []  # when this process last swept (by the callers' `now`)
 IPV6_PREFIX = 64
+
+
+class LocalLimit:
+    """Fixed-window counts in this process's memory: a first line that refuses one client's
+    flood before it costs a write. Not exact (every process counts its own); the exact count
+    is the store's (`allow`), taken where the work is done. At most `max_keys` clients are
+    counted per window; past that a new one passes here and meets the store's count."""
+
+    def __init__(self, window: timedelta, *, max_keys: int = 100_000) -> None:
+        self.window = window
+        self.max_keys = max_keys
+        self._lock = threading.Lock()  # web requests count from the thread pool
+        self._start: datetime | None = None
+        self._hits: dict[str, int] = {}
+
+    def allow(self, key: str, *, limit: int, now: datetime) -> bool:
+        """Count one request for `key`; True while this window has seen at most `limit`."""
+        start = window_start(now, self.window)
+        with self._lock:
+            if start != self._start:
+                self._start, self._hits = start, {}
+            if key not in self._hits and len(self._hits) >= self.max_keys:
+                return True
+            hits = self._hits[key] = self._hits.get(key, 0) + 1
+        return hits <= limit
 
 
 def valid_ip(raw: str | None) -> str | None:

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from digest import throttle
 from digest.config import Settings
 from digest.db import session_scope
 from digest.models import ConsentRoute, ReaderRequest, RequestKind
@@ -89,31 +90,47 @@ def test_the_hourly_cap_bounds_mail_from_any_number_of_addresses(
 
 def test_a_stamp_is_good_once(tmp_path: Path, settings: Settings, engine: Engine) -> None:
     stamp = defences.make_form_stamp(settings.secret, now=NOW - timedelta(seconds=5))
-    verdicts = []
+    assert defences.judge_stamp(settings, stamp, now=NOW) is StampCheck.GOOD
+    spent = []
     for _ in range(3):
         with session_scope(engine) as session:
-            verdicts.append(defences.check_stamp(session, settings, stamp, now=NOW))
-    assert verdicts == [StampCheck.GOOD, StampCheck.USED, StampCheck.USED]
+            spent.append(defences.spend_stamp(session, settings, stamp))
+    assert spent == [True, False, False]
     other = defences.make_form_stamp(settings.secret, now=NOW - timedelta(seconds=5))
     with session_scope(engine) as session:
-        assert defences.check_stamp(session, settings, other, now=NOW) is StampCheck.GOOD
+        assert defences.spend_stamp(session, settings, other)
+
+
+def test_a_replayed_stamp_is_stored_but_acted_on_once(settings: Settings, engine: Engine) -> None:
+    """The visitor's request only judges the stamp; acting on the stored requests spends it,
+    so the second request with the same stamp is dropped and mails nobody."""
+    stamp = defences.make_form_stamp(settings.secret, now=NOW - timedelta(seconds=5))
+    for address in ("first@example.com", "replay@example.com"):
+        one = signup.SignupRequest(email=address, route=ConsentRoute.FORM, form_stamp=stamp)
+        with session_scope(engine) as session:
+            receipt = signup.receive_request(session, settings, one, RequestKind.SUBSCRIBE, now=NOW)
+        assert receipt.stored, receipt.reason
+    done = signup.process_requests(engine, settings, transport=make_transport(settings), now=NOW)
+    assert done == 2 and count(engine, "reader_request") == 0
+    assert [mail.to for mail in outbox_mail(settings.outbox_dir)] == ["first@example.com"]
+    with session_scope(engine, read_only=True) as session:
+        assert subscriptions.find_by_email(session, "replay@example.com") is None
 
 
 def test_an_early_stamp_is_not_spent(settings: Settings, engine: Engine) -> None:
     stamp = defences.make_form_stamp(settings.secret, now=NOW)
-    with session_scope(engine) as session:
-        assert defences.check_stamp(session, settings, stamp, now=NOW) is StampCheck.EARLY
+    assert defences.judge_stamp(settings, stamp, now=NOW) is StampCheck.EARLY
     later = NOW + timedelta(seconds=settings.subscribe_min_seconds)
-    with session_scope(engine) as session:
-        assert defences.check_stamp(session, settings, stamp, now=later) is StampCheck.GOOD
+    assert defences.judge_stamp(settings, stamp, now=later) is StampCheck.GOOD
 
 
 @pytest.mark.parametrize("raw", [None, "", "x" * 500, "forged.stamp", "WzEsMl0.bad", "eyJ9.a.b"])
 def test_forged_or_damaged_stamps_are_missing(
     settings: Settings, engine: Engine, raw: str | None
 ) -> None:
+    assert defences.judge_stamp(settings, raw, now=NOW) is StampCheck.MISSING
     with session_scope(engine) as session:
-        assert defences.check_stamp(session, settings, raw, now=NOW) is StampCheck.MISSING
+        assert raw is None or not defences.spend_stamp(session, settings, raw)
 
 
 @pytest.mark.parametrize(
@@ -142,16 +159,36 @@ def test_ipv6_clients_are_counted_per_64(
     tmp_path: Path, settings: Settings, engine: Engine
 ) -> None:
     limited = make_test_settings(tmp_path, settings.database_url, subscribe_ip_limit=3)
-    stored = []
+    reasons = []
     for i in range(6):
         ip = f"2001:db8:1:2::{i + 1:x}" if i < 5 else "2001:db8:1:3::1"
         one = signup.SignupRequest(
             email=f"r{i}@example.com", route=ConsentRoute.API, ip=ip, trusted=True
         )
         with session_scope(engine) as session:
-            receipt = signup.receive_request(session, limited, one, RequestKind.SUBSCRIBE, now=NOW)
+            reasons.append(subscribe_now(session, limited, one, now=NOW).reason)
+    queued = "confirmation queued"
+    assert reasons == [queued, queued, queued, "ip rate limit", "ip rate limit", queued]
+
+
+def test_a_web_process_refuses_a_flood_before_storing_it(
+    tmp_path: Path, settings: Settings, engine: Engine
+) -> None:
+    """The web process's own count per client (the store's exact count comes later)."""
+    limited = make_test_settings(tmp_path, settings.database_url, subscribe_ip_limit=2)
+    local = throttle.LocalLimit(signup.IP_WINDOW)
+    stored = []
+    for i, ip in enumerate(["203.0.113.9"] * 4 + ["203.0.113.10"]):
+        one = signup.SignupRequest(
+            email=f"f{i}@example.com", route=ConsentRoute.API, ip=ip, trusted=True
+        )
+        with session_scope(engine) as session:
+            receipt = signup.receive_request(
+                session, limited, one, RequestKind.SUBSCRIBE, now=NOW, local_limit=local
+            )
         stored.append(receipt.stored)
-    assert stored == [True, True, True, False, False, True]
+    assert stored == [True, True, False, False, True]
+    assert count(engine, "reader_request") == 3
 
 
 def test_a_request_that_cannot_be_acted_on_does_not_block_the_others(

@@ -102,6 +102,20 @@ def load_settings() -> Settings:
     return get_settings()
 
 
+def yield_cpu(settings: Settings) -> None:
+    """Run this long-lived background command at DIGEST_BACKGROUND_NICE at least, before it
+    starts any thread (Linux counts niceness per thread; new threads inherit it). Only ever
+    lowered: raising a priority needs root."""
+    wanted = settings.background_nice
+    if wanted <= 0 or not hasattr(os, "setpriority"):
+        return
+    try:
+        if os.getpriority(os.PRIO_PROCESS, 0) < wanted:
+            os.setpriority(os.PRIO_PROCESS, 0, wanted)
+    except OSError as exc:  # a sandbox that forbids it: run as started
+        err_console.print(f"Could not lower the CPU priority ({exc}); running as started.")
+
+
 def open_engine(settings: Settings) -> Engine:
     from digest.db import make_engine
 

@@ -16,6 +16,7 @@ from digest.cli.common import (
     require_schema,
     shown,
     stop_for_transport,
+    yield_cpu,
 )
 from digest.errors import TransportError
 
@@ -45,6 +46,7 @@ def scheduler_command(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     settings = load_settings()
+    yield_cpu(settings)  # the web answers first on a shared machine
     schedule.parse_schedule(settings.send_schedule)  # a bad schedule fails before anything runs
     engine = open_engine(settings)
     require_schema(settings, engine, command="scheduler")

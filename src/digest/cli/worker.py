@@ -30,6 +30,7 @@ from digest.cli.common import (
     open_engine,
     require_schema,
     shown,
+    yield_cpu,
 )
 
 if TYPE_CHECKING:  # imported where used, so that `digest --help` stays fast (common.py)
@@ -68,6 +69,7 @@ def worker_command(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     settings = load_settings()
+    yield_cpu(settings)  # the web answers first on a shared machine
     engine = open_engine(settings)
     require_schema(settings, engine, command="worker")
     pacer = Pacer(settings.rate_limit)

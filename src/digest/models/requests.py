@@ -39,3 +39,6 @@ class ReaderRequest(SQLModel, table=True):
     ip: str | None = Field(default=None, max_length=64)
     user_agent: str | None = Field(default=None, max_length=500)
     received_at: datetime = utc_field()
+    # The form stamp the request carried (judged good when it came), spent when the request
+    # is acted on: a replay is stored, then dropped. NULL: a trusted proxy's request.
+    form_stamp: str | None = Field(default=None, max_length=120)

@@ -4,9 +4,10 @@ hourly cap on all the mail such requests can cause, and the quiet time between t
 confirmations to one address.
 
 A stamp is signed (forged ones never verify), carries the moment the form was served and a
-random nonce, and is good once: its first acceptance is recorded in the store
-(`throttle.first_use`), so a replay within its day does nothing. A stamp is spent only when a
-request gets past every check before it; a request refused for a typo or for being too fast
+random nonce, and is good once. The request only judges it (`judge_stamp`: no store, so the
+visitor's request writes nothing but itself); the stamp is spent when the stored request is
+acted on (`spend_stamp`, `throttle.first_use`), so a replay within its day is stored and then
+dropped, never acted on. A request refused for a typo or for being too fast is not stored and
 leaves the stamp usable, so a person who fixes the address and presses again is not punished.
 """
 
@@ -38,10 +39,9 @@ log = logging.getLogger(__name__)
 
 
 class StampCheck(StrEnum):
-    GOOD = "good"  # authentic, old enough, fresh enough, first use: now spent
+    GOOD = "good"  # authentic, old enough, fresh enough (spent when the request is acted on)
     MISSING = "missing"  # absent, forged or older than a day: serve a fresh one
     EARLY = "early"  # sooner than DIGEST_SUBSCRIBE_MIN_SECONDS: the same one, a moment later
-    USED = "used"  # already accepted once
 
 
 @dataclass(frozen=True)
@@ -75,18 +75,24 @@ def read_stamp(secret: str, raw: str | None) -> Stamp | None:
     return Stamp(served, nonce)
 
 
-def check_stamp(
-    session: Session, settings: Settings, raw: str | None, *, now: datetime
-) -> StampCheck:
-    """Judge the stamp; a GOOD one is spent (recorded in the caller's transaction)."""
+def judge_stamp(settings: Settings, raw: str | None, *, now: datetime) -> StampCheck:
+    """GOOD, MISSING or EARLY by the stamp alone; whether it was spent is the store's to say
+    (`spend_stamp`, when the request is acted on)."""
     stamp = read_stamp(settings.secret, raw)
     if stamp is None or now - stamp.served > FORM_MAX_AGE:
         return StampCheck.MISSING
     if (now - stamp.served).total_seconds() < settings.subscribe_min_seconds:
         return StampCheck.EARLY
-    if not throttle.first_use(session, f"stamp:{stamp.nonce}", issued=stamp.served):
-        return StampCheck.USED
     return StampCheck.GOOD
+
+
+def spend_stamp(session: Session, settings: Settings, raw: str) -> bool:
+    """Spend a stamp `judge_stamp` found GOOD (in the caller's transaction): True the first
+    time, False for a replay (and for a stamp that is not ours, which a request never stores)."""
+    stamp = read_stamp(settings.secret, raw)
+    if stamp is None:
+        return False
+    return throttle.first_use(session, f"stamp:{stamp.nonce}", issued=stamp.served)
 
 
 def stamp_unspent(

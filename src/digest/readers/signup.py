@@ -1,13 +1,14 @@
 """The public requests for a reader's mail (subscribe; "email me my link"), in two steps.
 
 `receive_request` runs while the visitor waits and does only what is the same for every
-address: validate, the per-client limit, the honeypot, the form stamp, and store the request
-(`ReaderRequest`). Its answer (`Receipt`) never depends on the address's state, and neither does
-the work behind it, so the response time does not tell a new address from a confirmed one.
+address and needs no store but one write: validate, this process's count of the client, the
+honeypot, the form stamp's signature and age, and store the request (`ReaderRequest`). Its
+answer (`Receipt`) never depends on the address's state, and neither does the work behind it,
+so the response time does not tell a new address from a confirmed one.
 
-`process_requests` runs right after (and in the retry loops): per-mailbox limit, the address's
-state, the consent record, the global mail cap, and the mail itself. Whatever it decides, the
-visitor was told the same thing.
+`process_requests` runs right after (and in the retry loops): the client's exact count, the
+stamp's single use, the per-mailbox limit, the address's state, the consent record, the global
+mail cap, and the mail itself. Whatever it decides, the visitor was told the same thing.
 """
 
 from __future__ import annotations
@@ -91,21 +92,25 @@ def receive_request(
     kind: RequestKind,
     *,
     now: datetime,
+    local_limit: throttle.LocalLimit | None = None,
 ) -> Receipt:
     """Check and store one request; InvalidInput only for a malformed address or name, or an
-    unknown topic (refused by name). The chosen topics travel with the stored request."""
+    unknown topic (refused by name). The chosen topics travel with the stored request.
+
+    Its one write is the stored request: the client's exact count and the stamp's single use
+    are the store's, taken when the request is acted on (`act_on_request`). `local_limit`, the
+    web process's own count per client, refuses a flood before it is stored."""
     address = subscriptions.normalise_email(request.email)
     subscribing = kind is RequestKind.SUBSCRIBE
     name = subscriptions.clean_name(request.name) if subscribing else None
     choice = topics.choose(session, request.topics, every=not request.topics)
     ip = throttle.valid_ip(request.ip)
-    ip_key = f"ip:{throttle.client_key(ip)}"
-    if not throttle.allow(
-        session, ip_key, limit=settings.subscribe_ip_limit, window=IP_WINDOW, now=now
+    if local_limit is not None and not local_limit.allow(
+        _client(ip), limit=settings.subscribe_ip_limit, now=now
     ):
         return Receipt(Answer.ACCEPTED, "ip rate limit")
     if not request.trusted:
-        refused = _bot_check(session, settings, request, now=now)
+        refused = _bot_check(settings, request, now=now)
         if refused is not None:
             return refused
     # One plain INSERT, no unit of work: nobody reads the row back in this transaction, and
@@ -121,20 +126,22 @@ def receive_request(
             ip=ip,
             user_agent=subscriptions.clean_user_agent(request.user_agent),
             received_at=now,
+            form_stamp=None if request.trusted else request.form_stamp,
         )
     )
     return Receipt(Answer.ACCEPTED, "stored", stored=True)
 
 
-def _bot_check(
-    session: Session, settings: Settings, request: SignupRequest, *, now: datetime
-) -> Receipt | None:
-    """The honeypot and the form stamp; None when both pass (the stamp is then spent)."""
+def _client(ip: str | None) -> str:
+    """The rate-limit key of a client: its IPv4 address or its IPv6 /64."""
+    return f"ip:{throttle.client_key(ip)}"
+
+
+def _bot_check(settings: Settings, request: SignupRequest, *, now: datetime) -> Receipt | None:
+    """The honeypot and the form stamp's signature and age; None when both pass."""
     if request.honeypot:
         return Receipt(Answer.ACCEPTED, "honeypot")
-    verdict = defences.check_stamp(session, settings, request.form_stamp, now=now)
-    if verdict is StampCheck.USED:
-        return Receipt(Answer.ACCEPTED, "stamp already used")
+    verdict = defences.judge_stamp(settings, request.form_stamp, now=now)
     if verdict is StampCheck.EARLY:
         wait = defences.seconds_to_wait(settings, request.form_stamp, now=now)
         return Receipt(Answer.PRESS_AGAIN, "too fast", request.form_stamp, wait)
@@ -210,9 +217,23 @@ def _deliver(
 def act_on_request(
     session: Session, settings: Settings, request: ReaderRequest, *, now: datetime
 ) -> SignupResult:
-    """Act on one stored request and delete it, in the caller's transaction."""
+    """Act on one stored request and delete it, in the caller's transaction. The client's
+    count and the stamp come first: a request over its client's limit, or whose stamp was
+    already spent (a replay), is dropped like one that was never stored."""
     session.delete(request)
     session.flush()
+    if not throttle.allow(
+        session,
+        _client(request.ip),
+        limit=settings.subscribe_ip_limit,
+        window=IP_WINDOW,
+        now=request.received_at,
+    ):
+        return SignupResult(None, "ip rate limit")
+    if request.form_stamp is not None and not defences.spend_stamp(
+        session, settings, request.form_stamp
+    ):
+        return SignupResult(None, "stamp already used")
     key = defences.mailbox_key(request.email)
     if not throttle.allow(
         session, key, limit=settings.subscribe_address_limit, window=ADDRESS_WINDOW, now=now

@@ -41,6 +41,7 @@ from digest.web import (
 from digest.web.deps import BodyTooLarge, RequestTimeout, now
 from digest.web.hit_writer import HitWriter
 from digest.web.mail_retry import retry_pending_mail
+from digest.web.signup_writer import SignupWriter
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -50,6 +51,7 @@ def create_app(settings: Settings) -> FastAPI:
     engine = make_engine(settings.database_url, pooled=True)
     transport = make_transport(settings)
     hits = HitWriter(engine, settings)
+    signups = SignupWriter(engine, settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -71,6 +73,7 @@ def create_app(settings: Settings) -> FastAPI:
         if mail_retry is not None:
             mail_retry.cancel()
         hits.stop()
+        signups.stop()
         if keeper is not None:
             keeper.close()
         transport.close()
@@ -93,6 +96,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.hits = hits
     app.state.clock = now  # tests set their own to replay hits at chosen moments
     app.state.reader_work = asyncio.Event()  # set by a handler that stored a reader request
+    app.state.signups = signups
     app.include_router(api.router)
     app.include_router(click_figures.router)
     app.include_router(clicks.router)

@@ -11,6 +11,7 @@ from fastapi.templating import Jinja2Templates
 from digest.paths import WEB_TEMPLATES
 
 templates = Jinja2Templates(directory=str(WEB_TEMPLATES))
+templates.env.auto_reload = False  # no stat() of every template per page: a deploy restarts
 
 # Pages carry no scripts of ours and load nothing from elsewhere; styles are inline in <style>.
 # connect-src 'self': crawlers' tools (Lighthouse) fetch /robots.txt from the page's context;

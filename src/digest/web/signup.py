@@ -23,7 +23,6 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from digest.config import ClickTracking, Settings, Switch
-from digest.db import session_scope
 from digest.errors import InvalidInput
 from digest.models import ConsentRoute, RequestKind
 from digest.readers import defences, signup
@@ -31,9 +30,10 @@ from digest.readers.signup import Answer, Receipt
 from digest.web import issue_page
 from digest.web.bearer import Bearer, check_bearer, retry_after
 from digest.web.client import client_ip
-from digest.web.deps import SettingsDep, get_engine, get_settings_dep, now, wake_reader_work
+from digest.web.deps import SettingsDep, get_settings_dep, now, wake_reader_work
 from digest.web.forms import BadBody, read_fields, read_fields_and_lists, wants_json
 from digest.web.pages import render_page
+from digest.web.signup_writer import SignupWriter
 
 router = APIRouter(tags=["signup"])
 
@@ -85,14 +85,19 @@ async def _handle(request: Request, settings: Settings, kind: RequestKind) -> Re
         fields, topics, is_json = await _read(request, kind)
     except BadBody as exc:
         return _bad_body(request, exc, is_json=wants_json(request))
-    trusted = await run_in_threadpool(_proxy, request)  # counts wrong tokens in the store
+    trusted: bool | Response = False
+    if _bearer(request):  # counts wrong tokens in the store: in a worker thread
+        trusted = await run_in_threadpool(_proxy, request)
     if isinstance(trusted, Response):
         return trusted
     signup_request = _signup_request(request, fields, is_json, trusted, topics)
     ticked = [slug[:120] for slug in topics]  # echoed into the form, never trusted
     try:
-        # In a worker thread: a write that waits on the SQLite lock must not stop the loop.
-        receipt = await run_in_threadpool(_receive, request, settings, signup_request, kind)
+        # Stored by the signup writer's thread (its transaction shared with other requests'):
+        # a write that waits on the SQLite lock never stops the loop.
+        receipt = await signup_writer(request).receive(signup_request, kind, now=now())
+        if receipt.stored and settings.web_sends_mail is Switch.ON:
+            wake_reader_work(request)  # act on it right after this answer (off: the worker does)
     except InvalidInput as exc:
         error = exc.problems[0][1]
         if is_json:
@@ -120,9 +125,13 @@ async def _read(request: Request, kind: RequestKind) -> tuple[dict[str, str], li
     return fields, lists["topics"], is_json
 
 
+def _bearer(request: Request) -> bool:
+    return request.headers.get("authorization", "").lower().startswith("bearer")
+
+
 def _proxy(request: Request) -> bool | Response:
     """True for a server-side proxy with the API token; a 401/429 for a wrong one."""
-    if not request.headers.get("authorization", "").lower().startswith("bearer"):
+    if not _bearer(request):
         return False
     verdict = check_bearer(request)
     if verdict is Bearer.GOOD:
@@ -136,14 +145,9 @@ def _proxy(request: Request) -> bool | Response:
     return JSONResponse({"error": "wrong bearer token"}, status_code=401, headers=headers)
 
 
-def _receive(
-    request: Request, settings: Settings, signup_request: signup.SignupRequest, kind: RequestKind
-) -> Receipt:
-    with session_scope(get_engine(request)) as session:
-        receipt = signup.receive_request(session, settings, signup_request, kind, now=now())
-    if receipt.stored and settings.web_sends_mail is Switch.ON:
-        wake_reader_work(request)  # act on it right after this answer (off: the worker does)
-    return receipt
+def signup_writer(request: Request) -> SignupWriter:
+    writer: SignupWriter = request.app.state.signups
+    return writer
 
 
 def _signup_request(

@@ -1,0 +1,144 @@
+"""Public requests for mail are stored by one thread, many per transaction (group commit).
+
+Each POST /subscribe (and "email me my link") waits until its request is committed: a visitor
+is told "check your inbox" only for a request the store holds. What the requests share is the
+transaction: whatever arrived while the last one committed goes into the next. On SQLite the
+web's own writers then never queue on the write lock behind each other (a waiting writer
+sleeps in SQLite's busy handler, and held the lock across GIL switches: most of a signup's
+time, issue 14); on both engines one commit serves many requests.
+
+A request that is refused (a typo, an unknown topic) gets its own InvalidInput; a store that
+fails fails every request of that transaction (nothing of it was stored), each answered as
+any store failure is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from digest import throttle
+from digest.config import Settings
+from digest.db import session_scope
+from digest.errors import InvalidInput
+from digest.models import RequestKind
+from digest.readers import signup
+from digest.readers.signup import Receipt
+
+MAX_BATCH = 200  # requests per transaction: on SQLite, the write lock is held this long
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Pending:
+    request: signup.SignupRequest
+    kind: RequestKind
+    now: datetime
+    future: asyncio.Future[Receipt]
+    loop: asyncio.AbstractEventLoop
+
+
+Outcome = Receipt | BaseException
+
+
+class SignupWriter:
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self.engine, self.settings = engine, settings
+        self.local_limit = throttle.LocalLimit(signup.IP_WINDOW)  # this process's count per client
+        self.pending: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+
+    async def receive(
+        self, request: signup.SignupRequest, kind: RequestKind, *, now: datetime
+    ) -> Receipt:
+        """Check and store one request (`signup.receive_request`) once its transaction commits."""
+        self._ensure_started()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Receipt] = loop.create_future()
+        self.pending.put(_Pending(request, kind, now, future, loop))
+        return await future
+
+    def stop(self) -> None:
+        """Store what is queued, then end the thread."""
+        with self.lock:
+            thread, self.thread = self.thread, None
+        if thread is not None:
+            self.pending.put(None)
+            thread.join(timeout=30)
+
+    def _ensure_started(self) -> None:
+        # Started on first use: an app served without its lifespan (some test clients) too.
+        if self.thread is None:
+            with self.lock:
+                if self.thread is None:
+                    self.thread = threading.Thread(
+                        target=self._run, name="signup-writer", daemon=True
+                    )
+                    self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            first = self.pending.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < MAX_BATCH:
+                try:
+                    item = self.pending.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self.pending.put(None)  # stop after this batch
+                    break
+                batch.append(item)
+            _settle_all(batch, self._store(batch))
+
+    def _store(self, batch: list[_Pending]) -> list[Outcome]:
+        try:
+            with session_scope(self.engine) as session:
+                return [self._one(session, pending) for pending in batch]
+        except Exception as exc:  # nothing of this transaction was stored: each is told so
+            log.warning("%d signup request(s) not stored: %s", len(batch), exc)
+            return [exc] * len(batch)
+
+    def _one(self, session: Session, pending: _Pending) -> Outcome:
+        try:
+            return signup.receive_request(
+                session,
+                self.settings,
+                pending.request,
+                pending.kind,
+                now=pending.now,
+                local_limit=self.local_limit,
+            )
+        except InvalidInput as exc:  # refused before it wrote anything: the others go on
+            return exc
+
+
+def _settle_all(batch: list[_Pending], outcomes: list[Outcome]) -> None:
+    """Hand each outcome to its request, one wake-up per event loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Pending, Outcome]]] = {}
+    for pending, outcome in zip(batch, outcomes, strict=True):
+        by_loop.setdefault(pending.loop, []).append((pending, outcome))
+    for loop, pairs in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits for these
+            loop.call_soon_threadsafe(_settle, pairs)
+
+
+def _settle(pairs: list[tuple[_Pending, Outcome]]) -> None:
+    for pending, outcome in pairs:
+        if pending.future.done():  # the visitor hung up (the request was cancelled)
+            continue
+        if isinstance(outcome, BaseException):
+            pending.future.set_exception(outcome)
+        else:
+            pending.future.set_result(outcome)
