@@ -51,7 +51,8 @@ from digest.demo import sample_documents  # noqa: E402
 from digest.models import Issue, Subscriber, metadata  # noqa: E402
 from digest.readers.subscriptions import email_hash  # noqa: E402
 from digest.transports import make_transport  # noqa: E402
-from digest.transports.resend import encode_body, to_params  # noqa: E402
+from digest.transports.batch_json import encode_body  # noqa: E402
+from digest.transports.resend import to_params  # noqa: E402
 
 READERS = int(os.environ.get("BENCH_READERS", "100000"))
 ENGINES = [e for e in os.environ.get("BENCH_ENGINES", "sqlite,postgres").split(",") if e]

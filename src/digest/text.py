@@ -35,6 +35,8 @@ def strip_controls(text: str) -> str:
 def one_line(text: str) -> str:
     """Visible text on one line: every kind of space or line break (NBSP, ZWSP, U+2028) becomes
     one space, other invisible characters (controls, bidi overrides) go, ends are trimmed."""
+    if text.isascii() and text.isprintable():  # the common case, at C speed: only spaces
+        return " ".join(text.split())
     kept = []
     for ch in text:
         if ch.isspace() or ch in _BLANKS:

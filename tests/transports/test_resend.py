@@ -11,7 +11,8 @@ from email.header import decode_header, make_header
 import pytest
 
 from digest.errors import IdempotencyMismatch, QuotaExceeded, TransportError
-from digest.transports.resend import ResendTransport, encode_body
+from digest.transports.batch_json import encode_body
+from digest.transports.resend import ResendTransport
 from tests.support.resend_server import FakeResend
 from tests.transports.contract import (
     CONTROL,

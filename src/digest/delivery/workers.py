@@ -80,6 +80,10 @@ class SendJob:
     # Work that adds batches while the workers send (the enqueue); idle workers wait for it.
     feed: Callable[[], None] | None = None
     feeding: threading.Event = field(default_factory=threading.Event)
+    # The claims being sent (by id(claim): a batch may be re-claimed while a slow worker still
+    # holds its old claim): the heartbeat renews their leases.
+    held: dict[int, Claim] = field(default_factory=dict, repr=False)
+    held_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def run(self, workers: int) -> Tally:
         prefix = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
@@ -93,7 +97,10 @@ class SendJob:
             feeder = threading.Event()
             threads.append(threading.Thread(target=self._fed, args=(feeder,), daemon=True))
             finished.append(feeder)
+        beating = threading.Event()
+        heartbeat = threading.Thread(target=self._heartbeat, args=(beating,), daemon=True)
         with self._keep_open():
+            heartbeat.start()
             for thread in threads:
                 thread.start()
             try:
@@ -102,6 +109,9 @@ class SendJob:
                 self.stop.set()
                 wait_all(finished)
                 raise
+            finally:
+                beating.set()
+                heartbeat.join()
         if self.errors:
             raise self.errors[0]
         return self.tally
@@ -236,29 +246,38 @@ class SendJob:
 
     @contextmanager
     def _holding(self, claim: Claim) -> Iterator[None]:
-        """Renew the lease every third of it while the batch is built, paced and sent, so an
-        idle worker never takes a slow batch over and sends it twice (fatal over SMTP)."""
-        done = threading.Event()
-        beat = threading.Thread(target=self._heartbeat, args=(claim, done), daemon=True)
-        beat.start()
+        """While the batch is built, paced and sent, the job's heartbeat renews its lease every
+        third of it, so an idle worker never takes a slow batch over and sends it twice (fatal
+        over SMTP). One heartbeat thread for the job: a thread started per batch waited for
+        the GIL at every start, a tenth of a send's time (issue 14)."""
+        with self.held_lock:
+            self.held[id(claim)] = claim
         try:
             yield
         finally:
-            done.set()
-            beat.join()
+            with self.held_lock:
+                self.held.pop(id(claim), None)
 
-    def _heartbeat(self, claim: Claim, done: threading.Event) -> None:
+    def _heartbeat(self, done: threading.Event) -> None:
         while not done.wait(self.lease.total_seconds() / 3):
-            try:
-                with session_scope(self.engine) as session:
-                    held = results.renew_lease(session, claim, until=self.clock() + self.lease)
-            except Exception as exc:  # the next beat tries again, the lease still runs
-                if not store_unavailable(exc):
-                    log.exception("batch %s: renewing the lease failed", claim.batch_id)
-                continue
-            if not held:
+            with self.held_lock:
+                holding = list(self.held.values())
+            for claim in holding:
+                self._renew(claim)
+
+    def _renew(self, claim: Claim) -> None:
+        try:
+            with session_scope(self.engine) as session:
+                renewed = results.renew_lease(session, claim, until=self.clock() + self.lease)
+        except Exception as exc:  # the next beat tries again, the lease still runs
+            if not store_unavailable(exc):
+                log.exception("batch %s: renewing the lease failed", claim.batch_id)
+            return
+        with self.held_lock:
+            still_sending = self.held.get(id(claim)) is claim
+            if not renewed and still_sending:  # (a batch just recorded has no lease to renew)
                 log.warning("batch %s: lease lost to another worker", claim.batch_id)
-                return
+                del self.held[id(claim)]
 
     def _after_failure(self, claim: Claim, exc: TransportError) -> None:
         def decide(session: Session) -> Decision | None:

@@ -7,14 +7,13 @@ in one process (tests) never send with each other's settings.
 
 from __future__ import annotations
 
-import json as stdlib_json
+import functools
 import logging
 import math
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import orjson
 import requests
 import resend
 from requests.adapters import HTTPAdapter
@@ -23,6 +22,7 @@ from resend.exceptions import ResendError
 from digest.errors import IdempotencyMismatch, QuotaExceeded, TransportError
 from digest.transports.address import parse_mailbox
 from digest.transports.base import HeaderObserver, OutgoingEmail, SendResult
+from digest.transports.batch_json import BatchEncoder, pieced
 from digest.transports.headers import (
     UNSENDABLE,
     custom_headers,
@@ -42,8 +42,9 @@ class SessionClient(resend.HTTPClient):
     """The SDK's HTTP seam, backed by one requests.Session: keep-alive instead of a new
     connection (and TLS handshake) per call. Every answer's headers go to `observer`.
 
-    The SDK hands over the body as Python objects; we encode it (`encode_body`) instead of
-    letting requests use the stdlib encoder, which was 43% of a send's CPU (issue 14)."""
+    The SDK hands over the body as Python objects; we encode it (batch_json.py) instead of
+    letting requests use the stdlib encoder, which was 43% of a send's CPU (issue 14), and
+    the issue's frozen text is escaped once per issue (batch_json.py)."""
 
     def __init__(self, *, timeout: float, pool: int, observer: HeaderObserver | None) -> None:
         self.session = requests.Session()
@@ -52,6 +53,7 @@ class SessionClient(resend.HTTPClient):
         self.session.mount("https://", adapter)
         self.timeout = timeout
         self.observer = observer
+        self.encoder = BatchEncoder()
 
     def request(
         self,
@@ -65,7 +67,7 @@ class SessionClient(resend.HTTPClient):
         sent = dict(headers)
         body = None
         if json is not None:
-            body = encode_body(json)
+            body = self.encoder.encode(json)
             sent["Content-Type"] = "application/json"
         try:
             response = self.session.request(
@@ -76,16 +78,6 @@ class SessionClient(resend.HTTPClient):
         if self.observer is not None:
             self.observer(response.headers)
         return response.content, response.status_code, response.headers
-
-
-def encode_body(value: Any) -> bytes:
-    """JSON as UTF-8 bytes (orjson: the same document as `json.dumps`, non-ASCII kept as
-    UTF-8 rather than \\u escapes, which JSON allows and Resend reads). orjson refuses what
-    UTF-8 cannot carry (a lone surrogate); the stdlib escapes it, as requests did before."""
-    try:
-        return orjson.dumps(value)
-    except orjson.JSONEncodeError:
-        return stdlib_json.dumps(value, allow_nan=False).encode()
 
 
 class ResendTransport:
@@ -170,19 +162,37 @@ def build_params(
 def to_params(email: OutgoingEmail, *, idempotency_key: str) -> dict[str, Any]:
     """One email as Resend takes it. Resend encodes text headers itself, so it gets our header
     text (no controls, no encoded-word look-alikes); addresses and URL headers our ASCII form."""
-    headers = {name: provider_value(name, value) for name, value in custom_headers(email.headers)}
+    headers = {name: _header(name, value) for name, value in custom_headers(email.headers)}
     headers["Message-ID"] = message_id(email, idempotency_key=idempotency_key)
     params: dict[str, Any] = {
-        "from": mailbox_text(parse_mailbox(email.from_email)),
+        "from": _sender(email.from_email),
         "to": [parse_mailbox(email.to).address],
-        "subject": header_text(email.subject),
-        "html": email.html,
-        "text": email.text,
+        "subject": _subject(email.subject),
+        "html": pieced(email.html, email.html_parts),
+        "text": pieced(email.text, email.text_parts),
         "headers": headers,
     }
     if email.tags:
         params["tags"] = [{"name": tag(k), "value": tag(v)} for k, v in email.tags.items()]
     return params
+
+
+# The sender, the subject and the list headers are the same in every copy of an issue:
+# checked once, not once per reader (they were a tenth of a send's CPU). Pure functions; an
+# exception is not cached, so a bad value is refused every time.
+@functools.lru_cache(maxsize=64)
+def _sender(from_email: str) -> str:
+    return mailbox_text(parse_mailbox(from_email))
+
+
+@functools.lru_cache(maxsize=64)
+def _subject(subject: str) -> str:
+    return header_text(subject)
+
+
+@functools.lru_cache(maxsize=1024)
+def _header(name: str, value: str) -> str:
+    return provider_value(name, value)
 
 
 def tag(value: str) -> str:
