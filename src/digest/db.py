@@ -60,7 +60,9 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def make_engine(url: str, *, pooled: bool = False, **kwargs: Any) -> Engine:
+def make_engine(
+    url: str, *, pooled: bool = False, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS, **kwargs: Any
+) -> Engine:
     """An engine for a `sqlite:///` or `postgresql+psycopg://` URL, configured for this service.
 
     `pooled` matters on SQLite only (PostgreSQL always pools, with a ping on checkout): the web
@@ -68,7 +70,7 @@ def make_engine(url: str, *, pooled: bool = False, **kwargs: Any) -> Engine:
     PRAGMAs) between requests; the CLI and the send keep one connection per session (NullPool),
     which nothing can leave half-used for a later command."""
     if url.startswith("sqlite"):
-        return _sqlite_engine(url, pooled=pooled, **kwargs)
+        return _sqlite_engine(url, pooled=pooled, busy_timeout_ms=busy_timeout_ms, **kwargs)
     if url.startswith("postgresql"):
         if url.startswith(("postgresql://", "postgresql+psycopg2://")):
             url = "postgresql+psycopg://" + url.split("://", 1)[1]
@@ -93,7 +95,7 @@ def _create_private_file(url: str) -> None:
         os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
-def _sqlite_engine(url: str, *, pooled: bool, **kwargs: Any) -> Engine:
+def _sqlite_engine(url: str, *, pooled: bool, busy_timeout_ms: int, **kwargs: Any) -> Engine:
     _create_private_file(url)
     engine = create_engine(
         url, connect_args={"check_same_thread": False}, **_sqlite_pool(pooled), **kwargs
@@ -105,7 +107,7 @@ def _sqlite_engine(url: str, *, pooled: bool, **kwargs: Any) -> Engine:
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, below
         cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
@@ -161,6 +163,28 @@ def session_scope(engine: Engine, *, read_only: bool = False) -> Iterator[Sessio
         except BaseException:
             session.rollback()
             raise
+
+
+def write_polling(engine: Engine, work: Callable[[Session], T], *, poll: float = 0.001) -> T:
+    """Run `work` in one write transaction on an engine made with `busy_timeout_ms=0`: while
+    another connection holds SQLite's write lock, try again every `poll` seconds, for up to
+    the usual busy timeout. SQLite's own busy handler sleeps longer each time it finds the
+    lock taken (up to 100 ms), so a writer that had waited a while noticed a released lock up
+    to 100 ms late; this one notices within `poll` (issue 14: signups beside `digest worker`).
+    A locked BEGIN IMMEDIATE wrote nothing; the transaction is simply begun again."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            with session_scope(engine) as session:
+                return work(session)
+        except OperationalError as exc:
+            if not _locked(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(poll)
+
+
+def _locked(exc: OperationalError) -> bool:
+    return "database is locked" in str(exc.orig or exc).lower()
 
 
 def check_database(engine: Engine) -> None:

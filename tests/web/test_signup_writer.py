@@ -65,14 +65,15 @@ def test_each_request_gets_its_own_answer_and_a_bad_one_spoils_none(
 def test_requests_that_arrive_while_one_commits_share_the_next_transaction(
     sqlite_settings: Settings, sqlite_engine: Engine
 ) -> None:
-    """The first request's transaction waits for the write lock, held by another connection;
-    the 49 that arrive meanwhile go into one more transaction: two commits for fifty."""
-    commits: list[int] = []
-    event.listen(sqlite_engine, "commit", lambda _conn: commits.append(1))
+    """The first request's transaction waits for the write lock, held by another connection
+    (the writer tries again every millisecond); the 49 that arrive meanwhile go into one more
+    transaction: two commits for fifty."""
     database = sqlite_settings.database_url.removeprefix("sqlite:///")
     holder = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
     holder.execute("BEGIN IMMEDIATE")
     writer = SignupWriter(sqlite_engine, sqlite_settings)
+    commits: list[int] = []
+    event.listen(writer.engine, "commit", lambda _conn: commits.append(1))
     queued = threading.Event()
 
     async def scenario() -> list[Receipt | BaseException]:

@@ -5,7 +5,9 @@ is told "check your inbox" only for a request the store holds. What the requests
 transaction: whatever arrived while the last one committed goes into the next. On SQLite the
 web's own writers then never queue on the write lock behind each other (a waiting writer
 sleeps in SQLite's busy handler, and held the lock across GIL switches: most of a signup's
-time, issue 14); on both engines one commit serves many requests.
+time, issue 14); on both engines one commit serves many requests. While `digest worker` holds
+SQLite's lock, the writer tries again every millisecond (`db.write_polling`) instead of
+sleeping in the busy handler (+40% signups beside a working worker).
 
 A request that is refused (a typo, an unknown topic) gets its own InvalidInput; a store that
 fails fails every request of that transaction (nothing of it was stored), each answered as
@@ -27,7 +29,7 @@ from sqlmodel import Session
 
 from digest import throttle
 from digest.config import Settings
-from digest.db import session_scope
+from digest.db import make_engine, write_polling
 from digest.errors import InvalidInput
 from digest.models import RequestKind
 from digest.readers import signup
@@ -51,7 +53,14 @@ Outcome = Receipt | BaseException
 
 class SignupWriter:
     def __init__(self, engine: Engine, settings: Settings) -> None:
-        self.engine, self.settings = engine, settings
+        self.settings = settings
+        # On SQLite, connections of its own that never sleep in the busy handler: a locked
+        # write is tried again every millisecond (db.write_polling).
+        sqlite = engine.dialect.name == "sqlite"
+        self.engine = (
+            make_engine(settings.database_url, pooled=True, busy_timeout_ms=0) if sqlite else engine
+        )
+        self.own_engine = sqlite
         self.local_limit = throttle.LocalLimit(signup.IP_WINDOW)  # this process's count per client
         self.pending: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
         self.lock = threading.Lock()
@@ -74,6 +83,8 @@ class SignupWriter:
         if thread is not None:
             self.pending.put(None)
             thread.join(timeout=30)
+        if self.own_engine:
+            self.engine.dispose()
 
     def _ensure_started(self) -> None:
         # Started on first use: an app served without its lifespan (some test clients) too.
@@ -104,8 +115,9 @@ class SignupWriter:
 
     def _store(self, batch: list[_Pending]) -> list[Outcome]:
         try:
-            with session_scope(self.engine) as session:
-                return [self._one(session, pending) for pending in batch]
+            return write_polling(
+                self.engine, lambda session: [self._one(session, item) for item in batch]
+            )
         except Exception as exc:  # nothing of this transaction was stored: each is told so
             log.warning("%d signup request(s) not stored: %s", len(batch), exc)
             return [exc] * len(batch)
