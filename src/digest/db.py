@@ -171,16 +171,25 @@ def write_polling(engine: Engine, work: Callable[[Session], T], *, poll: float =
     the usual busy timeout. SQLite's own busy handler sleeps longer each time it finds the
     lock taken (up to 100 ms), so a writer that had waited a while noticed a released lock up
     to 100 ms late; this one notices within `poll` (issue 14: signups beside `digest worker`).
-    A locked BEGIN IMMEDIATE wrote nothing; the transaction is simply begun again."""
+    The transaction begins (BEGIN IMMEDIATE) before `work` runs, so `work` runs once."""
     deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
     while True:
-        try:
-            with session_scope(engine) as session:
-                return work(session)
-        except OperationalError as exc:
-            if not _locked(exc) or time.monotonic() > deadline:
+        with Session(engine, expire_on_commit=False) as session:
+            try:
+                session.connection()  # BEGIN IMMEDIATE: the write lock, or "locked"
+            except OperationalError as exc:
+                if not _locked(exc) or time.monotonic() > deadline:
+                    raise
+                session.rollback()
+                time.sleep(poll)
+                continue
+            try:
+                result = work(session)
+                session.commit()
+            except BaseException:
+                session.rollback()
                 raise
-        time.sleep(poll)
+            return result
 
 
 def _locked(exc: OperationalError) -> bool:

@@ -22,6 +22,7 @@ from digest.models import ConsentRoute, ReaderRequest, RequestKind
 from digest.readers.signup import Answer, Receipt, SignupRequest
 from digest.web.signup_writer import SignupWriter
 from tests.support.readers import NOW
+from tests.support.settings import make_test_settings
 
 
 def request(email: str, number: int) -> SignupRequest:
@@ -31,9 +32,15 @@ def request(email: str, number: int) -> SignupRequest:
     return SignupRequest(email=email, route=ConsentRoute.API, ip=ip, trusted=True)
 
 
-async def receive_all(writer: SignupWriter, emails: list[str]) -> list[Receipt | BaseException]:
+async def receive_all(
+    writer: SignupWriter, emails: list[str], *, one_client: bool = False
+) -> list[Receipt | BaseException]:
     calls = [
-        writer.receive(request(email, hash(email) % 60000), RequestKind.SUBSCRIBE, now=NOW)
+        writer.receive(
+            request(email, 1 if one_client else hash(email) % 60000),
+            RequestKind.SUBSCRIBE,
+            now=NOW,
+        )
         for email in emails
     ]
     return await asyncio.gather(*calls, return_exceptions=True)
@@ -63,11 +70,13 @@ def test_each_request_gets_its_own_answer_and_a_bad_one_spoils_none(
 
 
 def test_requests_that_arrive_while_one_commits_share_the_next_transaction(
-    sqlite_settings: Settings, sqlite_engine: Engine
+    tmp_path: Path, sqlite_url: str, sqlite_engine: Engine
 ) -> None:
     """The first request's transaction waits for the write lock, held by another connection
     (the writer tries again every millisecond); the 49 that arrive meanwhile go into one more
-    transaction: two commits for fifty."""
+    transaction: two commits for fifty. All from one client, whose limit is fifty: waiting for
+    the lock counts nobody twice."""
+    sqlite_settings = make_test_settings(tmp_path, sqlite_url, subscribe_ip_limit=50)
     database = sqlite_settings.database_url.removeprefix("sqlite:///")
     holder = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
     holder.execute("BEGIN IMMEDIATE")
@@ -77,10 +86,11 @@ def test_requests_that_arrive_while_one_commits_share_the_next_transaction(
     queued = threading.Event()
 
     async def scenario() -> list[Receipt | BaseException]:
-        first = asyncio.ensure_future(receive_all(writer, ["first@example.com"]))
+        first = asyncio.ensure_future(receive_all(writer, ["first@example.com"], one_client=True))
         while writer.pending.qsize() == 0 and writer.thread is None:
             await asyncio.sleep(0.01)  # the first is queued (the writer may have taken it)
-        rest = asyncio.ensure_future(receive_all(writer, [f"r{n}@example.com" for n in range(49)]))
+        emails = [f"r{n}@example.com" for n in range(49)]
+        rest = asyncio.ensure_future(receive_all(writer, emails, one_client=True))
         while writer.pending.qsize() < 49:
             await asyncio.sleep(0.01)  # all 49 wait while the first transaction waits
         queued.set()
