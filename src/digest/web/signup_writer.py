@@ -119,7 +119,9 @@ class SignupWriter:
                 self.engine, lambda session: [self._one(session, item) for item in batch]
             )
         except Exception as exc:  # nothing of this transaction was stored: each is told so
-            log.warning("%d signup request(s) not stored: %s", len(batch), exc)
+            # The driver's message only: the statement's parameters hold the addresses.
+            reason = getattr(exc, "orig", None) or type(exc).__name__
+            log.warning("%d signup request(s) not stored: %s", len(batch), reason)
             return [exc] * len(batch)
 
     def _one(self, session: Session, pending: _Pending) -> Outcome:
