@@ -7,6 +7,7 @@
     body_encoding.py  its body parts, encoded as the email package would, frozen text once per issue
     outbox.py   one .eml file per message (the embedded default)
     resend.py   Resend's batch API (the only module that imports the `resend` SDK)
+    batch_json.py  its batch body: JSON with each issue's frozen text escaped once
     smtp.py     any SMTP server
     verp.py     the signed envelope sender (VERP) that makes a bounce name its message
 

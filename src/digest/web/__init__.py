@@ -39,6 +39,7 @@
     webhooks.py     POST /webhooks/resend
     clicks.py       GET|HEAD /r/{token}: a tracked link (or the open pixel), recorded, redirected
     hit_writer.py   HitWriter: clicks' hits queued by the redirect, written in batches by a thread
+    signup_writer.py  SignupWriter: signups stored by one thread, many per transaction
     click_figures.py  GET /api/issues/{number}/clicks (bearer token): an issue's click figures
     mail_retry.py   the web process's own work: stored reader requests, then pending mail
     access_log.py   keeps link tokens out of the access log
