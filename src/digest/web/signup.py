@@ -130,9 +130,8 @@ def _bearer(request: Request) -> bool:
 
 
 def _proxy(request: Request) -> bool | Response:
-    """True for a server-side proxy with the API token; a 401/429 for a wrong one."""
-    if not _bearer(request):
-        return False
+    """A request that carries a bearer token: True for a server-side proxy with the API token;
+    a 401/429 for a wrong one."""
     verdict = check_bearer(request)
     if verdict is Bearer.GOOD:
         return True
