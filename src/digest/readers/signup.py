@@ -14,11 +14,13 @@ mail cap, and the mail itself. Whatever it decides, the visitor was told the sam
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import delete, insert
+from sqlalchemy import delete
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -75,6 +77,9 @@ class Receipt:
     stored: bool = False  # the request waits for `process_requests`
 
 
+STORED = Receipt(Answer.ACCEPTED, "stored", stored=True)
+
+
 @dataclass(frozen=True)
 class SignupResult:
     held: mail_queue.Held | None  # the mail to send at once, if any
@@ -94,10 +99,27 @@ def receive_request(
     now: datetime,
     local_limit: throttle.LocalLimit | None = None,
 ) -> Receipt:
-    """Check and store one request; InvalidInput only for a malformed address or name, or an
-    unknown topic (refused by name). The chosen topics travel with the stored request.
+    """Check and store one request (`check_request`, then `store_requests`)."""
+    receipt, row = check_request(session, settings, request, kind, now=now, local_limit=local_limit)
+    if row is not None:
+        store_requests(session, [row])
+    return receipt
 
-    Its one write is the stored request: the client's exact count and the stamp's single use
+
+def check_request(
+    session: Session,
+    settings: Settings,
+    request: SignupRequest,
+    kind: RequestKind,
+    *,
+    now: datetime,
+    local_limit: throttle.LocalLimit | None = None,
+) -> tuple[Receipt, dict[str, Any] | None]:
+    """The answer to one request and, if it is to be stored, its row for `store_requests`;
+    InvalidInput only for a malformed address or name, or an unknown topic (refused by name).
+    The chosen topics travel with the stored request.
+
+    Storing is the request's one write: the client's exact count and the stamp's single use
     are the store's, taken when the request is acted on (`act_on_request`). `local_limit`, the
     web process's own count per client, refuses a flood before it is stored."""
     address = subscriptions.normalise_email(request.email)
@@ -108,28 +130,32 @@ def receive_request(
     if local_limit is not None and not local_limit.allow(
         _client(ip), limit=settings.subscribe_ip_limit, now=now
     ):
-        return Receipt(Answer.ACCEPTED, "ip rate limit")
+        return Receipt(Answer.ACCEPTED, "ip rate limit"), None
     if not request.trusted:
         refused = _bot_check(settings, request, now=now)
         if refused is not None:
-            return refused
-    # One plain INSERT, no unit of work: nobody reads the row back in this transaction, and
-    # this runs while the visitor waits, holding the SQLite write lock.
-    session.execute(
-        insert(ReaderRequest).values(
-            kind=kind.value,
-            email=address,
-            name=name,
-            topics=choice.encode() if subscribing else None,
-            click_consent=subscribing and request.click_consent,
-            route=request.route.value,
-            ip=ip,
-            user_agent=subscriptions.clean_user_agent(request.user_agent),
-            received_at=now,
-            form_stamp=None if request.trusted else request.form_stamp,
-        )
-    )
-    return Receipt(Answer.ACCEPTED, "stored", stored=True)
+            return refused, None
+    row = {
+        "kind": kind.value,
+        "email": address,
+        "name": name,
+        "topics": choice.encode() if subscribing else None,
+        "click_consent": subscribing and request.click_consent,
+        "route": request.route.value,
+        "ip": ip,
+        "user_agent": subscriptions.clean_user_agent(request.user_agent),
+        "received_at": now,
+        "form_stamp": None if request.trusted else request.form_stamp,
+    }
+    return STORED, row
+
+
+def store_requests(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Store checked requests (`check_request`'s rows) with one plain executemany INSERT: no
+    unit of work (nobody reads the rows back in this transaction), and on SQLite the write
+    lock is held while visitors wait."""
+    table: Any = ReaderRequest.__table__  # type: ignore[attr-defined]
+    session.connection().execute(table.insert(), list(rows))
 
 
 def _client(ip: str | None) -> str:

@@ -23,6 +23,7 @@ import queue
 import threading
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -69,7 +70,7 @@ class SignupWriter:
     async def receive(
         self, request: signup.SignupRequest, kind: RequestKind, *, now: datetime
     ) -> Receipt:
-        """Check and store one request (`signup.receive_request`) once its transaction commits."""
+        """Check and store one request (`signup.check_request`) once its transaction commits."""
         self._ensure_started()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Receipt] = loop.create_future()
@@ -115,18 +116,29 @@ class SignupWriter:
 
     def _store(self, batch: list[_Pending]) -> list[Outcome]:
         try:
-            return write_polling(
-                self.engine, lambda session: [self._one(session, item) for item in batch]
-            )
+            return write_polling(self.engine, lambda session: self._check_and_store(session, batch))
         except Exception as exc:  # nothing of this transaction was stored: each is told so
             # The driver's message only: the statement's parameters hold the addresses.
             reason = getattr(exc, "orig", None) or type(exc).__name__
             log.warning("%d signup request(s) not stored: %s", len(batch), reason)
             return [exc] * len(batch)
 
-    def _one(self, session: Session, pending: _Pending) -> Outcome:
+    def _check_and_store(self, session: Session, batch: list[_Pending]) -> list[Outcome]:
+        """Each request checked; those to keep stored with one INSERT for the whole batch."""
+        outcomes: list[Outcome] = []
+        rows = []
+        for pending in batch:
+            outcome, row = self._check(session, pending)
+            outcomes.append(outcome)
+            if row is not None:
+                rows.append(row)
+        if rows:
+            signup.store_requests(session, rows)
+        return outcomes
+
+    def _check(self, session: Session, pending: _Pending) -> tuple[Outcome, dict[str, Any] | None]:
         try:
-            return signup.receive_request(
+            return signup.check_request(
                 session,
                 self.settings,
                 pending.request,
@@ -134,8 +146,8 @@ class SignupWriter:
                 now=pending.now,
                 local_limit=self.local_limit,
             )
-        except InvalidInput as exc:  # refused before it wrote anything: the others go on
-            return exc
+        except InvalidInput as exc:  # refused before anything was stored: the others go on
+            return exc, None
 
 
 def _settle_all(batch: list[_Pending], outcomes: list[Outcome]) -> None:
