@@ -187,6 +187,30 @@ def ours_body(address: str) -> dict[str, str]:
     return {"email": address, "name": "", "form_stamp": stamp}
 
 
+def cpu_seconds(process: subprocess.Popen[bytes] | None) -> float:
+    """User + system CPU the process has used so far (Linux /proc; 0 elsewhere or if gone)."""
+    if process is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def settled_cpu(process: subprocess.Popen[bytes] | None) -> float:
+    """The process's CPU once it has started up and sits idle (bounded wait): what came after
+    is the work measured."""
+    last = cpu_seconds(process)
+    for _ in range(40):
+        time.sleep(0.5)
+        now = cpu_seconds(process)
+        if now == last:
+            return now
+        last = now
+    return last
+
+
 def p99(values: list[float]) -> float:
     return sorted(values)[min(len(values) - 1, int(len(values) * 0.99))]
 
@@ -204,8 +228,10 @@ def main() -> None:
         ours_port, bare_port = free_port(), free_port()
         ours, bare = start_ours(folder, ours_port), start_bare(folder, bare_port)
         worker = start_worker(folder, ours_port) if WORKER else None
+        worker_started = settled_cpu(worker)
         rates: dict[str, list[float]] = {"ours": [], "bare": [], "ours99": [], "bare99": []}
         probe99: list[float] = []
+        cpu = {"ours": 0.0, "bare": 0.0, "worker": 0.0}
         try:
             for n in range(ROUNDS):
                 probes: list[float] = []
@@ -214,17 +240,22 @@ def main() -> None:
                     target=probing, args=(f"http://127.0.0.1:{ours_port}", stop, probes)
                 )
                 prober.start()
+                before = cpu_seconds(ours)
                 rate, lat = load(f"http://127.0.0.1:{ours_port}", f"o{n}", ours_body)
+                cpu["ours"] += cpu_seconds(ours) - before
                 stop.set()
                 prober.join()
                 rates["ours"].append(rate)
                 rates["ours99"].append(p99(lat) * 1000)
                 probe99.append(p99(probes) * 1000)
+                before = cpu_seconds(bare)
                 rate, lat = load(f"http://127.0.0.1:{bare_port}", f"b{n}", lambda a: {"email": a})
+                cpu["bare"] += cpu_seconds(bare) - before
                 rates["bare"].append(rate)
                 rates["bare99"].append(p99(lat) * 1000)
             signups = ROUNDS * (REQUESTS // CLIENTS) * CLIENTS
             mailed, waited = wait_for_mail(folder / "outbox", signups) if worker else (0, 0.0)
+            cpu["worker"] = cpu_seconds(worker) - worker_started
         finally:
             for server in (ours, bare, worker):
                 if server is None:
@@ -243,6 +274,11 @@ def main() -> None:
         )
         print(f"ratio ours/bare {spread(ratios, '{:.2f}')} (goal >= 0.5; p99 goal < 50 ms)")
         print(f"/healthz beside the signups: p99 {spread(probe99)} ms (goal < 50 ms)")
+        per = {name: 1000 * seconds / signups for name, seconds in cpu.items()}
+        print(
+            f"CPU per signup: digest serve {per['ours']:.2f} ms (with its /healthz probes), "
+            f"bare {per['bare']:.2f} ms, digest worker {per['worker']:.2f} ms"
+        )
         if worker is None:
             print("no digest worker (BENCH_WORKER=0): the signups' mail was left stored")
         else:
