@@ -116,16 +116,29 @@ def check_request(
     local_limit: throttle.LocalLimit | None = None,
 ) -> tuple[Receipt, dict[str, Any] | None]:
     """The answer to one request and, if it is to be stored, its row for `store_requests`;
-    InvalidInput only for a malformed address or name, or an unknown topic (refused by name).
-    The chosen topics travel with the stored request.
+    InvalidInput only for a malformed address or name, or an unknown topic (refused by name,
+    before anything is counted). The chosen topics travel with the stored request."""
+    choice = topics.choose(session, request.topics, every=not request.topics)
+    return screen_request(settings, request, kind, choice, now=now, local_limit=local_limit)
 
-    Storing is the request's one write: the client's exact count and the stamp's single use
-    are the store's, taken when the request is acted on (`act_on_request`). `local_limit`, the
-    web process's own count per client, refuses a flood before it is stored."""
+
+def screen_request(
+    settings: Settings,
+    request: SignupRequest,
+    kind: RequestKind,
+    choice: topics.TopicChoice,
+    *,
+    now: datetime,
+    local_limit: throttle.LocalLimit | None = None,
+) -> tuple[Receipt, dict[str, Any] | None]:
+    """`check_request` once the topics are known: no store at all (the web runs it on its
+    event loop for a request without topics). Storing is the request's one write: the
+    client's exact count and the stamp's single use are the store's, taken when the request
+    is acted on (`act_on_request`). `local_limit`, the web process's own count per client,
+    refuses a flood before it is stored."""
     address = subscriptions.normalise_email(request.email)
     subscribing = kind is RequestKind.SUBSCRIBE
     name = subscriptions.clean_name(request.name) if subscribing else None
-    choice = topics.choose(session, request.topics, every=not request.topics)
     ip = throttle.valid_ip(request.ip)
     if local_limit is not None and not local_limit.allow(
         _client(ip), limit=settings.subscribe_ip_limit, now=now
