@@ -18,8 +18,9 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
+from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col
@@ -90,24 +91,38 @@ def note(
     return them as they are now (None when there was nothing to add)."""
     if not (accepted or hard_bounces or complaints):
         return None
-    # One atomic upsert: racing workers add to the same row, never insert it twice.
-    table = SendHealth.__table__  # type: ignore[attr-defined]
-    build = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = build(table).values(
-        issue_id=issue_id, accepted=accepted, hard_bounces=hard_bounces, complaints=complaints
-    )
-    # RETURNING: the totals come back with the upsert, not in another round trip.
-    row = session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["issue_id"],
-            set_={
-                "accepted": table.c.accepted + statement.excluded.accepted,
-                "hard_bounces": table.c.hard_bounces + statement.excluded.hard_bounces,
-                "complaints": table.c.complaints + statement.excluded.complaints,
-            },
-        ).returning(table.c.accepted, table.c.hard_bounces, table.c.complaints)
-    ).one()
+    statement = _NOTE[session.get_bind().dialect.name == "postgresql"]
+    values = {
+        "issue_id": issue_id,
+        "accepted": accepted,
+        "hard_bounces": hard_bounces,
+        "complaints": complaints,
+    }
+    row = session.execute(statement, values).one()
     return SendHealth(issue_id=issue_id, accepted=row[0], hard_bounces=row[1], complaints=row[2])
+
+
+def _note_statement(build: Any) -> Any:
+    """One atomic upsert: racing workers add to the same row, never insert it twice; RETURNING
+    gives the totals back in the same round trip. Built once (it runs after every batch)."""
+    table: Any = SendHealth.__table__  # type: ignore[attr-defined]
+    statement = build(table).values(
+        issue_id=bindparam("issue_id"),
+        accepted=bindparam("accepted"),
+        hard_bounces=bindparam("hard_bounces"),
+        complaints=bindparam("complaints"),
+    )
+    return statement.on_conflict_do_update(
+        index_elements=["issue_id"],
+        set_={
+            "accepted": table.c.accepted + statement.excluded.accepted,
+            "hard_bounces": table.c.hard_bounces + statement.excluded.hard_bounces,
+            "complaints": table.c.complaints + statement.excluded.complaints,
+        },
+    ).returning(table.c.accepted, table.c.hard_bounces, table.c.complaints)
+
+
+_NOTE = {False: _note_statement(sqlite_insert), True: _note_statement(postgresql_insert)}
 
 
 def pause(session: Session, issue_id: int, *, reason: str, now: datetime) -> bool:

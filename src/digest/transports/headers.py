@@ -15,6 +15,7 @@ tool named `=?utf-8?q?=0D=0AReply-To:_a@evil.io?=` became a Reply-To header. Her
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import string
@@ -207,6 +208,7 @@ def message_id(value: str) -> list[str]:
     return [value]
 
 
+@functools.lru_cache(maxsize=256)  # a send names the same few hosts in every message
 def _ascii_host(host: str) -> str:
     try:
         address = ipaddress.ip_address(host)
