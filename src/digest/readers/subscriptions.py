@@ -13,6 +13,7 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import delete, func, or_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from digest import tokens
@@ -121,7 +122,27 @@ def add_subscriber(
     existing = find_by_email(session, address)
     if existing is not None:
         raise Conflict(_known_message(address, existing.status))
-    subscriber = Subscriber(
+    subscriber = new_subscriber(
+        address, name=name, confirmed=confirmed, route=route, now=now, ip=ip, user_agent=user_agent
+    )
+    session.add(subscriber)
+    session.flush()
+    return subscriber
+
+
+def new_subscriber(
+    email: str,
+    *,
+    name: str | None = None,
+    confirmed: bool = False,
+    route: ConsentRoute,
+    now: datetime,
+    ip: str | None = None,
+    user_agent: str | None = None,
+) -> Subscriber:
+    """The row `add_subscriber` writes, not yet in any session (`insert_new` writes it)."""
+    address = normalise_email(email)
+    return Subscriber(
         email=address,
         email_hash=email_hash(address),
         name=clean_name(name),
@@ -133,9 +154,22 @@ def add_subscriber(
         consent_ip=(ip or None) and ip[:64],
         consent_user_agent=clean_user_agent(user_agent),
     )
-    session.add(subscriber)
-    session.flush()
-    return subscriber
+
+
+def insert_new(session: Session, subscriber: Subscriber) -> Subscriber | None:
+    """Write a `new_subscriber` row in one statement and return it as stored (in the session),
+    or None if its address is already on file: a concurrent request may have just added it,
+    and ON CONFLICT DO NOTHING leaves the transaction usable without a savepoint around it."""
+    dialect = session.get_bind().dialect.name
+    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(Subscriber)
+        .values(**subscriber.model_dump(exclude={"id"}))
+        .on_conflict_do_nothing()
+        .returning(Subscriber)
+    )
+    stored: Subscriber | None = session.scalars(statement).first()
+    return stored
 
 
 def _known_message(address: str, stored: str) -> str:
