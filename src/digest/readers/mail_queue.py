@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from digest.config import Settings
-from digest.db import session_scope
+from digest.db import attach_stored, row_values, session_scope
 from digest.errors import TransportError
 from digest.models import MessageKind, MessageStatus, Subscriber, TransactionalMessage
 from digest.readers import mail_compose
@@ -37,6 +37,7 @@ LONGEST_RETRY = timedelta(hours=2)
 BATCH = 100
 NO_RECIPIENT = "no recipient"
 _MESSAGES: Any = TransactionalMessage.__table__  # type: ignore[attr-defined]
+_INSERT_MESSAGE = insert(_MESSAGES).returning(_MESSAGES.c.id)
 # `_record` for a sent message, per message id (executemany: `_record_sent`).
 _MARK_SENT = (
     update(_MESSAGES)
@@ -93,9 +94,9 @@ def queue_message(
         issue_id=issue_id,
         next_issue_at=next_issue_at,
     )
-    session.add(message)
-    session.flush()
-    return message
+    # Core, not a flush: every signup queues one (db.attach_stored).
+    stored = session.connection().execute(_INSERT_MESSAGE, row_values(message)).scalar_one()
+    return attach_stored(session, message, stored)
 
 
 def deliver_held(

@@ -15,10 +15,10 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import bindparam, delete, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, col, select
 
 from digest import tokens
+from digest.db import attach_stored, row_values
 from digest.errors import Conflict, InvalidInput, NotFound
 from digest.models import ConsentRoute, Subscriber, SubscriberStatus
 from digest.readers import topics
@@ -171,16 +171,9 @@ def insert_new(session: Session, subscriber: Subscriber) -> Subscriber | None:
     """Write a `new_subscriber` row in one statement and return it, now in the session, or None
     if its address is already on file: a concurrent request may have just added it, and ON
     CONFLICT DO NOTHING leaves the transaction usable without a savepoint around it."""
-    values = {column.key: getattr(subscriber, column.key) for column in _columns()}
     statement = _insert_new(session.get_bind().dialect.name)
-    stored = session.connection().execute(statement, values).scalar_one_or_none()
-    if stored is None:
-        return None
-    # Core, not a flush (several times the cost); the object joins the session as stored.
-    subscriber.id = stored
-    make_transient_to_detached(subscriber)
-    session.add(subscriber)
-    return subscriber
+    stored = session.connection().execute(statement, row_values(subscriber)).scalar_one_or_none()
+    return None if stored is None else attach_stored(session, subscriber, stored)
 
 
 @lru_cache(maxsize=4)
@@ -189,12 +182,6 @@ def _insert_new(dialect: str) -> Any:
     insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table: Any = Subscriber.__table__  # type: ignore[attr-defined]
     return insert(table).on_conflict_do_nothing().returning(table.c.id)
-
-
-@lru_cache(maxsize=1)
-def _columns() -> tuple[Any, ...]:
-    table: Any = Subscriber.__table__  # type: ignore[attr-defined]
-    return tuple(column for column in table.columns if column.key != "id")
 
 
 def _known_message(address: str, stored: str) -> str:
