@@ -120,3 +120,13 @@ def test_each_kind_and_settings_is_compiled_once(tmp_path: Path) -> None:
     assert mail_compose.link_body(renamed, MessageKind.CONFIRM) is not mail_compose.link_body(
         settings, MessageKind.CONFIRM
     )
+
+
+def test_a_body_signs_only_the_links_it_carries(tmp_path: Path) -> None:
+    settings = make_test_settings(tmp_path, "sqlite://")
+    carried = {kind: mail_compose.link_body(settings, kind).links for kind in LINK_KINDS}
+    assert carried == {
+        MessageKind.CONFIRM: {"confirm_url"},
+        MessageKind.MANAGE: {"preferences_url", "data_url"},
+        MessageKind.DATA: {"data_url"},
+    }

@@ -67,6 +67,7 @@ class LinkBody:
     subject: str
     html: CompiledBody  # from `compile_links`: filled with `link_values`
     text: CompiledBody  # filled with the plain links
+    links: frozenset[str]  # the LINKS either part carries: only those are signed per message
 
 
 @dataclass(frozen=True)
@@ -112,9 +113,7 @@ def compose(
         assert welcome is not None, "a welcome needs load_welcome's content"
         return compose_welcome(settings, message, subscriber, welcome)
     body = link_body(settings, kind)
-    plain = _links(
-        settings, subscriber.id, subscriber.email_hash, message.created_at, body.text.fields
-    )
+    plain = _links(settings, subscriber.id, subscriber.email_hash, message.created_at, body.links)
     return OutgoingEmail(
         reference=message.reference,
         to=subscriber.email,
@@ -144,7 +143,14 @@ def _render_links(settings: Settings, kind: MessageKind) -> LinkBody:
         **SUBJECTS[kind](settings),
     }
     rendered = render_email(kind.value, context)
-    return LinkBody(rendered.subject, compile_links(rendered.html), compile_body(rendered.text))
+    carried = frozenset(
+        field
+        for field, marker in markers(LINKS).items()
+        if marker in rendered.html or marker in rendered.text
+    )
+    return LinkBody(
+        rendered.subject, compile_links(rendered.html), compile_body(rendered.text), carried
+    )
 
 
 def _cached(key: tuple[object, ...], render: Callable[[], object]) -> object:
