@@ -13,11 +13,13 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, event, text
 from sqlalchemy.engine import Dialect, Engine, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.pool import NullPool, QueuePool
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, create_engine
@@ -190,6 +192,26 @@ def write_polling(engine: Engine, work: Callable[[Session], T], *, poll: float =
                 session.rollback()
                 raise
             return result
+
+
+def row_values(row: Any) -> dict[str, Any]:
+    """Every column of a new ORM `row` but its id, for a Core INSERT of it."""
+    return {column.key: getattr(row, column.key) for column in _columns(row.__table__)}
+
+
+def attach_stored(session: Session, row: T, row_id: int) -> T:
+    """`row`, just written by a Core INSERT that gave it `row_id`, in the session as if loaded
+    from it: no flush writes it again (a flush for one new row costs several times the
+    statement, which matters on paths run per signup)."""
+    row.id = row_id  # type: ignore[attr-defined]
+    make_transient_to_detached(row)
+    session.add(row)
+    return row
+
+
+@lru_cache(maxsize=16)
+def _columns(table: Any) -> tuple[Any, ...]:
+    return tuple(column for column in table.columns if column.key != "id")
 
 
 def _locked(exc: OperationalError) -> bool:

@@ -219,3 +219,35 @@ def test_confirmations_from_two_databases_never_share_a_message_id(tmp_path: Pat
         (mail,) = outbox_mail(settings.outbox_dir)
         found.append(mail.headers["Message-ID"])
     assert found[0] != found[1]
+
+
+def test_held_messages_are_recorded_together_each_as_it_went(
+    settings: Settings, engine: Engine
+) -> None:
+    """deliver_all_held records the sent ones in one statement, the others one by one: every
+    row gets its own outcome, provider id and time."""
+    held = [queue_confirmation(engine, settings, f"r{i}@example.com") for i in range(3)]
+    with session_scope(engine) as session:
+        gone = subscriptions.find_by_email(session, "r1@example.com")
+        assert gone is not None and gone.id is not None
+        subscriptions.confirm_subscriber(session, gone.id, now=NOW)
+    held[1] = mail_queue.Held(held[1].message, gone)  # as read after it confirmed
+    later = NOW + timedelta(seconds=5)
+    transport = make_transport(settings)
+    assert mail_queue.deliver_all_held(engine, settings, held, transport=transport, now=later) == 2
+    rows = [message(engine, one.message.id or 0) for one in held]
+    assert [row.status for row in rows] == [
+        MessageStatus.SENT,
+        MessageStatus.CANCELLED,
+        MessageStatus.SENT,
+    ]
+    assert [row.sent_at for row in rows] == [later, None, later]
+    assert (
+        rows[0].provider_id and rows[2].provider_id and rows[0].provider_id != rows[2].provider_id
+    )
+    assert rows[1].provider_id is None and rows[1].last_error == mail_queue.NO_RECIPIENT
+    assert [row.attempts for row in rows] == [1, 1, 1] and rows[0].last_error is None
+    assert sorted(m.to for m in outbox_mail(settings.outbox_dir)) == [
+        "r0@example.com",
+        "r2@example.com",
+    ]

@@ -23,6 +23,7 @@ from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import or_, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col
 
 from digest import throttle
@@ -163,4 +164,8 @@ def may_mail_again(
         .values(confirm_sent_at=now)
         .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount == 1)
+    if result.rowcount != 1:
+        return False
+    # The row says so now; the object too, without writing it again at the next flush.
+    set_committed_value(subscriber, "confirm_sent_at", now)
+    return True

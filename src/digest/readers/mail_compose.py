@@ -2,15 +2,19 @@
 
 Nothing a visitor typed goes into the confirmation and link emails (not even the name): they go
 to an address anyone could have typed, so they must not carry an attacker's words to a
-stranger's inbox. The welcome goes to a reader who just proved they own the mailbox, so it greets
-them by the name they confirmed, through the personal markers like the weekly issue: its body is
-compiled once per (issue, topic set) and filled per recipient.
+stranger's inbox. Only their links differ from one reader to the next, so each kind is compiled
+once per settings with link markers and filled per message (`link_body`): a full Jinja and MJML
+render per message cost more than the rest of a signup. The welcome goes to a reader who just
+proved they own the mailbox, so it greets them by the name they confirmed, through the personal
+markers like the weekly issue: its body is compiled once per (issue, topic set) and filled per
+recipient.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,9 +25,13 @@ from digest.config import Settings
 from digest.models import Issue, MessageKind, Subscriber, SubscriberStatus, TransactionalMessage
 from digest.readers import topics
 from digest.render import (
+    CompiledBody,
     LatestIssue,
     RenderedEmail,
     compile_body,
+    compile_links,
+    link_values,
+    markers,
     personal_values,
     render_email,
     render_welcome,
@@ -42,8 +50,24 @@ RECIPIENTS = {
     MessageKind.WELCOME: frozenset({SubscriberStatus.CONFIRMED}),
 }
 MAX_BODIES = 64
-_BODIES: OrderedDict[tuple[object, ...], RenderedEmail] = OrderedDict()
+_BODIES: OrderedDict[tuple[object, ...], object] = OrderedDict()
 _BODIES_LOCK = threading.Lock()
+# Each reader's links, by the field the templates print them as.
+LINKS: dict[str, Callable[..., str]] = {
+    "confirm_url": links.confirm_url,
+    "preferences_url": links.preferences_url,
+    "data_url": links.data_url,
+}
+
+
+@dataclass(frozen=True)
+class LinkBody:
+    """A confirmation or data-link email compiled with its link markers, for `fill`."""
+
+    subject: str
+    html: CompiledBody  # from `compile_links`: filled with `link_values`
+    text: CompiledBody  # filled with the plain links
+    links: frozenset[str]  # the LINKS either part carries: only those are signed per message
 
 
 @dataclass(frozen=True)
@@ -88,36 +112,75 @@ def compose(
     if kind is MessageKind.WELCOME:
         assert welcome is not None, "a welcome needs load_welcome's content"
         return compose_welcome(settings, message, subscriber, welcome)
-    context = {
-        "newsletter_name": settings.newsletter_name,
-        "postal_address": settings.postal_address,
-        "expires_days": settings.confirm_max_age_days,
-        "data_minutes": settings.data_link_minutes,
-        **_links(settings, subscriber.id, subscriber.email_hash, message.created_at),
-        **SUBJECTS[kind](settings),
-    }
-    rendered = render_email(kind.value, context)
+    body = link_body(settings, kind)
+    plain = _links(settings, subscriber.id, subscriber.email_hash, message.created_at, body.links)
     return OutgoingEmail(
         reference=message.reference,
         to=subscriber.email,
         from_email=settings.from_email,
-        subject=rendered.subject,
-        html=rendered.html,
-        text=rendered.text,
+        subject=body.subject,
+        html=body.html.fill(link_values(plain, body.html.fields)),
+        text=body.text.fill(plain),
         headers={"Auto-Submitted": "auto-generated"},
         tags={"kind": kind.value},
     )
 
 
-def _links(settings: Settings, reader: int, fingerprint: str, made: datetime) -> dict[str, str]:
-    """The reader's links, stamped with the message's creation time: every retry renders the
-    same bytes (and a data link's few minutes count from when it was asked for)."""
+def link_body(settings: Settings, kind: MessageKind) -> LinkBody:
+    """The `kind` email with link markers, rendered once per settings and kept."""
+    body = _cached(("links", kind, settings), lambda: _render_links(settings, kind))
+    assert isinstance(body, LinkBody)
+    return body
+
+
+def _render_links(settings: Settings, kind: MessageKind) -> LinkBody:
+    context = {
+        "newsletter_name": settings.newsletter_name,
+        "postal_address": settings.postal_address,
+        "expires_days": settings.confirm_max_age_days,
+        "data_minutes": settings.data_link_minutes,
+        **markers(LINKS),
+        **SUBJECTS[kind](settings),
+    }
+    rendered = render_email(kind.value, context)
+    carried = frozenset(
+        field
+        for field, marker in markers(LINKS).items()
+        if marker in rendered.html or marker in rendered.text
+    )
+    return LinkBody(
+        rendered.subject, compile_links(rendered.html), compile_body(rendered.text), carried
+    )
+
+
+def _cached(key: tuple[object, ...], render: Callable[[], object]) -> object:
+    """The body kept under `key`, else `render()`'s, kept for next time (the newest
+    MAX_BODIES)."""
+    with _BODIES_LOCK:
+        body = _BODIES.get(key)
+    if body is None:
+        body = render()
+        with _BODIES_LOCK:
+            _BODIES[key] = body
+            while len(_BODIES) > MAX_BODIES:
+                _BODIES.popitem(last=False)
+    return body
+
+
+def _links(
+    settings: Settings,
+    reader: int,
+    fingerprint: str,
+    made: datetime,
+    fields: frozenset[str] | None = None,
+) -> dict[str, str]:
+    """The reader's links (those in `fields`, else all), stamped with the message's creation
+    time: every retry renders the same bytes (and a data link's few minutes count from when it
+    was asked for). Each link is a signed token: only those the email carries are made."""
     return {
-        "confirm_url": links.confirm_url(settings, reader, email_hash=fingerprint, now=made),
-        "preferences_url": links.preferences_url(
-            settings, reader, email_hash=fingerprint, now=made
-        ),
-        "data_url": links.data_url(settings, reader, email_hash=fingerprint, now=made),
+        field: link(settings, reader, email_hash=fingerprint, now=made)
+        for field, link in LINKS.items()
+        if fields is None or field in fields
     }
 
 
@@ -184,14 +247,8 @@ def welcome_body(
     for the next reader who confirms before anything changes."""
     issue_id = welcome.issue.id if welcome.issue else None
     key = (settings, issue_id, welcome.topic_names, next_issue)
-    with _BODIES_LOCK:
-        body = _BODIES.get(key)
-    if body is None:
-        body = _render_welcome(settings, welcome, next_issue)
-        with _BODIES_LOCK:
-            _BODIES[key] = body
-            while len(_BODIES) > MAX_BODIES:
-                _BODIES.popitem(last=False)
+    body = _cached(key, lambda: _render_welcome(settings, welcome, next_issue))
+    assert isinstance(body, RenderedEmail)
     return body
 
 

@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from digest.config import Settings
-from digest.db import session_scope
+from digest.db import attach_stored, row_values, session_scope
 from digest.errors import TransportError
 from digest.models import MessageKind, MessageStatus, Subscriber, TransactionalMessage
 from digest.readers import mail_compose
@@ -36,6 +36,18 @@ FIRST_RETRY = timedelta(seconds=30)
 LONGEST_RETRY = timedelta(hours=2)
 BATCH = 100
 NO_RECIPIENT = "no recipient"
+_MESSAGES: Any = TransactionalMessage.__table__  # type: ignore[attr-defined]
+_INSERT_MESSAGE = insert(_MESSAGES).returning(_MESSAGES.c.id)
+# `_record` for a sent message, per message id (executemany: `_record_sent`).
+_MARK_SENT = (
+    update(_MESSAGES)
+    .where(_MESSAGES.c.id == bindparam("message_id"))
+    .values(
+        status=MessageStatus.SENT,
+        sent_at=bindparam("sent_at", type_=_MESSAGES.c.sent_at.type),
+        provider_id=bindparam("provider_id", type_=_MESSAGES.c.provider_id.type),
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -82,9 +94,9 @@ def queue_message(
         issue_id=issue_id,
         next_issue_at=next_issue_at,
     )
-    session.add(message)
-    session.flush()
-    return message
+    # Core, not a flush: every signup queues one (db.attach_stored).
+    stored = session.connection().execute(_INSERT_MESSAGE, row_values(message)).scalar_one()
+    return attach_stored(session, message, stored)
 
 
 def deliver_held(
@@ -110,10 +122,34 @@ def deliver_all_held(
         (claimed, _send(transport, claimed.email))
         for claimed in _compose_held(engine, settings, held)
     ]
+    sent = [(claimed, result) for claimed, result in outcomes if _sent(claimed, result)]
     with session_scope(engine) as session:
-        return sum(
-            _record(session, settings, claimed, result, now=now) for claimed, result in outcomes
+        _record_sent(session, sent, now=now)
+        return len(sent) + sum(
+            _record(session, settings, claimed, result, now=now)
+            for claimed, result in outcomes
+            if not _sent(claimed, result)
         )
+
+
+def _sent(claimed: Claimed, result: SendResult) -> bool:
+    return claimed.email is not None and result.ok
+
+
+def _record_sent(
+    session: Session, sent: Sequence[tuple[Claimed, SendResult]], *, now: datetime
+) -> None:
+    """What `_record` stores for each sent message, in one executemany UPDATE: the common case
+    of a batch, where one statement per message cost more than the send to the outbox."""
+    if not sent:
+        return
+    session.connection().execute(
+        _MARK_SENT,
+        [
+            {"message_id": claimed.message_id, "provider_id": result.provider_id, "sent_at": now}
+            for claimed, result in sent
+        ],
+    )
 
 
 def _compose_held(engine: Engine, settings: Settings, held: Sequence[Held]) -> list[Claimed]:

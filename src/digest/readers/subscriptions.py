@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import delete, func, or_, update
+from sqlalchemy import bindparam, delete, func, or_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from digest import tokens
+from digest.db import attach_stored, row_values
 from digest.errors import Conflict, InvalidInput, NotFound
 from digest.models import ConsentRoute, Subscriber, SubscriberStatus
 from digest.readers import topics
@@ -54,7 +57,12 @@ def normalise_email(raw: str) -> str:
 
 def email_hash(email: str) -> str:
     """One-way sha256 hex of the normalised address; it is all that is left after erasure."""
-    return hashlib.sha256(normalise_email(email).encode("utf-8")).hexdigest()
+    return _hash_normalised(normalise_email(email))
+
+
+def _hash_normalised(address: str) -> str:
+    """`email_hash` of an address `normalise_email` gave (validating it again costs more)."""
+    return hashlib.sha256(address.encode("utf-8")).hexdigest()
 
 
 def clean_name(raw: str | None) -> str | None:
@@ -76,8 +84,12 @@ def clean_user_agent(raw: str | None) -> str | None:
 
 def find_by_email(session: Session, email: str) -> Subscriber | None:
     """The reader with this address (by hash, so erased ones are found too), or None."""
-    digest = email_hash(email)
-    return session.exec(select(Subscriber).where(Subscriber.email_hash == digest)).first()
+    found: Subscriber | None = session.scalars(_BY_HASH, {"digest": email_hash(email)}).first()
+    return found
+
+
+# Built once: every signup looks its address up.
+_BY_HASH = select(Subscriber).where(col(Subscriber.email_hash) == bindparam("digest"))
 
 
 def get_subscriber(session: Session, subscriber_id: int) -> Subscriber:
@@ -121,9 +133,29 @@ def add_subscriber(
     existing = find_by_email(session, address)
     if existing is not None:
         raise Conflict(_known_message(address, existing.status))
-    subscriber = Subscriber(
+    subscriber = new_subscriber(
+        address, name=name, confirmed=confirmed, route=route, now=now, ip=ip, user_agent=user_agent
+    )
+    session.add(subscriber)
+    session.flush()
+    return subscriber
+
+
+def new_subscriber(
+    email: str,
+    *,
+    name: str | None = None,
+    confirmed: bool = False,
+    route: ConsentRoute,
+    now: datetime,
+    ip: str | None = None,
+    user_agent: str | None = None,
+) -> Subscriber:
+    """The row `add_subscriber` writes, not yet in any session (`insert_new` writes it)."""
+    address = normalise_email(email)
+    return Subscriber(
         email=address,
-        email_hash=email_hash(address),
+        email_hash=_hash_normalised(address),
         name=clean_name(name),
         status=SubscriberStatus.CONFIRMED if confirmed else SubscriberStatus.PENDING,
         created_at=now,
@@ -133,9 +165,23 @@ def add_subscriber(
         consent_ip=(ip or None) and ip[:64],
         consent_user_agent=clean_user_agent(user_agent),
     )
-    session.add(subscriber)
-    session.flush()
-    return subscriber
+
+
+def insert_new(session: Session, subscriber: Subscriber) -> Subscriber | None:
+    """Write a `new_subscriber` row in one statement and return it, now in the session, or None
+    if its address is already on file: a concurrent request may have just added it, and ON
+    CONFLICT DO NOTHING leaves the transaction usable without a savepoint around it."""
+    statement = _insert_new(session.get_bind().dialect.name)
+    stored = session.connection().execute(statement, row_values(subscriber)).scalar_one_or_none()
+    return None if stored is None else attach_stored(session, subscriber, stored)
+
+
+@lru_cache(maxsize=4)
+def _insert_new(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING id for `dialect`, built once."""
+    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table: Any = Subscriber.__table__  # type: ignore[attr-defined]
+    return insert(table).on_conflict_do_nothing().returning(table.c.id)
 
 
 def _known_message(address: str, stored: str) -> str:

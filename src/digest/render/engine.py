@@ -4,8 +4,9 @@
 is data, never template) and compiles it with mjml-python, and renders `confirm.txt.j2` for the
 text part. The context must hold `subject`; `preheader` is optional.
 
-Personal values never pass through here: templates write `personal("unsubscribe_url")`, which
-leaves a `marker` in the output for `personal.CompiledBody.fill` to join per recipient.
+Personal values never pass through here: templates write `personal("unsubscribe_url")` (or a
+caller passes `personal(...)` as a value), which leaves a `marker` in the output for
+`personal.CompiledBody.fill` to join per recipient.
 Anything in the data that looks like a marker is defused, so content cannot forge one.
 
 Template leftovers (`{{`, `{%`, `{#` that Jinja did not consume) are found while rendering:
@@ -37,6 +38,10 @@ from digest.text import strip_controls
 # `click_tag` is left by clicks/rewrite.py in the tracked links of sent copies, never by a
 # template.
 FIELDS = ("unsubscribe_url", "preferences_url", "greeting", "click_tag")
+# Links only the confirmation and data-link emails carry (readers/mail_compose.py fills them):
+# never in an issue or a welcome, so `lint` does not allow them there and `public_copy` (whose
+# generic links cover FIELDS) never meets them.
+LINK_FIELDS = ("confirm_url", "data_url")
 MARKER_START = "[[digest:"
 # A zero-width space after "[[" keeps look-alike text from ever matching the marker pattern.
 DEFUSED_START = "[[\u200bdigest:"
@@ -58,7 +63,7 @@ class RenderedEmail:
 
 def marker(field: str) -> str:
     """The placeholder a template writes where `field` goes."""
-    if field not in FIELDS:
+    if field not in FIELDS and field not in LINK_FIELDS:
         raise ValueError(f"unknown personal field {field!r}")
     return f"{MARKER_START}{field}]]"
 

@@ -5,22 +5,28 @@ splits it once per issue, and `fill` joins one recipient's values in a few micro
 Values are inserted verbatim: `personal_values` builds both parts' values from a reader's plain
 links and name (links HTML-escaped, the greeting as an escaped line or nothing at all).
 `public_copy` fills a copy nobody owns (archive, preview, test copies) with generic links.
+`compile_links` and `link_values` do the same for the confirmation and data-link emails, whose
+links are also shown as text.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from html import escape
 
+from markupsafe import escape as escape_as_jinja
+
 from digest import links
 from digest.config import Settings
-from digest.render.engine import FIELDS, RenderedEmail
+from digest.render.engine import FIELDS, LINK_FIELDS, PersonalField, RenderedEmail, personal
 from digest.render.wrap import break_long_words
 from digest.text import one_line
 
-_MARKER = re.compile(r"\[\[digest:(" + "|".join(FIELDS) + r")\]\]")
+_MARKER = re.compile(r"\[\[digest:(" + "|".join(FIELDS + LINK_FIELDS) + r")\]\]")
+# The field a link's marker becomes where the link is shown as text rather than in an attribute.
+SHOWN = "{}_shown"
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,37 @@ def personal_values(
 
 def compile_body(body: str) -> CompiledBody:
     return CompiledBody(tuple(_MARKER.split(body)))
+
+
+def markers(fields: Iterable[str]) -> dict[str, PersonalField]:
+    """Template values that print each of `fields` as its marker, for `compile_links`."""
+    return {field: personal(field) for field in fields}
+
+
+def compile_links(html: str) -> CompiledBody:
+    """`compile_body` for a link email's HTML. A marker outside any tag (the link shown as text)
+    becomes the field `SHOWN`, which `link_values` fills with the link's long-word breaks: the
+    breaker saw the marker as one unit when the body was compiled (render/wrap.py)."""
+    parts = list(_MARKER.split(html))
+    starts = [found.start() for found in _MARKER.finditer(html)]
+    for index, start in zip(range(1, len(parts), 2), starts, strict=True):
+        if html.rfind("<", 0, start) <= html.rfind(">", 0, start):
+            parts[index] = SHOWN.format(parts[index])
+    return CompiledBody(tuple(parts))
+
+
+def link_values(links: Mapping[str, str], fields: frozenset[str]) -> dict[str, str]:
+    """The HTML values of plain `links` that `fields` (a `compile_links` body's) need: escaped
+    as the template engine escapes, and where shown, with the breaks a full render gives a
+    link standing between tags."""
+    values = {}
+    for field, url in links.items():
+        escaped = str(escape_as_jinja(url))
+        if field in fields:
+            values[field] = escaped
+        if SHOWN.format(field) in fields:
+            values[SHOWN.format(field)] = break_long_words(escaped)
+    return values
 
 
 def strip_markers(body: str, values: Mapping[str, str]) -> str:
