@@ -159,8 +159,9 @@ class Settings(BaseSettings):
     web_sends_mail: Switch = Switch.ON
     # The CPU priority (nice, 0-19) `digest worker` and `digest scheduler` run at: on a machine
     # they share with `digest serve`, a burst of signups' mail waits for the pages and signups
-    # instead of slowing them (issue 14: 0.28x of the bare insert at 0, 0.53x at 10). Only
-    # matters when the CPU is short; 0 leaves the priority they were started with.
+    # instead of slowing them. Only matters when the CPU is short (issue 14: it helped while
+    # the worker spent ~8 ms per signup; at ~4 ms no difference was measured, docs/benchmarks.md);
+    # 0 leaves the priority they were started with.
     background_nice: int = Field(default=10, ge=0, le=19)
     # The largest CSV `digest subscribers import` reads (it streams: memory does not grow with
     # it); past it the import stops with a clear message. 256 MiB is about five million rows.

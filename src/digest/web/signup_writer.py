@@ -11,7 +11,8 @@ sleeping in the busy handler (+40% signups beside a working worker).
 
 A request without topics is screened on the event loop (`signup.screen_request`: no store
 needed) and only its row goes to the thread; one with topics is checked there (the topics are
-the store's).
+the store's). Either way its answer leaves with the batch's commit, refused or not, so the
+time it takes does not tell a bot that its request was dropped.
 
 A request that is refused (a typo, an unknown topic) gets its own InvalidInput; a store that
 fails fails every request of that transaction (nothing of it was stored), each answered as
@@ -38,7 +39,7 @@ from digest.db import make_engine, write_polling
 from digest.errors import InvalidInput
 from digest.models import RequestKind
 from digest.readers import signup, topics
-from digest.readers.signup import Receipt
+from digest.readers.signup import Answer, Receipt
 
 MAX_BATCH = 200  # requests per transaction: on SQLite, the write lock is held this long
 log = logging.getLogger(__name__)
@@ -51,7 +52,8 @@ class _Pending:
     now: datetime
     future: asyncio.Future[Receipt]
     loop: asyncio.AbstractEventLoop
-    row: dict[str, Any] | None = None  # screened already: only to be stored
+    # Screened already (`signup.screen_request`): its answer, and its row if it is to be stored.
+    screened: tuple[Receipt, dict[str, Any] | None] | None = None
 
 
 Outcome = Receipt | BaseException
@@ -80,9 +82,9 @@ class SignupWriter:
         A request without topics needs nothing from the store to be checked: it is screened
         here, on the event loop (microseconds of CPU), and the writer's thread only stores it;
         the less Python that thread runs, the less the loop waits for the GIL."""
-        row = None
+        screened = None
         if not request.topics:
-            receipt, row = signup.screen_request(
+            screened = signup.screen_request(
                 self.settings,
                 request,
                 kind,
@@ -90,12 +92,14 @@ class SignupWriter:
                 now=now,
                 local_limit=self.local_limit,
             )
-            if row is None:  # refused, or "press again": nothing to store
-                return receipt
+            if screened[0].answer is Answer.PRESS_AGAIN:  # the form again: nothing to hide
+                return screened[0]
+            # A refused request (honeypot, the client's count) still waits for the batch's
+            # commit, as a stored one does: its answer must not come back sooner.
         self._ensure_started()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Receipt] = loop.create_future()
-        self.pending.put(_Pending(request, kind, now, future, loop, row))
+        self.pending.put(_Pending(request, kind, now, future, loop, screened))
         return await future
 
     def stop(self) -> None:
@@ -158,8 +162,8 @@ class SignupWriter:
         return outcomes
 
     def _check(self, session: Session, pending: _Pending) -> tuple[Outcome, dict[str, Any] | None]:
-        if pending.row is not None:
-            return signup.STORED, pending.row
+        if pending.screened is not None:
+            return pending.screened
         try:
             return signup.check_request(
                 session,
