@@ -13,10 +13,13 @@ then BENCH_ROUNDS interleaved rounds of:
 Then once per engine: `digest issue send` as a process against the fake Resend, from an
 enqueue not yet begun: seconds until the first email reaches the fake, and the process's peak
 RSS (VmHWM) over the first BENCH_SEND_SECONDS (the enqueue runs in that window; later the send
-only repeats the same batch loop), after which it is stopped.
+only repeats the same batch loop), after which it is stopped. Meanwhile a `digest serve` on the
+same database is asked `/healthz` every 20 ms: its p99 says whether the enqueue's chunks (on
+SQLite, the write lock) stall the site.
 
 Environment: BENCH_READERS (1000000), BENCH_ROUNDS (3), BENCH_ENGINES (sqlite,postgres),
-BENCH_SEND_SECONDS (30), BENCH_PG_URL (postgresql+psycopg://postgres@127.0.0.1:5432/test),
+BENCH_SEND_SECONDS (30), BENCH_SEND_NICE (0; 10 runs the send at the priority `digest
+scheduler` gives it with the default DIGEST_BACKGROUND_NICE), BENCH_PG_URL (postgresql+psycopg://postgres@127.0.0.1:5432/test),
 BENCH_ONLY (unset; `first_email` skips the rounds and measures only the start of a send).
 """
 
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -54,6 +58,7 @@ READERS = int(os.environ.get("BENCH_READERS", "1000000"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 ENGINES = os.environ.get("BENCH_ENGINES", "sqlite,postgres").split(",")
 SEND_SECONDS = float(os.environ.get("BENCH_SEND_SECONDS", "30"))
+SEND_NICE = int(os.environ.get("BENCH_SEND_NICE", "0"))
 PG_URL = os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 ONLY = os.environ.get("BENCH_ONLY", "")
 CLAIMS = 100
@@ -263,10 +268,10 @@ def old_claim_times(engine: Engine, issue_id: int) -> list[float]:
     return times
 
 
-def first_email_and_rss(url: str, folder: Path) -> tuple[float, float, float, int]:
+def first_email_and_rss(url: str, folder: Path) -> tuple[float, float, float, int, float]:
     """`digest issue send` from a fresh enqueue: (seconds to the first email at the fake, of
     which seconds until the command said "Sending issue" (CLI start, checks, preparing), peak
-    RSS MiB over SEND_SECONDS, emails accepted by then)."""
+    RSS MiB over SEND_SECONDS, emails accepted by then, p99 ms of /healthz meanwhile)."""
     fake = subprocess.Popen(
         [sys.executable, "-m", "tests.support.resend_server", "--api-key", API_KEY],
         cwd=ROOT,
@@ -288,9 +293,18 @@ def first_email_and_rss(url: str, folder: Path) -> tuple[float, float, float, in
         DIGEST_SEND_WORKERS="4",
     )
     digest = str(Path(sys.executable).parent / "digest")
+    site, site_url = start_site(digest, env, folder)
+    probes: list[float] = []
+    stop = threading.Event()
+    prober = threading.Thread(target=probe_healthz, args=(site_url, stop, probes), daemon=True)
+    prober.start()
     started = time.perf_counter()
     send = subprocess.Popen(
-        [digest, "issue", "send"], env=env, cwd=folder, stdout=subprocess.PIPE, text=True
+        ["nice", "-n", str(SEND_NICE), digest, "issue", "send"],
+        env=env,
+        cwd=folder,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     began: list[float] = []
     threading.Thread(target=note_start, args=(send, started, began), daemon=True).start()
@@ -306,15 +320,55 @@ def first_email_and_rss(url: str, folder: Path) -> tuple[float, float, float, in
         peak = max(peak, high_water_mib(send.pid))
         accepted = requests.get(f"{fake_url}/_stats", timeout=60).json()["accepted"]
     finally:
+        stop.set()
+        prober.join(timeout=60)
         send.send_signal(signal.SIGINT)
         try:
             send.wait(timeout=60)
         except subprocess.TimeoutExpired:
             send.kill()
             send.wait()
-        fake.terminate()
-        fake.wait()
-    return first, began[0] if began else float("nan"), peak, accepted
+        for process in (site, fake):
+            process.terminate()
+            process.wait()
+    healthz = p99(probes) * 1000 if probes else float("nan")
+    return first, began[0] if began else float("nan"), peak, accepted, healthz
+
+
+def start_site(digest: str, env: dict[str, str], folder: Path) -> tuple[subprocess.Popen[str], str]:
+    """`digest serve` on the bench's database, once it answers; (process, base URL)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    site = subprocess.Popen(
+        [digest, "serve", "--port", str(port)],
+        env={**env, "DIGEST_WEB_SENDS_MAIL": "off"},
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and site.poll() is None:
+        try:
+            if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return site, url
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    site.kill()
+    raise SystemExit("digest serve did not start")
+
+
+def probe_healthz(url: str, stop: threading.Event, into: list[float]) -> None:
+    """Ask /healthz every 20 ms until `stop`, keeping each answer's time."""
+    with requests.Session() as http:
+        while not stop.is_set():
+            asked = time.perf_counter()
+            http.get(f"{url}/healthz", timeout=60)
+            into.append(time.perf_counter() - asked)
+            stop.wait(0.02)
 
 
 def note_start(send: subprocess.Popen[str], started: float, began: list[float]) -> None:
@@ -364,7 +418,7 @@ def run_engine(kind: str) -> None:
             run_rounds(kind, settings, engine, issue_id)
         reset(engine, issue_id)
         engine.dispose()
-        first, began, peak, accepted = first_email_and_rss(url, folder)
+        first, began, peak, accepted, healthz = first_email_and_rss(url, folder)
         startup = cli_startup(folder)
         print(
             f"[{kind}] digest issue send at {READERS:,}: first email after {first:.1f} s "
@@ -372,7 +426,8 @@ def run_engine(kind: str) -> None:
             f"from launch); starting the CLI (`digest --help`, measured right after) took "
             f"{startup:.1f} s "
             f"(goal <= 10 s) · peak RSS {peak:.0f} MiB over {SEND_SECONDS:g} s (goal < 250) · "
-            f"{accepted:,} emails by then"
+            f"{accepted:,} emails by then · /healthz of `digest serve` meanwhile: p99 "
+            f"{healthz:.0f} ms (goal < 50)"
         )
 
 
