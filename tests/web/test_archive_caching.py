@@ -97,7 +97,9 @@ def test_an_issue_page_answers_304_only_while_the_stamp_it_carries_is_good(
         assert "Check your inbox" in client.post("/subscribe", data=form).text
         wait_for_requests(engine)  # the stamp is spent when the signup is acted on
         spent = client.get("/issues/1", headers={"If-None-Match": tag})
-        forged = tag.replace(stamp[1], stamp[1][:-2] + "xx")
+        # A signature character that always counts (base64's last one carries unused bits).
+        mark = "A" if stamp[1][-3] != "A" else "B"
+        forged = tag.replace(stamp[1], stamp[1][:-3] + mark + stamp[1][-2:])
         refused = client.get("/issues/1", headers={"If-None-Match": forged})
     assert page.status_code == 200 and stamp[1] in tag
     assert page.headers["cache-control"] == "private, no-cache"
