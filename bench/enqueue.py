@@ -19,7 +19,7 @@ SQLite, the write lock) stall the site.
 
 Environment: BENCH_READERS (1000000), BENCH_ROUNDS (3), BENCH_ENGINES (sqlite,postgres),
 BENCH_SEND_SECONDS (30), BENCH_SEND_NICE (0; 10 runs the send at the priority `digest
-scheduler` gives it with the default DIGEST_BACKGROUND_NICE), BENCH_PG_URL (postgresql+psycopg://postgres@127.0.0.1:5432/test),
+scheduler` gives it with DIGEST_BACKGROUND_NICE=10), BENCH_PG_URL (postgresql+psycopg://postgres@127.0.0.1:5432/test),
 BENCH_ONLY (unset; `first_email` skips the rounds and measures only the start of a send).
 """
 

@@ -157,12 +157,13 @@ class Settings(BaseSettings):
     # on: `digest serve` acts on signups and sends readers' mail itself (one process is a whole
     # deployment); off: it only stores them and `digest worker` does the rest (docs/scale.md).
     web_sends_mail: Switch = Switch.ON
-    # The CPU priority (nice, 0-19) `digest worker` and `digest scheduler` run at: on a machine
-    # they share with `digest serve`, a burst of signups' mail waits for the pages and signups
-    # instead of slowing them. Only matters when the CPU is short (issue 14: it helped while
-    # the worker spent ~8 ms per signup; at ~4 ms no difference was measured, docs/benchmarks.md);
-    # 0 leaves the priority they were started with.
-    background_nice: int = Field(default=10, ge=0, le=19)
+    # The CPU priority (nice, 0-19) `digest worker` and `digest scheduler` run at; 0 leaves the
+    # priority they were started with. Not lowered by default: on SQLite they take the write
+    # lock the web's signups need, and a low-priority process holding it is preempted and keeps
+    # it longer (priority inversion: signups 0.49x of the bare insert beside a worker at 10,
+    # 0.57x at 0, docs/benchmarks.md). With PostgreSQL they share no lock with the web, and a
+    # value such as 10 lets a machine shared with `digest serve` favour the pages when CPU is short.
+    background_nice: int = Field(default=0, ge=0, le=19)
     # The largest CSV `digest subscribers import` reads (it streams: memory does not grow with
     # it); past it the import stops with a clear message. 256 MiB is about five million rows.
     import_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
