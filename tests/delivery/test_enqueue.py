@@ -13,17 +13,20 @@ import signal
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from digest import issues
 from digest.config import Settings
 from digest.db import make_engine, session_scope
-from digest.delivery import claims, enqueue
+from digest.delivery import claims, enqueue, results
 from digest.models import (
     Batch,
     Delivery,
@@ -36,6 +39,8 @@ from digest.models import (
     SubscriberTopic,
     metadata,
 )
+from digest.readers import subscriptions
+from digest.transports.base import SendResult
 from tests.support.issue_data import TOPICS, comparison_doc, import_docs, topical_week
 from tests.support.ledger import NOW, add_readers, add_topic_readers, frozen_issue
 from tests.support.settings import make_test_settings
@@ -226,3 +231,57 @@ def test_the_first_chunk_is_a_few_batches_and_chunks_grow_to_the_setting(
     with session_scope(engine, read_only=True) as session:
         per_reader = Counter(session.exec(select(Delivery.subscriber_id)).all())
     assert len(per_reader) == 200 and set(per_reader.values()) == {1}
+
+
+def test_a_chunk_being_written_holds_up_neither_the_send_nor_its_readers(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """PostgreSQL: while a chunk's transaction is open (it holds the issue's lock, and each of
+    its deliveries' foreign keys a key-share lock on its reader and batch), the send claims,
+    records and puts back batches of the chunk before, and a reader of the open chunk can be
+    locked to change. Each waits at most 5 s here (lock_timeout); before the issue's lock was
+    FOR NO KEY UPDATE, the send's second write of a batch row waited for the chunk's commit
+    (its foreign-key check on the issue), and so did locking a reader of the chunk."""
+    settings = make_test_settings(tmp_path, postgres_url).model_copy(update={"batch_size": 5})
+    engine = make_engine(postgres_url)
+    metadata.create_all(engine)
+    with session_scope(engine) as session:
+        reader_ids = [int(reader.id or 0) for reader in add_readers(session, 40)]
+        issue = frozen_issue(session)
+        enqueue.write_chunk(
+            session, settings, issue, enqueue.week_of(session, issue), now=NOW, size=20
+        )
+        issue_id = issue.id
+    assert issue_id is not None
+
+    @contextmanager
+    def impatient() -> Iterator[Session]:
+        with session_scope(engine) as session:
+            session.execute(text("SET LOCAL lock_timeout = '5s'"))
+            yield session
+
+    lease = timedelta(minutes=5)
+    with Session(engine) as chunk:  # the next chunk, written and left open
+        open_issue = chunk.get(Issue, issue_id)
+        assert open_issue is not None
+        week = enqueue.week_of(chunk, open_issue)
+        assert enqueue.write_chunk(chunk, settings, open_issue, week, now=NOW, size=20) == 20
+        with impatient() as session:
+            sent = claims.claim_batch(session, issue_id=issue_id, owner="w1", now=NOW, lease=lease)
+        assert sent is not None and len(sent.recipients) == 5
+        answers = [SendResult(r.reference(issue_id), provider_id="p") for r in sent.recipients]
+        with impatient() as session:
+            assert results.record_results(
+                session, sent, answers, now=NOW, resend_at=NOW, max_attempts=3
+            )
+        with impatient() as session:
+            later = claims.claim_batch(session, issue_id=issue_id, owner="w2", now=NOW, lease=lease)
+            assert later is not None
+        with impatient() as session:
+            assert results.release_batch(
+                session, later, at=NOW, error="try again", count_attempt=True
+            )
+        with impatient() as session:
+            assert subscriptions.lock_subscriber(session, reader_ids[30]) is not None
+        chunk.rollback()
+    engine.dispose()

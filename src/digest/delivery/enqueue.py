@@ -49,8 +49,13 @@ GROWTH = 4
 
 
 def lock_issue(session: Session, issue_id: int) -> None:
-    """Serialise enqueue per issue (PostgreSQL row lock; SQLite writers are serial already)."""
-    session.exec(select(Issue.id).where(col(Issue.id) == issue_id).with_for_update()).first()
+    """Serialise enqueue per issue (PostgreSQL row lock; SQLite writers are serial already).
+
+    FOR NO KEY UPDATE, not FOR UPDATE: a chunk holds it for a second or more, and a send's
+    claims and results update batches, whose foreign-key checks take a key-share lock on the
+    issue row; FOR UPDATE made every sender wait for each chunk's commit (issue 14)."""
+    query = select(Issue.id).where(col(Issue.id) == issue_id).with_for_update(key_share=True)
+    session.exec(query).first()
 
 
 def new_batch(issue_id: int, number: int, *, now: datetime) -> Batch:

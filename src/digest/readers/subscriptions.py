@@ -248,8 +248,14 @@ def confirm_subscriber(session: Session, subscriber_id: int, *, now: datetime) -
 
 def lock_subscriber(session: Session, subscriber_id: int) -> Subscriber | None:
     """The reader's row, locked for this transaction and read afresh (PostgreSQL waits here for
-    a concurrent change to commit; SQLite writers are serial already)."""
-    query = select(Subscriber).where(col(Subscriber.id) == subscriber_id).with_for_update()
+    a concurrent change to commit; SQLite writers are serial already). FOR NO KEY UPDATE: it
+    does not wait for an enqueue chunk whose deliveries reference the reader (their foreign-key
+    checks hold a key-share lock until the chunk commits)."""
+    query = (
+        select(Subscriber)
+        .where(col(Subscriber.id) == subscriber_id)
+        .with_for_update(key_share=True)
+    )
     return session.exec(query.execution_options(populate_existing=True)).first()
 
 
