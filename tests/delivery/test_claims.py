@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
@@ -12,7 +14,11 @@ from digest import delivery
 from digest.config import Settings
 from digest.db import make_engine, session_scope
 from digest.delivery import claims, results
+from digest.delivery.compose import Composer
+from digest.delivery.pacing import Pacer
+from digest.delivery.retry import RetryPolicy
 from digest.delivery.send import finish_if_done
+from digest.delivery.workers import SendJob
 from digest.models import (
     Batch,
     Delivery,
@@ -22,6 +28,7 @@ from digest.models import (
     metadata,
 )
 from digest.transports.base import SendResult
+from digest.transports.outbox import OutboxTransport
 from tests.support.ledger import NOW, add_readers, frozen_issue
 from tests.support.settings import make_test_settings
 
@@ -176,3 +183,43 @@ def test_a_worker_that_lost_its_lease_records_nothing(engine: Engine, settings: 
         batch = session.get(Batch, holder.batch_id)
     assert counts["queued"] == 2 and batch is not None
     assert batch.lease_owner == "b" and batch.lease_expires_at == later + LEASE * 3
+
+
+def test_the_heartbeat_warns_of_a_lost_lease_only_when_another_worker_holds_it(
+    engine: Engine, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A heartbeat that comes between a batch's recorded answers and the worker letting go of
+    it finds no lease to renew: that is the normal end of a batch, not a takeover."""
+    with session_scope(engine) as session:
+        add_readers(session, 4)
+        issue = frozen_issue(session)
+        claims.enqueue_issue(session, issue, settings=settings, batch_size=2, now=NOW)
+        assert issue.id is not None
+        done = claims.claim_batch(session, issue_id=issue.id, owner="a", now=NOW, lease=LEASE)
+        stale = claims.claim_batch(session, issue_id=issue.id, owner="a", now=NOW, lease=LEASE)
+    assert done is not None and stale is not None
+    answers = [SendResult(r.reference(issue.id), provider_id="x") for r in done.recipients]
+    with session_scope(engine) as session:
+        assert results.record_results(
+            session, done, answers, now=NOW, resend_at=NOW, max_attempts=3
+        )
+    later = NOW + LEASE * 2
+    with session_scope(engine) as session:
+        taker = claims.claim_batch(session, issue_id=issue.id, owner="b", now=later, lease=LEASE)
+    assert taker is not None and taker.batch_id == stale.batch_id
+    job = SendJob(
+        engine=engine,
+        composer=Composer(settings, issue, now=NOW),
+        transport=OutboxTransport(settings.outbox_dir),
+        pacer=Pacer(1000),
+        policy=RetryPolicy(max_attempts=3),
+        lease=LEASE,
+        clock=lambda: later,
+    )
+    job.held.update({id(done): done, id(stale): stale})
+    with caplog.at_level(logging.WARNING, logger="digest.delivery.workers"):
+        job._renew(done)
+        assert "lease lost" not in caplog.text
+        job._renew(stale)
+    assert f"batch {stale.batch_id}: lease lost to another worker" in caplog.text
+    assert job.held == {}  # neither is renewed again

@@ -54,6 +54,14 @@ def renew_lease(session: Session, claim: Claim, *, until: datetime) -> bool:
     return bool(result.rowcount)
 
 
+def taken_over(session: Session, claim: Claim) -> bool:
+    """Whether another worker leases the batch now (not: this claim recorded or released it)."""
+    row = session.exec(
+        select(Batch.lease_owner, Batch.status).where(col(Batch.id) == claim.batch_id)
+    ).first()
+    return row is not None and row[1] == BatchStatus.LEASED and row[0] != claim.owner
+
+
 def record_results(
     session: Session,
     claim: Claim,

@@ -269,15 +269,20 @@ class SendJob:
         try:
             with session_scope(self.engine) as session:
                 renewed = results.renew_lease(session, claim, until=self.clock() + self.lease)
+                # Not renewed is most often a batch this worker has just recorded (or put
+                # back) and not yet let go of: only a lease someone else holds is news.
+                lost = not renewed and results.taken_over(session, claim)
         except Exception as exc:  # the next beat tries again, the lease still runs
             if not store_unavailable(exc):
                 log.exception("batch %s: renewing the lease failed", claim.batch_id)
             return
+        if renewed:
+            return
         with self.held_lock:
-            still_sending = self.held.get(id(claim)) is claim
-            if not renewed and still_sending:  # (a batch just recorded has no lease to renew)
-                log.warning("batch %s: lease lost to another worker", claim.batch_id)
+            if self.held.get(id(claim)) is claim:
                 del self.held[id(claim)]
+                if lost:
+                    log.warning("batch %s: lease lost to another worker", claim.batch_id)
 
     def _after_failure(self, claim: Claim, exc: TransportError) -> None:
         def decide(session: Session) -> Decision | None:
