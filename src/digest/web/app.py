@@ -97,6 +97,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.clock = now  # tests set their own to replay hits at chosen moments
     app.state.reader_work = asyncio.Event()  # set by a handler that stored a reader request
     app.state.signups = signups
+    # First: load balancers ask it every few seconds, and routes are matched in order.
+    app.add_api_route("/healthz", healthz, methods=["GET"], tags=["ops"])
     app.include_router(api.router)
     app.include_router(click_figures.router)
     app.include_router(clicks.router)
@@ -113,7 +115,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(desk_actions.router)
     app.include_router(editor_accounts.router)
     app.include_router(site.router)
-    app.add_api_route("/healthz", healthz, methods=["GET"], tags=["ops"])
     app.add_exception_handler(reader_link.BadLink, reader_link.bad_link_page)
     app.add_exception_handler(editor_auth.EditorRefused, editor_auth.refusal)
     app.add_exception_handler(HTTPException, fallback.http_error)
