@@ -157,13 +157,10 @@ class Settings(BaseSettings):
     # on: `digest serve` acts on signups and sends readers' mail itself (one process is a whole
     # deployment); off: it only stores them and `digest worker` does the rest (docs/scale.md).
     web_sends_mail: Switch = Switch.ON
-    # The CPU priority (nice, 0-19) `digest worker` and `digest scheduler` run at; 0 leaves the
-    # priority they were started with. Not lowered by default: on SQLite they take the write
-    # lock the web's signups need, and a low-priority process holding it is preempted and keeps
-    # it longer (priority inversion: signups 0.49x of the bare insert beside a worker at 10,
-    # 0.57x at 0, docs/benchmarks.md). With PostgreSQL they share no lock with the web, and a
-    # value such as 10 lets a machine shared with `digest serve` favour the pages when CPU is short.
-    background_nice: int = Field(default=0, ge=0, le=19)
+    # The CPU priority (nice, 0-19) `digest worker` and `digest scheduler` (and so the sends it
+    # starts) run at; 0 leaves the priority they were started with. Unset, it depends on the
+    # store (see `background_priority`).
+    background_nice: int | None = Field(default=None, ge=0, le=19)
     # The largest CSV `digest subscribers import` reads (it streams: memory does not grow with
     # it); past it the import stops with a clear message. 256 MiB is about five million rows.
     import_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
@@ -219,6 +216,23 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an absolute http(s) URL")
         return value.rstrip("/")
+
+    @field_validator("background_nice", mode="before")
+    @classmethod
+    def _blank_nice_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def background_priority(self) -> int:
+        """DIGEST_BACKGROUND_NICE, or when unset: 0 on SQLite, where the worker and the send take
+        the write lock the site's signups wait for, and a low-priority holder is preempted and
+        keeps it longer (priority inversion: signups 0.49x of the bare insert beside a worker at
+        10, 0.57x at 0); 10 on PostgreSQL, where they share no lock with the site and a send
+        beside `digest serve` otherwise takes the CPU its pages need (/healthz p99 while a send
+        enqueues a million readers: 43-64 ms at 0, 33-42 ms at 10). Figures: docs/benchmarks.md."""
+        if self.background_nice is not None:
+            return self.background_nice
+        return 10 if self.database_url.startswith("postgresql") else 0
 
     @property
     def tz(self) -> ZoneInfo:

@@ -129,9 +129,22 @@ def test_a_store_that_fails_fails_each_request_of_that_transaction(
     assert all(isinstance(o, Exception) and not isinstance(o, InvalidInput) for o in outcomes)
 
 
-@pytest.mark.parametrize(("configured", "expected"), [("7", 7), ("0", 0)])
+@pytest.mark.parametrize(
+    ("store", "configured", "expected"),
+    [
+        ("sqlite", "7", 7),
+        ("sqlite", "0", 0),
+        ("postgresql", "0", 0),
+        # Unset (or blank, as in a copied .env.example): SQLite keeps the priority (its write
+        # lock is shared with the site), PostgreSQL yields the CPU to the site's pages.
+        ("sqlite", None, 0),
+        ("sqlite", "", 0),
+        ("postgresql", None, 10),
+        ("postgresql", " ", 10),
+    ],
+)
 def test_background_commands_lower_their_own_cpu_priority(
-    tmp_path: Path, sqlite_url: str, configured: str, expected: int
+    tmp_path: Path, sqlite_url: str, store: str, configured: str | None, expected: int
 ) -> None:
     code = (
         "import os\n"
@@ -140,11 +153,11 @@ def test_background_commands_lower_their_own_cpu_priority(
         "print(os.getpriority(os.PRIO_PROCESS, 0))\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
-    env.update(
-        DIGEST_DATABASE_URL=sqlite_url,
-        DIGEST_SECRET_KEY="k" * 40,
-        DIGEST_BACKGROUND_NICE=configured,
-    )
+    # Only the URL's kind counts here: nothing connects to it.
+    url = sqlite_url if store == "sqlite" else "postgresql+psycopg://nobody@127.0.0.1:9/none"
+    env.update(DIGEST_DATABASE_URL=url, DIGEST_SECRET_KEY="k" * 40)
+    if configured is not None:
+        env["DIGEST_BACKGROUND_NICE"] = configured
     done = subprocess.run(
         [sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True
     )

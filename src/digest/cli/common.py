@@ -103,10 +103,10 @@ def load_settings() -> Settings:
 
 
 def yield_cpu(settings: Settings) -> None:
-    """Run this long-lived background command at DIGEST_BACKGROUND_NICE at least, before it
-    starts any thread (Linux counts niceness per thread; new threads inherit it). Only ever
-    lowered: raising a priority needs root."""
-    wanted = settings.background_nice
+    """Run this long-lived background command at its background priority (DIGEST_BACKGROUND_NICE,
+    or the store's default) at least, before it starts any thread (Linux counts niceness per
+    thread; new threads inherit it). Only ever lowered: raising a priority needs root."""
+    wanted = settings.background_priority
     if wanted <= 0 or not hasattr(os, "setpriority"):
         return
     try:
