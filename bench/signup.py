@@ -12,7 +12,7 @@ the event loop. At the end it waits (bounded) for the worker to mail every signu
 
 Environment: BENCH_CLIENTS (8), BENCH_REQUESTS (800), BENCH_ROUNDS (3), BENCH_WORKER (1; 0 runs
 no `digest worker`: the requests alone, their mail left stored), BENCH_WORKER_NICE (0, the
-worker's DIGEST_BACKGROUND_NICE; 10 runs it at a lower priority than the web).
+worker's DIGEST_BACKGROUND_NICE by default on SQLite; 10 runs it at a lower priority than the web).
 """
 
 from __future__ import annotations

@@ -53,7 +53,10 @@ class Export:
 
     def __iter__(self) -> Iterator[str]:
         buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
+        # CRLF, as RFC 4180 has it: csv.writer quotes a cell holding any character of its line
+        # terminator, and with "\n" alone a carriage return in a cell went out unquoted, which
+        # ends the row for a CSV reader (and made the whole file unreadable to the import).
+        writer = csv.writer(buffer, lineterminator="\r\n")
         writer.writerow(EXPORT_COLUMNS)
         yield _drain(buffer)
         for rows in self._pages():
