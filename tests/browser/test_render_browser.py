@@ -154,11 +154,10 @@ def test_editor_preview_behind_login(
     with live_server(settings, port=port) as base:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(f"{base}/editor/preview")
-        assert page.url.endswith("/editor/login")
+        assert page.url.endswith("/editor/login?next=%2Feditor%2Fpreview")
         page.fill("#password", PASSWORD)
         page.click("button[type=submit]")
-        page.wait_for_url("**/editor")  # logging in lands on the desk's overview
-        page.goto(f"{base}/editor/preview")
+        page.wait_for_url("**/editor/preview")  # logging in leads back to the page asked for
         for width in (600, 375):
             frame = page.frame_locator(f'iframe[width="{width}"]')
             assert frame.locator("h2").first.is_visible()

@@ -91,7 +91,7 @@ def test_editor_is_404_without_a_password(
 def test_preview_needs_login(engine: Engine, editor_settings: Settings, with_content: None) -> None:
     with live_server(editor_settings) as base, httpx.Client(base_url=base) as client:
         location = client.get("/editor/preview").headers["location"]
-        assert location == f"{editor_settings.base_url}/editor/login"
+        assert location == f"{editor_settings.base_url}/editor/login?next=%2Feditor%2Fpreview"
         wrong = login(client, "guess")
         assert wrong.status_code == 401 and "not right" in wrong.text
         assert "digest_editor" not in client.cookies
@@ -314,7 +314,8 @@ def test_logout_revokes_the_session_everywhere(
         assert out.status_code == 303 and path_of(out) == "/editor/login"
         with httpx.Client(base_url=base, cookies={"digest_editor": cookie}) as copy:
             again = copy.get("/editor/preview")
-            assert again.status_code == 303 and path_of(again) == "/editor/login"
+            assert again.status_code == 303
+            assert path_of(again) == "/editor/login?next=%2Feditor%2Fpreview"
             refused = copy.post("/editor/issue", data={"csrf": token, "subject": "after logout"})
             assert refused.status_code == 303
     with session_scope(engine, read_only=True) as session:

@@ -57,7 +57,7 @@ def test_removing_the_account_ends_its_session(engine: Engine, settings: Setting
         with session_scope(engine) as session:
             editors.remove_account(session, "ed@example.com", actor="cli:test", now=NOW)
         after = client.get("/editor/preview")
-    assert after.status_code == 303 and path_of(after) == "/editor/login"
+    assert after.status_code == 303 and path_of(after) == "/editor/login?next=%2Feditor%2Fpreview"
 
 
 def test_without_accounts_or_password_the_desk_is_404(engine: Engine, settings: Settings) -> None:

@@ -38,6 +38,7 @@ from digest.web.deps import get_engine, now
 from digest.web.fallback import redirect_to
 from digest.web.forms import MAX_EDITOR_FORM_BYTES, BadBody, read_fields
 from digest.web.pages import render_page
+from digest.web.return_to import login_path
 
 COOKIE = "digest_editor"
 MAX_AGE_SECONDS = 12 * 3600
@@ -255,11 +256,12 @@ def require_enabled(request: Request) -> Settings:
 
 
 def require_desk_editor(request: Request) -> Editor:
-    """The logged-in editor; otherwise the login page (or 404 when disabled)."""
+    """The logged-in editor; otherwise the login page, which comes back here (or 404 when
+    disabled)."""
     settings = require_enabled(request)
     editor = current_editor(settings, request)
     if editor is None:
-        raise EditorRefused(redirect_to(request, "/editor/login"))
+        raise EditorRefused(redirect_to(request, login_path(request)))
     # kept for the templates: the desk's navigation shows owners their Accounts link
     request.state.editor = editor
     return editor
