@@ -241,7 +241,7 @@ def test_editor_login_is_rate_limited(base_url: str) -> None:
 def test_the_shared_password_locks_after_a_few_failures(base_url: str) -> None:
     """Five wrong guesses at one address (here: the shared password) lock it for the window,
     from any client; the right password then gets no session either."""
-    from digest.web.editor_auth import ADDRESS_LIMIT
+    from digest.web.login_limits import ADDRESS_LIMIT
 
     with httpx.Client(base_url=base_url) as client:
         for _ in range(ADDRESS_LIMIT):

@@ -19,7 +19,7 @@ from digest.config import Settings
 from digest.db import session_scope
 from digest.models import ConsentRoute
 from digest.readers import defences, subscriptions
-from digest.web.editor_auth import LOGIN_LIMIT
+from digest.web.login_limits import LOGIN_LIMIT
 from tests.support.live_server import live_server
 from tests.support.mailbox import wait_for_mail
 from tests.support.readers import form_stamp, wait_for_requests

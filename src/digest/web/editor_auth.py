@@ -12,8 +12,9 @@ SameSite=Strict and HttpOnly). `EditorForm` reads the form itself, bounded
 The login form has its own CSRF token before anyone is logged in: a random value in a
 `digest_login` cookie and its HMAC in the form (double submit), so another site cannot log a
 browser into an account of the attacker's choosing. Guesses are limited per client address
-and per account address (`LOGIN_LIMIT`, `ADDRESS_LIMIT` failures per `LOGIN_WINDOW`), counted
-in the store; an unknown address is counted like a known one and costs the same argon2 work.
+and per account address (`login_limits`, which also keeps a stranger's guesses from locking an
+editor's own browser out); an unknown address is counted like a known one and costs the same
+argon2 work.
 """
 
 from __future__ import annotations
@@ -29,11 +30,10 @@ from fastapi import Depends, Request, Response
 from itsdangerous import BadSignature, TimestampSigner
 from sqlalchemy.engine import Engine
 
-from digest import editors, sessions, throttle
+from digest import editors, sessions
 from digest.config import Settings
 from digest.db import session_scope
 from digest.models import EditorAccount
-from digest.web.client import client_ip
 from digest.web.deps import get_engine, now
 from digest.web.fallback import redirect_to
 from digest.web.forms import MAX_EDITOR_FORM_BYTES, BadBody, read_fields
@@ -43,9 +43,6 @@ from digest.web.return_to import login_path
 COOKIE = "digest_editor"
 MAX_AGE_SECONDS = 12 * 3600
 SESSION_LIFETIME = timedelta(seconds=MAX_AGE_SECONDS)
-LOGIN_LIMIT = 10
-ADDRESS_LIMIT = 5  # failed logins per account address per window: a slow guesser's lockout
-LOGIN_WINDOW = timedelta(minutes=15)
 LOGIN_COOKIE = "digest_login"
 SHARED_ACTOR = "editor (shared password)"
 
@@ -86,30 +83,6 @@ def password_matches(settings: Settings, given: str) -> bool:
         return False
     expected = hashlib.sha256(settings.editor_password.get_secret_value().encode()).digest()
     return hmac.compare_digest(hashlib.sha256(given.encode()).digest(), expected)
-
-
-def login_allowed(engine: Engine, request: Request, *, email: str, now: datetime) -> bool:
-    """At most LOGIN_LIMIT attempts per client IP per LOGIN_WINDOW, and no attempt on an
-    address with ADDRESS_LIMIT failures in the window, counted in the database (so the limits
-    hold across processes); every attempt counts against the IP, so a guesser who hits the
-    right password while blocked learns nothing."""
-    key = f"editor-login:{throttle.client_key(client_ip(request))}"
-    with session_scope(engine) as session:
-        by_ip = throttle.allow(session, key, limit=LOGIN_LIMIT, window=LOGIN_WINDOW, now=now)
-        failed = throttle.hits(session, _address_key(email), window=LOGIN_WINDOW, now=now)
-    return by_ip and failed < ADDRESS_LIMIT
-
-
-def count_failure(engine: Engine, *, email: str, now: datetime) -> None:
-    """One failed login against the address (an unknown one too: no difference to see)."""
-    with session_scope(engine) as session:
-        throttle.allow(session, _address_key(email), limit=0, window=LOGIN_WINDOW, now=now)
-        editors.record_failed_login(session, email, now=now)
-
-
-def _address_key(email: str) -> str:
-    digest = hashlib.sha256(email.strip().lower().encode("utf-8", "replace")).hexdigest()
-    return f"editor-login-addr:{digest[:40]}"
 
 
 @dataclass(frozen=True)

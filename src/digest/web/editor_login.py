@@ -18,6 +18,7 @@ from fastapi.responses import Response
 from digest import editors
 from digest.db import session_scope
 from digest.web import editor_auth as auth
+from digest.web import login_limits as limits
 from digest.web.deps import get_engine, now
 from digest.web.editor_auth import EditorEnabled, EditorForm
 from digest.web.fallback import redirect_to
@@ -50,16 +51,17 @@ async def login(request: Request, settings: EditorEnabled) -> Response:
         return login_page(request, "This form expired. Log in again.", status_code=403, back=back)
     email, password = fields.get("email", "").strip()[:320], fields.get("password", "")
     engine = get_engine(request)
-    if not auth.login_allowed(engine, request, email=email, now=now()):
+    device = limits.known_device(settings, request, email)
+    if not limits.login_allowed(engine, request, email=email, device=device, now=now()):
         await asyncio.sleep(FAILED_LOGIN_DELAY)
-        minutes = int(auth.LOGIN_WINDOW.total_seconds() // 60)
+        minutes = int(limits.LOGIN_WINDOW.total_seconds() // 60)
         error = f"Too many attempts. Wait {minutes} minutes, then try again."
         return login_page(request, error, email=email, back=back)
     check = await run_in_threadpool(
         auth.check_login, settings, engine, email=email, password=password
     )
     if not check.ok:
-        auth.count_failure(engine, email=email, now=now())
+        limits.count_failure(engine, email=email, device=device, now=now())
         await asyncio.sleep(FAILED_LOGIN_DELAY)
         wrong = WRONG_ACCOUNT if email else WRONG_SHARED
         return login_page(request, wrong, email=email, back=back)
@@ -67,6 +69,7 @@ async def login(request: Request, settings: EditorEnabled) -> Response:
     auth.start_session(
         settings, engine, response, account_id=check.account_id, actor=check.actor, now=now()
     )
+    limits.remember_device(settings, response, email=email, device=device)
     return response
 
 
