@@ -24,8 +24,11 @@
     site.py         robots.txt, sitemap.xml, the favicon
     editor.py       the editor's preview, overrides and test copies
     editor_auth.py  editor sessions (accounts or the shared password), CSRF (also the login
-                    form's), login limits, and the dependencies that require them
+                    form's), and the dependencies that require them
     editor_login.py GET|POST /editor/login, POST /editor/logout
+    login_limits.py tries a login gets per client and per address; a browser that logged in
+                    before is not locked out by a stranger's guesses (device cookie)
+    return_to.py    after login, back to the desk page asked for (`next`, never off the desk)
     desk.py         the desk's overview (GET /editor), an issue's page (/editor/issues/{n}),
                     and their tables as CSV
     desk_readers.py /editor/readers: search, a reader's record, add, import, export, erase,
