@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
@@ -62,8 +63,10 @@ def test_old_issues_fold_into_counts_and_report_the_same(
     with session_scope(engine, read_only=True) as session:
         due = compact.compactable(session, sent_before=NOW + timedelta(days=30))
     assert due == [old]
-    with session_scope(engine) as session:
-        assert compact.compact_issue(session, old) == 30
+    folded: list[int] = []
+    # 7 ids a transaction: the 30 rows cross chunk boundaries, and each commit stays exact
+    assert compact.compact_issue(engine, old, chunk=7, progress=folded.append) == 30
+    assert sum(folded) == 30 and len(folded) == 5
     assert report(engine, old) == before_old and report(engine, recent) == before_recent
     assert before_old[0] == {"queued": 0, "sent": 20, "failed": 10, "skipped": 0}
     with session_scope(engine, read_only=True) as session:
@@ -102,3 +105,43 @@ def test_the_desk_keeps_a_compacted_issues_figures(
         due = due_issues(session, now=datetime.now(UTC) + timedelta(days=30))
     assert (figures.sent, figures.failed, figures.delivered) == (6, 3, 1)
     assert issue_id not in due
+
+
+class Stopped(Exception):
+    """The operator's Ctrl-C, between two chunks."""
+
+
+def test_a_compaction_stopped_midway_is_exact_and_resumes(
+    tmp_path: Path, engine: Engine, settings: Settings
+) -> None:
+    """Stopped after some chunks, the reports (and the desk's figures) are those of before;
+    the command then finishes the job, recounting nothing."""
+    issue_id = sent_issue(engine, settings, number=1, readers=30)
+    before = report(engine, issue_id)
+    with session_scope(engine) as session:  # as the command does before the first chunk
+        issue = session.get(Issue, issue_id)
+        assert issue is not None
+        stats.keep_figures(session, issue, now=datetime.now(UTC), final=True)
+    chunks: list[int] = []
+
+    def stop_after_two(rows: int) -> None:
+        chunks.append(rows)
+        if len(chunks) == 2:
+            raise Stopped
+
+    with pytest.raises(Stopped):
+        compact.compact_issue(engine, issue_id, chunk=7, progress=stop_after_two)
+    with session_scope(engine, read_only=True) as session:
+        left = len(session.exec(select(Delivery.id)).all())
+        assert compact.started(session, issue_id)
+    assert 0 < left < 30 and left == 30 - sum(chunks)
+    assert report(engine, issue_id) == before  # exact midway
+    env = digest_env(tmp_path, settings.database_url, DIGEST_SECRET_KEY="k" * 40)
+    done = run_digest(["ledger", "compact", "--older-than", "1"], env, tmp_path)
+    assert done.returncode == 0 and f"{left} delivery row(s)" in done.stdout, done.stderr
+    assert report(engine, issue_id) == before
+    with session_scope(engine, read_only=True) as session:
+        [figures] = stats.issue_figures(session)
+        assert session.exec(select(Delivery.id)).all() == []
+        assert session.exec(select(Batch.id)).all() == []
+    assert (figures.sent, figures.failed, figures.delivered) == (20, 10, 1)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from digest.cli.common import console, load_settings, open_engine
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 app = typer.Typer(help="The send ledger: keep it small.", no_args_is_help=True)
 
@@ -19,25 +24,53 @@ def compact_command(
     ],
 ) -> None:
     """Replace the per-reader rows of sent issues older than DAYS by per-issue counts (what
-    `digest issue show` and the desk report stay exact). One transaction per issue."""
-    from digest import stats  # imported here, so that `digest --help` stays fast
+    `digest issue show` and the desk report stays exact). A few thousand rows per transaction:
+    the site keeps answering, and a run stopped midway (Ctrl-C) resumes where it was."""
     from digest.db import session_scope
     from digest.delivery import compact
-    from digest.models import Issue
 
     engine = open_engine(load_settings())
     cutoff = datetime.now(UTC) - timedelta(days=older_than)
     with session_scope(engine, read_only=True) as session:
         issue_ids = compact.compactable(session, sent_before=cutoff)
+        total = compact.rows_of(session, issue_ids)
     removed = 0
-    for issue_id in issue_ids:
-        with session_scope(engine) as session:
-            # The desk's figures (delivered, bounced, complained...) come from the per-reader
-            # rows: keep them, final, before those rows go.
-            issue = session.get(Issue, issue_id)
-            if issue is not None:
-                stats.keep_figures(session, issue, now=datetime.now(UTC), final=True)
-            removed += compact.compact_issue(session, issue_id)
+    with _progress_bar(total) as progress:
+        for issue_id in issue_ids:
+            _keep_figures(engine, issue_id)
+            removed += compact.compact_issue(engine, issue_id, progress=progress)
     console.print(
         f"Compacted {len(issue_ids)} issue(s): {removed} delivery row(s) folded into counts."
     )
+
+
+def _keep_figures(engine: Engine, issue_id: int) -> None:
+    """The desk's figures (delivered, bounced, complained...) come from the per-reader rows:
+    keep them, final, before the first of those rows goes (not again on a resumed run)."""
+    from digest import stats  # imported here, so that `digest --help` stays fast
+    from digest.db import session_scope
+    from digest.delivery import compact
+    from digest.models import Issue
+
+    with session_scope(engine) as session:
+        issue = session.get(Issue, issue_id)
+        if issue is not None and not compact.started(session, issue_id):
+            stats.keep_figures(session, issue, now=datetime.now(UTC), final=True)
+
+
+@contextmanager
+def _progress_bar(total: int) -> Iterator[Callable[[int], None]]:
+    """A bar over the rows to fold, on a terminal (nothing on a pipe or in cron's mail)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    bar = Progress(
+        TextColumn("compacting"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
+    with bar:
+        task = bar.add_task("compacting", total=total)
+        yield lambda rows: bar.advance(task, rows)

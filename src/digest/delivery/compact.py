@@ -10,12 +10,35 @@ ledger is still kept (the service no longer holds the rest per reader).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import delete, text
+from sqlalchemy import delete, func, text
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from digest.models import Batch, Delivery, DeliveryStatus, Issue, IssueStatus
+from digest.db import session_scope
+from digest.delivery.enqueue import lock_issue
+from digest.models import Batch, Delivery, DeliveryStatus, Issue, IssueStatus, LedgerTally
+
+__all__ = ["COMPACT_CHUNK", "compact_issue", "compactable", "rows_of", "started"]
+
+COMPACT_CHUNK = 10_000  # delivery ids per transaction
+
+# A chunk's counts added to the issue's tallies (the tally rows exist after the first chunk).
+ADD_STATUSES = text(
+    "INSERT INTO ledger_tally (issue_id, kind, label, count) "
+    "SELECT :issue, 'status', status, COUNT(*) FROM delivery "
+    "WHERE issue_id = :issue AND id >= :low AND id < :high GROUP BY status "
+    "ON CONFLICT (issue_id, kind, label) DO UPDATE SET count = ledger_tally.count + excluded.count"
+)
+ADD_FAILURES = text(
+    "INSERT INTO ledger_tally (issue_id, kind, label, count) "
+    "SELECT :issue, 'failure', COALESCE(error, 'unknown'), COUNT(*) FROM delivery "
+    "WHERE issue_id = :issue AND id >= :low AND id < :high AND status = :failed "
+    "GROUP BY COALESCE(error, 'unknown') "
+    "ON CONFLICT (issue_id, kind, label) DO UPDATE SET count = ledger_tally.count + excluded.count"
+)
 
 
 def compactable(session: Session, *, sent_before: datetime) -> list[int]:
@@ -29,26 +52,56 @@ def compactable(session: Session, *, sent_before: datetime) -> list[int]:
     return [int(i) for i in session.exec(query).all() if i is not None]
 
 
-def compact_issue(session: Session, issue_id: int) -> int:
-    """Fold one issue's ledger into counts, in the caller's transaction; the rows removed."""
-    params = {"issue": issue_id, "failed": DeliveryStatus.FAILED.value}
-    session.connection().execute(
-        text(
-            "INSERT INTO ledger_tally (issue_id, kind, label, count) "
-            "SELECT :issue, 'status', status, COUNT(*) FROM delivery WHERE issue_id = :issue "
-            "GROUP BY status"
-        ),
-        params,
-    )
-    session.connection().execute(
-        text(
-            "INSERT INTO ledger_tally (issue_id, kind, label, count) "
-            "SELECT :issue, 'failure', COALESCE(error, 'unknown'), COUNT(*) FROM delivery "
-            "WHERE issue_id = :issue AND status = :failed GROUP BY COALESCE(error, 'unknown')"
-        ),
-        params,
-    )
+def started(session: Session, issue_id: int) -> bool:
+    """Whether a compaction of this issue has begun (some of its rows are counts already)."""
+    query = select(LedgerTally.issue_id).where(col(LedgerTally.issue_id) == issue_id).limit(1)
+    return session.exec(query).first() is not None
+
+
+def rows_of(session: Session, issue_ids: list[int]) -> int:
+    """How many per-reader rows these issues still have (a progress bar's total)."""
+    query = select(func.count()).where(col(Delivery.issue_id).in_(issue_ids))
+    return int(session.exec(query).one()) if issue_ids else 0
+
+
+def compact_issue(
+    engine: Engine,
+    issue_id: int,
+    *,
+    chunk: int = COMPACT_CHUNK,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Fold one issue's ledger into counts, `chunk` delivery ids per transaction (`progress`
+    hears the rows of each); the rows removed. Its batches go once no delivery is left."""
+    with session_scope(engine, read_only=True) as session:
+        low, high = session.exec(
+            select(func.min(Delivery.id), func.max(Delivery.id)).where(
+                col(Delivery.issue_id) == issue_id
+            )
+        ).one()
+    removed = 0
+    for start in range(low or 0, (high or -1) + 1, chunk):
+        with session_scope(engine) as session:
+            folded = _fold(session, issue_id, low=start, high=start + chunk)
+        removed += folded
+        if progress is not None:
+            progress(folded)
+    with session_scope(engine) as session:
+        session.execute(delete(Batch).where(col(Batch.issue_id) == issue_id))
+    return removed
+
+
+def _fold(session: Session, issue_id: int, *, low: int, high: int) -> int:
+    """One chunk (delivery ids low..high-1 of the issue) into counts, in one transaction."""
+    lock_issue(session, issue_id)  # two compactions of one issue must not count a chunk twice
+    params = {"issue": issue_id, "low": low, "high": high, "failed": DeliveryStatus.FAILED.value}
+    connection = session.connection()
+    connection.execute(ADD_STATUSES, params)
+    connection.execute(ADD_FAILURES, params)
     # delivery_mark rows go with their deliveries (ON DELETE CASCADE).
-    removed = session.execute(delete(Delivery).where(col(Delivery.issue_id) == issue_id))
-    session.execute(delete(Batch).where(col(Batch.issue_id) == issue_id))
+    removed = session.execute(
+        delete(Delivery).where(
+            col(Delivery.issue_id) == issue_id, col(Delivery.id) >= low, col(Delivery.id) < high
+        )
+    )
     return int(removed.rowcount)  # type: ignore[attr-defined]

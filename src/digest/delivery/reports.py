@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
@@ -50,9 +52,13 @@ def failure_reasons(session: Session, issue_id: int, *, limit: int = 10) -> list
         .order_by(func.count().desc())
         .limit(limit)
     )
-    found = [(error or "unknown", int(n)) for error, n in session.exec(query).all()]
-    found += tallies(session, issue_id, "failure")  # a compacted ledger's reasons
-    return sorted(found, key=lambda pair: (-pair[1], pair[0]))[:limit]
+    found: Counter[str] = Counter()
+    for error, n in session.exec(query).all():
+        found[error or "unknown"] += int(n)
+    # a compacted ledger's reasons (one being compacted has both, for the same reasons)
+    for label, n in tallies(session, issue_id, "failure"):
+        found[label] += n
+    return sorted(found.items(), key=lambda pair: (-pair[1], pair[0]))[:limit]
 
 
 def issue_by_number(session: Session, number: int) -> Issue:
