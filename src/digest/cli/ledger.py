@@ -24,8 +24,8 @@ def compact_command(
     ],
 ) -> None:
     """Replace the per-reader rows of sent issues older than DAYS by per-issue counts (what
-    `digest issue show` and the desk report stays exact). A few thousand rows per transaction:
-    the site keeps answering, and a run stopped midway (Ctrl-C) resumes where it was."""
+    `digest issue show` and the desk report stay exact). 10,000 rows per transaction: the site
+    keeps answering, and a run stopped midway (Ctrl-C) resumes where it was."""
     from digest.db import session_scope
     from digest.delivery import compact
 
@@ -34,13 +34,25 @@ def compact_command(
     with session_scope(engine, read_only=True) as session:
         issue_ids = compact.compactable(session, sent_before=cutoff)
         total = compact.rows_of(session, issue_ids)
-    removed = 0
-    with _progress_bar(total) as progress:
-        for issue_id in issue_ids:
-            _keep_figures(engine, issue_id)
-            removed += compact.compact_issue(engine, issue_id, progress=progress)
+    folded = [0]  # rows, counted chunk by chunk (a stop midway reports what is done)
+    try:
+        with _progress_bar(total) as advance:
+
+            def count(rows: int) -> None:
+                folded[0] += rows
+                advance(rows)
+
+            for issue_id in issue_ids:
+                _keep_figures(engine, issue_id)
+                compact.compact_issue(engine, issue_id, progress=count)
+    except KeyboardInterrupt:  # every chunk done is whole: say so, and how to finish
+        console.print(
+            f"Stopped: {folded[0]} delivery row(s) folded so far, the reports exact; run the "
+            "same command again to finish."
+        )
+        raise typer.Exit(130) from None
     console.print(
-        f"Compacted {len(issue_ids)} issue(s): {removed} delivery row(s) folded into counts."
+        f"Compacted {len(issue_ids)} issue(s): {folded[0]} delivery row(s) folded into counts."
     )
 
 
