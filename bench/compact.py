@@ -36,7 +36,7 @@ from sqlmodel import Session
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.enqueue import add_readers, bench_settings, database, vacuum  # noqa: E402
+from bench.enqueue import add_readers, bench_settings, database, empty, vacuum  # noqa: E402
 from digest import catalog, delivery, throttle  # noqa: E402
 from digest.db import make_engine, session_scope, write_polling  # noqa: E402
 from digest.delivery import compact  # noqa: E402
@@ -63,11 +63,7 @@ ONE_TRANSACTION = [
 def sent_ledger(engine: Engine, issue_id: int) -> None:
     """A fresh ledger: every reader's delivery, in batches of 100, sent (a tenth failed)."""
     with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":  # gives the space back: rounds stay comparable
-            connection.execute(text("TRUNCATE delivery, batch, ledger_tally CASCADE"))
-        else:
-            for table in ("delivery", "batch", "ledger_tally"):
-                connection.execute(text(f"DELETE FROM {table}"))
+        empty(connection, "delivery", "batch", "ledger_tally")
         connection.execute(
             text(
                 "INSERT INTO batch (issue_id, number, idempotency_key, status, attempts, "

@@ -111,10 +111,18 @@ def login_token(request: Request) -> str:
 
 
 def set_login_cookie(settings: Settings, response: Response, token: str) -> None:
+    set_desk_cookie(settings, response, LOGIN_COOKIE, token, max_age=MAX_AGE_SECONDS)
+
+
+def set_desk_cookie(
+    settings: Settings, response: Response, name: str, value: str, *, max_age: int
+) -> None:
+    """A cookie of the desk: only for /editor, never to scripts or other sites, and only over
+    HTTPS when the site is served so."""
     response.set_cookie(
-        LOGIN_COOKIE,
-        token,
-        max_age=MAX_AGE_SECONDS,
+        name,
+        value,
+        max_age=max_age,
         httponly=True,
         samesite="strict",
         secure=settings.base_url.startswith("https://"),
@@ -147,15 +155,8 @@ def start_session(
         )
         editors.record_audit(session, actor, "login", now=now)
     response.delete_cookie(LOGIN_COOKIE, path="/editor")
-    response.set_cookie(
-        COOKIE,
-        _signer(settings).sign(session_id).decode(),
-        max_age=MAX_AGE_SECONDS,
-        httponly=True,
-        samesite="strict",
-        secure=settings.base_url.startswith("https://"),
-        path="/editor",
-    )
+    cookie = _signer(settings).sign(session_id).decode()
+    set_desk_cookie(settings, response, COOKIE, cookie, max_age=MAX_AGE_SECONDS)
 
 
 def end_session(engine: Engine, session_id: str, response: Response) -> None:

@@ -24,6 +24,7 @@ from digest import editors, throttle
 from digest.config import Settings
 from digest.db import session_scope
 from digest.web.client import client_ip
+from digest.web.editor_auth import set_desk_cookie
 
 __all__ = [
     "ADDRESS_LIMIT",
@@ -86,15 +87,8 @@ def remember_device(
     """After a successful login: this browser is known to the address (for DEVICE_MAX_AGE
     from now; the same id when it was known already)."""
     value = f"{device or secrets.token_urlsafe(16)}.{_address_digest(email)}"
-    response.set_cookie(
-        DEVICE_COOKIE,
-        _signer(settings).sign(value).decode(),
-        max_age=DEVICE_MAX_AGE_SECONDS,
-        httponly=True,
-        samesite="strict",
-        secure=settings.base_url.startswith("https://"),
-        path="/editor",
-    )
+    cookie = _signer(settings).sign(value).decode()
+    set_desk_cookie(settings, response, DEVICE_COOKIE, cookie, max_age=DEVICE_MAX_AGE_SECONDS)
 
 
 def _failure_key(email: str, device: str | None) -> str:
