@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
@@ -145,3 +145,18 @@ def test_a_compaction_stopped_midway_is_exact_and_resumes(
         assert session.exec(select(Delivery.id)).all() == []
         assert session.exec(select(Batch.id)).all() == []
     assert (figures.sent, figures.failed, figures.delivered) == (20, 10, 1)
+
+
+def test_a_gap_in_the_issues_ids_is_skipped_not_walked(engine: Engine, settings: Settings) -> None:
+    issue_id = sent_issue(engine, settings, number=1, readers=30)
+    with session_scope(engine) as session:
+        query = select(Delivery.id).where(col(Delivery.issue_id) == issue_id)
+        ids = sorted(i for i in session.exec(query).all() if i is not None)
+        gone = ids[5:25]
+        session.execute(delete(Delivery).where(col(Delivery.id).in_(gone)))
+    before = report(engine, issue_id)
+    chunks: list[int] = []
+    assert compact.compact_issue(engine, issue_id, chunk=2, progress=chunks.append) == 10
+    assert report(engine, issue_id) == before
+    # 20 missing ids are 10 chunks of 2: one empty chunk finds the gap, the rest are skipped
+    assert chunks.count(0) == 1 and sum(chunks) == 10
