@@ -36,7 +36,7 @@ from sqlmodel import Session
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.enqueue import add_readers, bench_settings, database, empty, vacuum  # noqa: E402
+from bench.enqueue import add_readers, bench_settings, database, empty, p99, vacuum  # noqa: E402
 from digest import catalog, delivery, throttle  # noqa: E402
 from digest.db import make_engine, session_scope, write_polling  # noqa: E402
 from digest.delivery import compact  # noqa: E402
@@ -146,8 +146,7 @@ def with_writes_beside(url: str, work: Callable[[], tuple[float, float]]) -> tup
         stop.set()
         thread.join()
         writer.dispose()
-    ordered = sorted(waits)
-    return took, longest, ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
+    return took, longest, p99(waits) * 1000
 
 
 def run_engine(kind: str) -> None:

@@ -78,11 +78,13 @@ def compact_issue(
     """Fold one issue's ledger into counts, `chunk` delivery ids per transaction (`progress`
     hears the rows of each); the rows removed. Its batches go once no delivery is left."""
     with session_scope(engine, read_only=True) as session:
-        last = session.exec(
-            select(func.max(Delivery.id)).where(col(Delivery.issue_id) == issue_id)
+        start, last = session.exec(
+            select(func.min(Delivery.id), func.max(Delivery.id)).where(
+                col(Delivery.issue_id) == issue_id
+            )
         ).one()
     turn = SQLITE_TURN_SECONDS if engine.dialect.name == "sqlite" else 0.0
-    removed, start = 0, _next_id(engine, issue_id, 0)
+    removed = 0
     while start is not None and last is not None and start <= last:
         with session_scope(engine) as session:
             folded = _fold(session, issue_id, low=start, high=start + chunk)
